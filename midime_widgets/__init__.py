@@ -1,0 +1,33 @@
+"""midime-widgets: personalize MusicVAE with your own MIDI (MidiMe), in Python and in Jupyter.
+
+Public names are imported lazily so that `import midime_widgets` (and the CLI's `--version`) stays
+fast: TensorFlow loads only when a model is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._version import __version__
+from .errors import CheckpointError, MidiError, TrainingError
+
+# public name → module that defines it
+_LAZY = {
+    "load_midi": ".music",
+    "to_midi_bytes": ".music",
+}
+
+__all__ = ["__version__", "CheckpointError", "MidiError", "TrainingError", *_LAZY]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'midime_widgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

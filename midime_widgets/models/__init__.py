@@ -1,0 +1,47 @@
+"""MusicVAE models: configs, checkpoint reading/validation and pretrained downloads.
+
+Importing this package does not import TensorFlow; reading a TF checkpoint does.
+"""
+
+from .checkpoints import (
+    config_from_tfjs,
+    find_checkpoint_prefix,
+    infer_config,
+    read_checkpoint,
+    read_tfjs_weights,
+    suggest_configs,
+    validate_weights,
+)
+from .configs import (
+    CHECKPOINTS,
+    CONFIGS,
+    CheckpointInfo,
+    MusicVAEConfig,
+    count_parameters,
+    expected_variables,
+    get_checkpoint_info,
+    get_config,
+)
+from .download import cache_dir, download, fetch_pretrained, safe_extract
+
+__all__ = [
+    "CHECKPOINTS",
+    "CONFIGS",
+    "CheckpointInfo",
+    "MusicVAEConfig",
+    "cache_dir",
+    "config_from_tfjs",
+    "count_parameters",
+    "download",
+    "expected_variables",
+    "fetch_pretrained",
+    "find_checkpoint_prefix",
+    "get_checkpoint_info",
+    "get_config",
+    "infer_config",
+    "read_checkpoint",
+    "read_tfjs_weights",
+    "safe_extract",
+    "suggest_configs",
+    "validate_weights",
+]

@@ -1,0 +1,637 @@
+"""Read MusicVAE checkpoints (TF or magenta.js) into `{variable name: np.ndarray}` and check them.
+
+Accepted inputs to `read_checkpoint`:
+- a TF checkpoint prefix (`…/model.ckpt`, next to `model.ckpt.index` + `.data-*`);
+- a directory holding one (or several, when its `checkpoint` state file names the one to use);
+- a `.tar` / `.tar.gz` of either, extracted safely into the cache once;
+- a magenta.js folder: `weights_manifest.json` + shards (+ `config.json`), float32 or quantized.
+
+Only model variables come back: optimizer slots (Adam …), `global_step` and other bookkeeping are
+dropped. `validate_weights` compares a checkpoint with a config and explains any mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from ..errors import CheckpointError
+from .configs import CONFIGS, MusicVAEConfig, expected_variables
+
+__all__ = [
+    "read_checkpoint",
+    "find_checkpoint_prefix",
+    "read_tfjs_weights",
+    "validate_weights",
+    "suggest_configs",
+    "config_from_tfjs",
+    "infer_config",
+    "is_model_variable",
+]
+
+TFJS_MANIFEST = "weights_manifest.json"
+TFJS_CONFIG = "config.json"
+_SIGMA = ("encoder/sigma/kernel", "encoder/sigma/bias")
+_SHOW = 5  # variables listed per category in error messages
+
+# Optimizer slots and bookkeeping that TF training leaves in checkpoints (magenta uses Adam).
+_NON_MODEL = re.compile(
+    r"(^|/)(global_step|beta[12]_power|learning_rate|_CHECKPOINTABLE_OBJECT_GRAPH)$"
+    r"|(^|/)(Adam|Adam_\d+|Momentum|RMSProp|RMSProp_\d+|Adagrad|ExponentialMovingAverage)(/|$)"
+    r"|^(OptimizeLoss|optimizer|save_counter)(/|$)"
+)
+
+
+def is_model_variable(name: str) -> bool:
+    """False for optimizer slots, global_step and other training bookkeeping."""
+    return _NON_MODEL.search(name) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def read_checkpoint(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
+                    ) -> tuple[dict[str, np.ndarray], str]:
+    """Read a checkpoint's model weights.
+
+    Returns `(weights, source_description)`: float arrays keyed by magenta's variable names, and a
+    one-line description of what was read (format, path, how many variables were dropped).
+    Raises CheckpointError when nothing usable is found or the files are damaged.
+    """
+    path = Path(os.fspath(path)).expanduser()
+    if path.is_dir():
+        if (path / TFJS_MANIFEST).is_file():
+            return _read_tfjs_folder(path)
+        return _read_tf_prefix(find_checkpoint_prefix(path))
+    if path.is_file() and _is_tar_name(path.name):
+        return _read_tar(path, cache_dir)
+    if path.is_file() and path.name == TFJS_MANIFEST:
+        return _read_tfjs_folder(path.parent)
+    if _has_index(path):
+        return _read_tf_prefix(path)
+    if path.suffix == ".index" and path.is_file():
+        return _read_tf_prefix(path.with_suffix(""))
+    if re.search(r"\.data-\d{5}-of-\d{5}$", path.name) and path.is_file():
+        return _read_tf_prefix(Path(re.sub(r"\.data-\d{5}-of-\d{5}$", "", str(path))))
+    if not path.exists() and not path.parent.exists():
+        raise CheckpointError(f"No checkpoint at {path}: the folder {path.parent} does not exist.")
+    raise CheckpointError(
+        f"No checkpoint found at {path}. Expected a TF checkpoint prefix (with a "
+        f"'{path.name}.index' file next to it), a folder containing one, a .tar of one, or a "
+        f"magenta.js folder with {TFJS_MANIFEST}.")
+
+
+def find_checkpoint_prefix(directory: str | os.PathLike) -> Path:
+    """The TF checkpoint prefix inside `directory` (searched recursively).
+
+    With several checkpoints, the one named by the folder's `checkpoint` state file wins (as
+    `tf.train.latest_checkpoint`); otherwise the caller must pass the prefix explicitly.
+    """
+    directory = Path(directory)
+    indexes = sorted(directory.rglob("*.index"))
+    if not indexes:
+        raise CheckpointError(
+            f"No TF checkpoint in {directory}: no '*.index' file found (and no "
+            f"{TFJS_MANIFEST} for a magenta.js checkpoint).")
+    prefixes = [p.with_suffix("") for p in indexes]
+    if len(prefixes) == 1:
+        return prefixes[0]
+    chosen = _prefix_from_state_file(directory, prefixes)
+    if chosen is not None:
+        return chosen
+    listing = ", ".join(str(p.relative_to(directory)) for p in prefixes[:_SHOW])
+    more = f" and {len(prefixes) - _SHOW} more" if len(prefixes) > _SHOW else ""
+    raise CheckpointError(
+        f"{directory} holds {len(prefixes)} checkpoints ({listing}{more}) and no 'checkpoint' "
+        f"file says which to use; pass the prefix of the one you want, e.g. "
+        f"{prefixes[-1]}.")
+
+
+def _prefix_from_state_file(directory: Path, prefixes: list[Path]) -> Path | None:
+    """The prefix named by a TF `checkpoint` state file in one of the candidates' folders."""
+    for folder in sorted({p.parent for p in prefixes}):
+        state = folder / "checkpoint"
+        if not state.is_file():
+            continue
+        match = re.search(r'^model_checkpoint_path:\s*"(.+)"\s*$', state.read_text(errors="replace"),
+                          re.MULTILINE)
+        if not match:
+            continue
+        named = Path(match.group(1))
+        candidate = named if named.is_absolute() else folder / named
+        if _has_index(candidate):
+            return candidate
+        # state files written elsewhere keep absolute paths: fall back on the file name
+        local = folder / named.name
+        if _has_index(local):
+            return local
+    return None
+
+
+def _has_index(prefix: Path) -> bool:
+    return Path(str(prefix) + ".index").is_file()
+
+
+def _is_tar_name(name: str) -> bool:
+    return name.endswith((".tar", ".tar.gz", ".tgz"))
+
+
+def _read_tf_prefix(prefix: Path) -> tuple[dict[str, np.ndarray], str]:
+    """Read a TF (V2 bundle) checkpoint with tf.train.load_checkpoint, dropping non-model vars."""
+    import tensorflow as tf  # deferred: importing TF is slow and magenta.js reading needs none
+
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        names = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+        weights, dropped = {}, []
+        for name in sorted(names):
+            if not is_model_variable(name) or not dtypes[name].is_floating:
+                dropped.append(name)
+                continue
+            weights[name] = np.asarray(reader.get_tensor(name), dtype=np.float32)
+    except (tf.errors.OpError, ValueError) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        raise CheckpointError(
+            f"Could not read the TF checkpoint {prefix}: {message.splitlines()[0]} "
+            f"(is the download complete, and the .data file next to the .index?)") from None
+    if not weights:
+        raise CheckpointError(f"The TF checkpoint {prefix} holds no model variables "
+                              f"({len(dropped)} optimizer/bookkeeping variables only).")
+    return weights, _describe("TF checkpoint", prefix, weights, dropped)
+
+
+def _describe(kind: str, where: Path, weights: Mapping, dropped: list, extra: str = "") -> str:
+    floats = sum(int(np.prod(np.shape(v))) for v in weights.values())
+    text = f"{kind} {where}{extra}: {len(weights)} variables, {floats:,} values"
+    if dropped:
+        text += f"; dropped {len(dropped)} non-model variables (optimizer slots, global_step …)"
+    return text
+
+
+def _read_tar(tar_path: Path, cache_dir) -> tuple[dict[str, np.ndarray], str]:
+    """Extract a tarball once into the cache (safely) and read the checkpoint inside."""
+    from . import download  # deferred: download imports nothing heavy, but keep the graph simple
+
+    stat = tar_path.stat()
+    key = hashlib.sha1(f"{tar_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    base = Path(cache_dir) if cache_dir is not None else download.cache_dir()
+    target = base / "extracted" / f"{_tar_stem(tar_path.name)}-{key.hexdigest()[:12]}"
+    marker = target / download.COMPLETE_MARKER
+    if not marker.is_file():
+        if target.exists():
+            import shutil
+            shutil.rmtree(target)
+        download.safe_extract(tar_path, target)
+        marker.write_text(str(tar_path.resolve()))
+    if (target / TFJS_MANIFEST).is_file():
+        weights, desc = _read_tfjs_folder(target)
+    else:
+        tfjs = [p.parent for p in target.rglob(TFJS_MANIFEST)]
+        if len(tfjs) == 1 and not list(target.rglob("*.index")):
+            weights, desc = _read_tfjs_folder(tfjs[0])
+        else:
+            weights, desc = _read_tf_prefix(find_checkpoint_prefix(target))
+    return weights, f"{desc} (from {tar_path})"
+
+
+def _tar_stem(name: str) -> str:
+    for suffix in (".tar.gz", ".tgz", ".tar"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+# -- magenta.js / TensorFlow.js weights --------------------------------------------------------
+
+# bytes per stored value; tfjs-core io_utils DTYPE_VALUE_SIZE_MAP
+_TFJS_DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "bool": np.dtype("u1")}
+_TFJS_QUANT = {"uint8": np.dtype("u1"), "uint16": np.dtype("<u2"), "float16": np.dtype("<f2")}
+
+
+def read_tfjs_weights(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Decode a TensorFlow.js weights folder exactly as tfjs-core's `loadWeights` does.
+
+    Returns `(weights, dropped names)`. Each manifest group's shards are concatenated and the
+    group's weights read one after another; quantized weights are restored as
+    `float32(q · scale + min)` (uint8/uint16, computed in float64 like JavaScript) or from IEEE
+    half floats (float16).
+    """
+    folder = Path(folder)
+    manifest = _load_json(folder / TFJS_MANIFEST, "weights manifest")
+    if not isinstance(manifest, list):
+        raise CheckpointError(f"{folder / TFJS_MANIFEST} is not a TensorFlow.js weights manifest "
+                              "(expected a list of {paths, weights} groups).")
+    weights: dict[str, np.ndarray] = {}
+    dropped: list[str] = []
+    for index, group in enumerate(manifest):
+        try:
+            paths, specs = group["paths"], group["weights"]
+        except (TypeError, KeyError):
+            raise CheckpointError(f"Weights manifest group {index} in {folder} lacks "
+                                  "'paths' or 'weights'.") from None
+        buffer = b"".join(_read_shard(folder, p) for p in paths)
+        offset = 0
+        for spec in specs:
+            array, offset = _decode_tfjs_weight(spec, buffer, offset, folder)
+            name = spec["name"]
+            if is_model_variable(name) and array.dtype == np.float32:
+                weights[name] = array
+            else:
+                dropped.append(name)
+        if offset != len(buffer):
+            raise CheckpointError(
+                f"The weight shards of {folder} hold {len(buffer):,} bytes but the manifest "
+                f"describes {offset:,}: the files are damaged or from another model.")
+    return weights, dropped
+
+
+def _load_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"Missing {what}: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"Could not read the {what} {path}: {exc}") from None
+
+
+def _read_shard(folder: Path, relative: str) -> bytes:
+    """A shard named by the manifest; names must stay inside the folder (no '..', no abs paths)."""
+    rel = Path(relative)
+    if rel.is_absolute() or ".." in rel.parts or "://" in relative:
+        raise CheckpointError(f"Weights manifest in {folder} names a shard outside the folder: "
+                              f"{relative!r}")
+    try:
+        return (folder / rel).read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"Missing weight shard {folder / rel} (listed in "
+                              f"{TFJS_MANIFEST}); the download may be incomplete.") from None
+
+
+def _decode_tfjs_weight(spec: Mapping, buffer: bytes, offset: int, folder: Path,
+                        ) -> tuple[np.ndarray, int]:
+    """One manifest entry → (array, next offset)."""
+    try:
+        name, shape, dtype = spec["name"], tuple(int(d) for d in spec["shape"]), spec["dtype"]
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"Bad weights manifest entry in {folder}: {spec!r}") from None
+    count = int(np.prod(shape, dtype=np.int64))
+    quant = spec.get("quantization")
+    if quant is not None:
+        stored = _TFJS_QUANT.get(quant.get("dtype"))
+        if stored is None:
+            raise CheckpointError(f"Weight {name!r} uses unsupported quantization "
+                                  f"{quant.get('dtype')!r} (supported: uint8, uint16, float16).")
+    else:
+        stored = _TFJS_DTYPES.get(dtype)
+        if stored is None:
+            raise CheckpointError(f"Weight {name!r} has unsupported dtype {dtype!r}.")
+    end = offset + count * stored.itemsize
+    if end > len(buffer):
+        raise CheckpointError(
+            f"The weight shards of {folder} end before weight {name!r} (need {end:,} bytes, have "
+            f"{len(buffer):,}): the download is incomplete or the files are damaged.")
+    raw = np.frombuffer(buffer, dtype=stored, count=count, offset=offset)
+    return _dequantize(raw, quant, dtype, name).reshape(shape), end
+
+
+def _dequantize(raw: np.ndarray, quant: Mapping | None, dtype: str, name: str) -> np.ndarray:
+    if quant is None:
+        return (raw.astype(np.float32) if dtype == "float32" else raw.copy())
+    if quant["dtype"] == "float16":
+        if dtype != "float32":
+            raise CheckpointError(f"Weight {name!r}: float16 quantization of {dtype} weights.")
+        return raw.astype(np.float32)
+    if "scale" not in quant or "min" not in quant:
+        raise CheckpointError(f"Weight {name!r} is {quant['dtype']}-quantized but its manifest "
+                              "entry lacks 'min' and 'scale'.")
+    values = raw.astype(np.float64) * float(quant["scale"]) + float(quant["min"])
+    if dtype == "int32":
+        return np.round(values).astype(np.int32)
+    return values.astype(np.float32)
+
+
+def _read_tfjs_folder(folder: Path) -> tuple[dict[str, np.ndarray], str]:
+    weights, dropped = read_tfjs_weights(folder)
+    if not weights:
+        raise CheckpointError(f"The magenta.js folder {folder} holds no model weights.")
+    quantized = _quantization_summary(folder)
+    return weights, _describe("magenta.js checkpoint", folder, weights, dropped, quantized)
+
+
+def _quantization_summary(folder: Path) -> str:
+    manifest = _load_json(folder / TFJS_MANIFEST, "weights manifest")
+    kinds = {w.get("quantization", {}).get("dtype") for g in manifest for w in g["weights"]}
+    kinds.discard(None)
+    return f" ({'/'.join(sorted(kinds))}-quantized)" if kinds else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+
+def _shapes(weights: Mapping[str, Any]) -> dict[str, tuple]:
+    return {name: tuple(int(d) for d in np.shape(value)) for name, value in weights.items()}
+
+
+def _fmt_shape(shape: tuple) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def _listing(items: list[str]) -> str:
+    shown = "\n    ".join(items[:_SHOW])
+    more = f"\n    … and {len(items) - _SHOW} more" if len(items) > _SHOW else ""
+    return f"    {shown}{more}"
+
+
+def compare_weights(weights: Mapping[str, Any], config: MusicVAEConfig, *,
+                    allow_missing_sigma: bool = False) -> dict[str, list]:
+    """Differences between a checkpoint and a config: missing / unexpected / mis-shaped names."""
+    expected = expected_variables(config)
+    actual = _shapes(weights)
+    missing = [n for n in expected if n not in actual]
+    if allow_missing_sigma:
+        missing = [n for n in missing if n not in _SIGMA]
+    unexpected = [n for n in actual if n not in expected]
+    misshaped = [n for n in expected if n in actual and actual[n] != expected[n]]
+    return {"missing": missing, "unexpected": sorted(unexpected), "misshaped": misshaped}
+
+
+def validate_weights(weights: Mapping[str, Any], config: MusicVAEConfig, *,
+                     allow_missing_sigma: bool = False) -> None:
+    """Raise CheckpointError unless `weights` has exactly the variables `config` needs.
+
+    The message names missing, unexpected and mis-shaped variables (a few of each, with a count of
+    the rest) and suggests the config(s) in CONFIGS that fit the checkpoint. magenta.js folders
+    may lack `encoder/sigma/*` (magenta.js never reads it): pass `allow_missing_sigma=True` to
+    accept that.
+    """
+    diff = compare_weights(weights, config, allow_missing_sigma=allow_missing_sigma)
+    if not any(diff.values()):
+        return
+    expected = expected_variables(config)
+    actual = _shapes(weights)
+    parts = [f"This checkpoint does not fit the MusicVAE config {config.name!r}:"]
+    if diff["missing"]:
+        parts.append(f"  {len(diff['missing'])} missing variable(s):\n" + _listing(
+            [f"{n} {_fmt_shape(expected[n])}" for n in diff["missing"]]))
+    if diff["unexpected"]:
+        parts.append(f"  {len(diff['unexpected'])} unexpected variable(s):\n" + _listing(
+            [f"{n} {_fmt_shape(actual[n])}" for n in diff["unexpected"]]))
+    if diff["misshaped"]:
+        parts.append(f"  {len(diff['misshaped'])} variable(s) with the wrong shape:\n" + _listing(
+            [f"{n}: checkpoint {_fmt_shape(actual[n])}, config expects "
+             f"{_fmt_shape(expected[n])}" for n in diff["misshaped"]]))
+    parts.append(_suggestion_sentence(weights, exclude=config.name))
+    raise CheckpointError("\n".join(parts))
+
+
+def _suggestion_sentence(weights: Mapping[str, Any], exclude: str | None = None) -> str:
+    ranked = [r for r in _rank_configs(weights) if r[0] != exclude]
+    exact = [name for name, key in ranked if key[0]]
+    if exact:
+        names = " or ".join(repr(n) for n in exact)
+        return f"It matches config {names} exactly: pass config={exact[0]!r}."
+    if not ranked or ranked[0][1][1] == 0:
+        return "No known config resembles it: is this a MusicVAE checkpoint?"
+    best, key = ranked[0]
+    if key[1] == 1.0 and key[2]:
+        sized = infer_config(weights, CONFIGS[best])
+        return (f"It has the layout of config {best!r} but other layer sizes "
+                f"(enc_rnn_sizes={sized.enc_rnn_sizes}, dec_rnn_sizes={sized.dec_rnn_sizes}, "
+                f"z_size={sized.z_size}); load it with "
+                f"config=infer_config(weights, base=CONFIGS[{best!r}]).")
+    return (f"No known config matches it; the closest is {best!r} ({key[1]:.0%} of the "
+            "variable names agree).")
+
+
+def _rank_configs(weights: Mapping[str, Any]) -> list[tuple[str, tuple]]:
+    """Configs ranked by how well they describe `weights`, best first.
+
+    Each key is (exact match, share of variable names in common, input/output depths agree
+    when the names all agree, share of (name, shape) pairs in common). A checkpoint without
+    `encoder/sigma/*` (magenta.js may drop it) is compared without sigma.
+    """
+    actual = _shapes(weights)
+    has_sigma = any(n in actual for n in _SIGMA)
+    ranked = []
+    for name, config in CONFIGS.items():
+        expected = expected_variables(config, include_sigma=has_sigma)
+        names_union = set(actual) | set(expected)
+        name_score = len(set(actual) & set(expected)) / len(names_union) if names_union else 0.0
+        pairs_a, pairs_e = set(actual.items()), set(expected.items())
+        shape_score = len(pairs_a & pairs_e) / len(pairs_a | pairs_e) if names_union else 0.0
+        depths_agree = name_score == 1.0 and _depths_agree(weights, config)
+        exact = actual == expected
+        ranked.append((name, (exact, name_score, depths_agree, shape_score)))
+    return sorted(ranked, key=lambda item: item[1], reverse=True)
+
+
+def _depths_agree(weights: Mapping[str, Any], config: MusicVAEConfig) -> bool:
+    """True when the checkpoint reads and writes the same data as `config` (sizes aside)."""
+    try:
+        sized = infer_config(weights, config)
+    except (CheckpointError, ValueError):
+        return False
+    return (sized.input_depth, sized.output_depths) == (config.input_depth, config.output_depths)
+
+
+def suggest_configs(weights: Mapping[str, Any]) -> list[str]:
+    """Names of the configs in CONFIGS that fit `weights` exactly; else the closest one(s).
+
+    Several names come back when configs share a network (e.g. cat-mel_2bar_small and the
+    magenta.js mel_2bar_small) or tie as closest. Closest means: most variable names in common,
+    then the same input/output depths, then most shapes in common. An empty list means nothing
+    resembles the checkpoint.
+    """
+    ranked = _rank_configs(weights)
+    exact = [name for name, key in ranked if key[0]]
+    if exact:
+        return exact
+    if not ranked or ranked[0][1][1] == 0:
+        return []
+    best = ranked[0][1]
+    return [name for name, key in ranked if key == best]
+
+
+# ---------------------------------------------------------------------------------------------
+# Configs from weights (magenta.js folders, resized checkpoints)
+# ---------------------------------------------------------------------------------------------
+
+
+def _cell_units(shapes: Mapping[str, tuple], fmt: str) -> tuple[int, ...]:
+    """Layer sizes of consecutive LSTM cells `fmt.format(l)` (bias is [4n])."""
+    sizes = []
+    while f"{fmt.format(len(sizes))}/lstm_cell/bias" in shapes:
+        sizes.append(shapes[f"{fmt.format(len(sizes))}/lstm_cell/bias"][0] // 4)
+    return tuple(sizes)
+
+
+def _require(shapes: Mapping[str, tuple], name: str) -> tuple:
+    if name not in shapes:
+        raise CheckpointError(f"Cannot infer the model's sizes: the checkpoint has no {name!r}.")
+    return shapes[name]
+
+
+def infer_config(weights: Mapping[str, Any], base: MusicVAEConfig, *, name: str | None = None,
+                 ) -> MusicVAEConfig:
+    """`base` with its layer sizes, z size and depths read from the checkpoint's weight shapes.
+
+    The structure (encoder/decoder kinds, converter, level lengths, hparams) stays `base`'s; use
+    it for checkpoints trained with other layer sizes than a table config (e.g. test fixtures).
+    """
+    shapes = _shapes(weights)
+    enc_fmt = ("encoder/hierarchical_level_0/cell_{}/bidirectional_rnn/fw/multi_rnn_cell/cell_0"
+               if base.encoder == "hierarchical"
+               else "encoder/cell_{}/bidirectional_rnn/fw/multi_rnn_cell/cell_0")
+    enc = _cell_units(shapes, enc_fmt)
+    if not enc:
+        raise CheckpointError(f"Cannot infer the encoder's sizes: no {enc_fmt.format(0)} "
+                              "variables (is the encoder type right?).")
+    first_kernel = _require(shapes, enc_fmt.format(0) + "/lstm_cell/kernel")
+    input_depth = first_kernel[0] - enc[0]
+    z_size = _require(shapes, "encoder/mu/kernel")[1]
+    if base.decoder == "hierarchical":
+        conductor = _cell_units(shapes, "decoder/hierarchical_level_0/cell_{}")
+        if base.core_decoder == "split":
+            prefixes = [f"core_decoder/core_decoder_{k}/decoder"
+                        for k in range(len(base.output_depths))]
+        else:
+            prefixes = ["core_decoder/decoder"]
+    else:
+        conductor = None
+        prefixes = ["decoder"]
+    dec = _cell_units(shapes, prefixes[0] + "/multi_rnn_cell/cell_{}")
+    if not dec:
+        raise CheckpointError(f"Cannot infer the decoder's sizes: no {prefixes[0]}/multi_rnn_cell "
+                              "variables (is the decoder type right?).")
+    for prefix in prefixes[1:]:
+        if _cell_units(shapes, prefix + "/multi_rnn_cell/cell_{}") != dec:
+            raise CheckpointError(f"The core decoders have different layer sizes ({prefix}); "
+                                  "this is not a structure MusicVAE configs describe.")
+    if conductor is not None and conductor != dec:
+        raise CheckpointError(
+            f"The conductor's layer sizes {conductor} differ from the core decoder's {dec}; "
+            "configs (like magenta's) use one size list for both, so this model is not supported.")
+    out = tuple(_require(shapes, f"{p}/output_projection/kernel")[1] for p in prefixes)
+    if len(prefixes) == 1 and len(base.output_depths) > 1:
+        if out[0] != sum(base.output_depths):
+            raise CheckpointError(f"The decoder outputs {out[0]} values per step but config "
+                                  f"{base.name!r} splits {sum(base.output_depths)}.")
+        out = base.output_depths
+    return base.replace(name=name or base.name, enc_rnn_sizes=enc, dec_rnn_sizes=dec,
+                        z_size=z_size, input_depth=input_depth, output_depths=out)
+
+
+def config_from_tfjs(config_json: Mapping | str | os.PathLike, weights: Mapping[str, Any], *,
+                     name: str | None = None) -> MusicVAEConfig:
+    """A MusicVAEConfig for a magenta.js checkpoint: its `config.json` spec + the weight shapes.
+
+    `config_json` is the parsed config.json, or the path of the file or of its folder. The
+    converter spec comes from `dataConverter` (MelodyConverter, DrumsConverter, TrioConverter);
+    `numSegments` makes the encoder and decoder hierarchical, as in magenta.js. Layer sizes come
+    from the weights. Training hparams are unknown and left at magenta's defaults.
+    """
+    if not isinstance(config_json, Mapping):
+        location = Path(os.fspath(config_json))
+        if location.is_dir():
+            location = location / TFJS_CONFIG
+        config_json = _load_json(location, "magenta.js config")
+        name = name or location.parent.name
+    spec = dict(config_json)
+    if spec.get("type") != "MusicVAE":
+        raise CheckpointError(f"This magenta.js checkpoint is a {spec.get('type')!r} model, "
+                              "not a MusicVAE.")
+    unsupported = [k for k in ("chordEncoder", "extraControls") if spec.get(k)]
+    unsupported += [k for k in ("conditionOnKey", "useBooleanDecoder") if spec.get(k)]
+    if unsupported:
+        raise CheckpointError(f"magenta.js MusicVAE options {unsupported} (chord/key/control "
+                              "conditioning or boolean decoders) are not supported.")
+    converter = spec.get("dataConverter") or {}
+    kind = converter.get("type")
+    args = dict(converter.get("args") or {})
+    num_steps = args.get("numSteps")
+    if not isinstance(num_steps, int) or num_steps <= 0 or num_steps % 16:
+        raise CheckpointError(f"config.json: dataConverter.args.numSteps must be a positive "
+                              f"multiple of 16 (steps per bar), got {num_steps!r}.")
+    segments = args.get("numSegments")
+    fields = _tfjs_converter_fields(kind, args, num_steps)
+    hierarchical = bool(segments)
+    if hierarchical:
+        if num_steps % segments:
+            raise CheckpointError(f"config.json: numSteps={num_steps} is not a multiple of "
+                                  f"numSegments={segments}.")
+        fields.update(encoder="hierarchical", decoder="hierarchical",
+                      level_lengths=(segments, num_steps // segments),
+                      core_decoder="split" if kind == "TrioConverter" else "categorical")
+    elif kind == "TrioConverter":
+        raise CheckpointError("A flat (non-hierarchical) magenta.js trio model is not supported: "
+                              "its split decoder has no MusicVAE config equivalent.")
+    # training hparams are unknown for magenta.js releases: the dataclass defaults are magenta's
+    base = MusicVAEConfig(name=name or "magenta.js", max_seq_len=num_steps,
+                          description=f"magenta.js {kind} model", **fields)
+    config = infer_config(weights, base)
+    declared_input = fields["input_depth"]
+    if config.input_depth != declared_input:
+        raise CheckpointError(
+            f"config.json describes a {kind} with {declared_input} inputs per step, but the "
+            f"encoder weights expect {config.input_depth}: config.json and weights disagree.")
+    if config.output_depths != base.output_depths:
+        raise CheckpointError(
+            f"config.json describes outputs {base.output_depths}, but the decoder weights give "
+            f"{config.output_depths}: config.json and weights disagree.")
+    return config
+
+
+def _tfjs_converter_fields(kind: str | None, args: Mapping, num_steps: int) -> dict:
+    """Input/output depths and our converter spec for a magenta.js dataConverter."""
+    bars = num_steps // 16
+    if kind == "MelodyConverter":
+        lo, hi = int(args.get("minPitch", 21)), int(args.get("maxPitch", 108))
+        depth = hi - lo + 1 + 2
+        spec: dict = {"type": "melody", "slice_bars": bars}
+        if (lo, hi) != (21, 108):
+            spec.update(min_pitch=lo, max_pitch=hi)
+        return {"input_depth": depth, "output_depths": (depth,), "converter": spec}
+    if kind == "DrumsConverter":
+        classes = len(args.get("pitchClasses") or [None] * 9)
+        if classes != 9:
+            raise CheckpointError("magenta.js drum models with custom pitchClasses are not "
+                                  "supported (only the 9 standard drum classes).")
+        return {"input_depth": classes + 1, "output_depths": (2 ** classes,),
+                "converter": {"type": "drums", "slice_bars": bars}}
+    if kind == "TrioConverter":
+        depths = []
+        for part in ("melArgs", "bassArgs"):
+            part_args = args.get(part) or {}
+            lo, hi = int(part_args.get("minPitch", 21)), int(part_args.get("maxPitch", 108))
+            if (lo, hi) != (21, 108):
+                raise CheckpointError(f"magenta.js trio with {part} pitch range {lo}-{hi} is not "
+                                      "supported (only 21-108).")
+            depths.append(hi - lo + 1 + 2)
+        depths.append(2 ** 9)
+        return {"input_depth": sum(depths), "output_depths": tuple(depths),
+                "converter": {"type": "trio", "slice_bars": bars, "gap_bars": 2}}
+    raise CheckpointError(
+        f"magenta.js data converter {kind!r} is not supported; supported: MelodyConverter, "
+        "DrumsConverter, TrioConverter.")
+
+
+def tfjs_config_path(folder: str | os.PathLike) -> Path | None:
+    """The folder's config.json, if it has one."""
+    path = Path(folder) / TFJS_CONFIG
+    return path if path.is_file() else None
+
+
+def variable_summary(weights: Mapping[str, Any]) -> Iterable[str]:
+    """Lines `name [shape]`, sorted: handy when a checkpoint has to be inspected by hand."""
+    return [f"{n} {_fmt_shape(s)}" for n, s in sorted(_shapes(weights).items())]

@@ -1,0 +1,146 @@
+"""What is in a MIDI file, as `midime-widgets inspect` prints it."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import warnings
+
+from note_seq.protobuf import music_pb2
+
+from ..errors import MidiError
+from .converters import DrumsConverter, MelodyConverter, TrioConverter
+from .melody import MelodyChoice, _pitch_name, find_melody, instrument_names, prepare_melody
+from .melody import program_name
+from .midi_io import load_midi
+
+NoteSequence = music_pb2.NoteSequence
+
+
+def window_converters() -> dict[str, object]:
+    """The converters of the public MusicVAE models, by the label `inspect` shows."""
+    return {
+        "melody 2-bar": MelodyConverter(2, valid_programs=range(0, 32)),
+        "melody 16-bar": MelodyConverter(16),
+        "drums 2-bar": DrumsConverter(2),
+        "trio 16-bar": TrioConverter(16, gap_bars=2),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackInfo:
+    instrument: int
+    name: str
+    program: int
+    is_drum: bool
+    note_count: int
+    min_pitch: int
+    max_pitch: int
+    max_polyphony: int  # most notes sounding at once
+
+
+@dataclasses.dataclass
+class MidiSummary:
+    """Tracks, tempi, meters, length, chosen melody and window counts of one song."""
+
+    source: str
+    duration: float
+    tracks: list[TrackInfo]
+    tempos: list[tuple[float, float]]  # (seconds, quarter notes per minute)
+    time_signatures: list[tuple[float, str]]
+    melody: MelodyChoice | None
+    melody_note: str  # why there is no melody, or warnings from preparing it
+    windows: dict[str, int]  # windows from the whole song (magenta's semantics, all tracks)
+    melody_windows: dict[str, int]  # melody windows from the chosen melody track only
+
+    def format(self) -> str:
+        lines = [f"File: {self.source}", f"Duration: {_clock(self.duration)}",
+                 "Tempo: " + ", ".join(f"{qpm:g} qpm at {_clock(t)}" for t, qpm in self.tempos),
+                 "Time signature: " + ", ".join(f"{ts} at {_clock(t)}"
+                                                 for t, ts in self.time_signatures),
+                 "", "Tracks:",
+                 f"  {'#':>3}  {'name':<24} {'program':<30} {'notes':>5}  {'pitches':<9} "
+                 f"{'polyphony':>9}"]
+        for tr in self.tracks:
+            prog = "drums (channel 10)" if tr.is_drum else f"{tr.program} {program_name(tr.program)}"
+            pitches = f"{tr.min_pitch}-{tr.max_pitch}"
+            lines.append(f"  {tr.instrument:>3}  {tr.name[:24]:<24} {prog[:30]:<30} "
+                         f"{tr.note_count:>5}  {pitches:<9} {tr.max_polyphony:>9}")
+        lines.append("")
+        if self.melody is not None:
+            lines.append(f"Melody track: #{self.melody.instrument} {self.melody.reason}")
+            lines.append("  (choose another with instrument=<#>)")
+        if self.melody_note:
+            lines.append(f"  {self.melody_note}" if self.melody else f"Melody: {self.melody_note}")
+        lines.append("")
+        lines.append("Windows that can be extracted (hop 1 bar):")
+        for label, count in self.windows.items():
+            extra = ""
+            if label in self.melody_windows:
+                extra = f"  ({self.melody_windows[label]} from the melody track)"
+            lines.append(f"  {label:<14} {count:>5}{extra}")
+        return "\n".join(lines)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return f"{int(minutes)}:{secs:05.2f}"
+
+
+def _max_polyphony(notes) -> int:
+    events = sorted([(n.start_time, 1) for n in notes] + [(n.end_time, -1) for n in notes])
+    current = best = 0
+    for _, delta in events:  # ends sort before starts at the same time
+        current += delta
+        best = max(best, current)
+    return best
+
+
+def _tracks(seq: NoteSequence) -> list[TrackInfo]:
+    names = instrument_names(seq)
+    groups = collections.defaultdict(list)
+    for n in seq.notes:
+        if n.velocity > 0:
+            groups[(n.instrument, n.is_drum)].append(n)
+    tracks = []
+    for (instrument, is_drum), notes in sorted(groups.items()):
+        program = collections.Counter(n.program for n in notes).most_common(1)[0][0]
+        pitches = [n.pitch for n in notes]
+        tracks.append(TrackInfo(
+            instrument=instrument,
+            name=names.get(instrument) or ("Drums" if is_drum else program_name(program)),
+            program=program, is_drum=is_drum, note_count=len(notes),
+            min_pitch=min(pitches), max_pitch=max(pitches), max_polyphony=_max_polyphony(notes),
+        ))
+    return tracks
+
+
+def inspect_midi(source) -> MidiSummary:
+    """Summarise a song (path, bytes or NoteSequence) for people: see `MidiSummary.format`."""
+    if isinstance(source, NoteSequence):
+        seq, label = source, source.filename or "(NoteSequence)"
+    else:
+        seq = load_midi(source)
+        label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "(bytes)"
+    tempos = sorted(((t.time, t.qpm) for t in seq.tempos)) or [(0.0, 120.0)]
+    sigs = sorted((t.time, f"{t.numerator}/{t.denominator}") for t in seq.time_signatures)
+    converters = window_converters()
+    windows = {label_: conv.count_windows(seq) for label_, conv in converters.items()}
+
+    melody, note, melody_windows = None, "", {}
+    try:
+        melody = find_melody(seq)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prepared = prepare_melody(seq, melody.instrument)
+        note = " ".join(prepared.warnings)
+        melody_windows = {label_: conv.count_windows(prepared.sequence)
+                          for label_, conv in converters.items() if label_.startswith("melody")}
+    except MidiError as exc:
+        note = str(exc)
+    return MidiSummary(
+        source=label, duration=seq.total_time, tracks=_tracks(seq), tempos=tempos,
+        time_signatures=sigs or [(0.0, "4/4")], melody=melody, melody_note=note,
+        windows=windows, melody_windows=melody_windows,
+    )

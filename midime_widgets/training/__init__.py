@@ -1,0 +1,1 @@
+"""Training MusicVAE with the full magenta objective (used to build the embedded default model)."""
