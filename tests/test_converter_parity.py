@@ -12,7 +12,6 @@ import copy
 import json
 from pathlib import Path
 
-import note_seq
 import numpy as np
 import pytest
 
@@ -25,6 +24,8 @@ from midime_widgets.music import (
 from midime_widgets.music.drums import extract_drum_tracks, map_drums_to_classes
 from midime_widgets.music.melody import extract_melodies_by_instrument
 from midime_widgets.music.quantize import split_on_time_changes
+
+import note_seq  # noqa: E402  (after midime_widgets, which silences note_seq's import warnings)
 
 pytestmark = pytest.mark.oracle
 

@@ -222,8 +222,12 @@ def test_converter_from_spec():
     assert isinstance(drums, DrumsConverter) and drums.input_depth == 10
     trio = converter_from_spec({"type": "trio", "slice_bars": 16, "gap_bars": 2})
     assert isinstance(trio, TrioConverter) and trio.gap_bars == 2
-    for conv in (mel, mel4, drums, trio):
+    pair = converter_from_spec({"type": "melody", "valid_programs": {"programs": [5, 40]}})
+    assert pair.valid_programs == frozenset({5, 40})
+    for conv in (mel, mel4, drums, trio, pair):
         assert converter_from_spec(conv.spec).spec == conv.spec
+    with pytest.raises(ValueError, match="start < stop"):
+        converter_from_spec({"type": "melody", "valid_programs": [32, 0]})
     with pytest.raises(ValueError, match="Unknown converter type"):
         converter_from_spec({"type": "groove"})
     with pytest.raises(ValueError, match="Bad converter spec"):
@@ -235,3 +239,13 @@ def test_converter_from_spec():
 def test_to_tensors_rejects_non_sequences():
     with pytest.raises(TypeError):
         mel_a().to_tensors(b"MThd")
+
+
+def test_windows_go_past_magentas_100_bar_truncation():
+    pitches = np.random.default_rng(1).integers(48, 84, 4 * 110).tolist()
+    seq = melody_seq(pitches)  # 110 bars of quarter notes, no two windows alike
+    conv = mel_a()
+    assert len(conv.to_tensors(seq, max_tensors=None).outputs) == 99  # magenta: first 100 bars
+    windows = conv.windows(seq)
+    assert len(windows) == conv.count_windows(seq) == 109
+    assert windows[-1].end_time == pytest.approx(110 * 2.0)

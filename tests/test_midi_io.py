@@ -159,6 +159,15 @@ def test_only_zero_velocity_notes_is_midi_error():
         load_midi(data)
 
 
+def test_absurdly_long_file_is_midi_error():
+    # one note ending after 4 hours (ticks_per_beat 1, slowest tempo: ~16.8 s per beat)
+    msgs = [mido.MetaMessage("set_tempo", tempo=0xFFFFFF, time=0),
+            mido.Message("note_on", note=60, velocity=80, time=0),
+            mido.Message("note_off", note=60, velocity=0, time=900)]
+    with pytest.raises(MidiError, match="hours"):
+        load_midi(_mido_bytes(msgs, ticks_per_beat=1))
+
+
 @pytest.mark.parametrize("exc", [IndexError("x"), KeyError("x"), EOFError(), OSError("x"),
                                  ValueError("x"), ZeroDivisionError(), RuntimeWarning("x"),
                                  note_seq.MIDIConversionError("x")])

@@ -22,7 +22,7 @@ from .configs import (
     get_checkpoint_info,
     get_config,
 )
-from .download import cache_dir, download, fetch_pretrained, safe_extract
+from .download import cache_dir, fetch_pretrained, safe_extract
 
 __all__ = [
     "CHECKPOINTS",
@@ -32,7 +32,6 @@ __all__ = [
     "cache_dir",
     "config_from_tfjs",
     "count_parameters",
-    "download",
     "expected_variables",
     "fetch_pretrained",
     "find_checkpoint_prefix",

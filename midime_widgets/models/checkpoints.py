@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from .configs import CONFIGS, MusicVAEConfig, expected_variables
+from .download import COMPLETE_MARKER, cache_dir, safe_extract
 
 __all__ = [
     "read_checkpoint",
@@ -58,12 +59,13 @@ def is_model_variable(name: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def read_checkpoint(path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None,
+def read_checkpoint(path: str | os.PathLike, *, cache: str | os.PathLike | None = None,
                     ) -> tuple[dict[str, np.ndarray], str]:
     """Read a checkpoint's model weights.
 
     Returns `(weights, source_description)`: float arrays keyed by magenta's variable names, and a
     one-line description of what was read (format, path, how many variables were dropped).
+    Tarballs are extracted once under `cache` (default: the download cache) and reused.
     Raises CheckpointError when nothing usable is found or the files are damaged.
     """
     path = Path(os.fspath(path)).expanduser()
@@ -72,7 +74,7 @@ def read_checkpoint(path: str | os.PathLike, *, cache_dir: str | os.PathLike | N
             return _read_tfjs_folder(path)
         return _read_tf_prefix(find_checkpoint_prefix(path))
     if path.is_file() and _is_tar_name(path.name):
-        return _read_tar(path, cache_dir)
+        return _read_tar(path, cache)
     if path.is_file() and path.name == TFJS_MANIFEST:
         return _read_tfjs_folder(path.parent)
     if _has_index(path):
@@ -121,8 +123,8 @@ def _prefix_from_state_file(directory: Path, prefixes: list[Path]) -> Path | Non
         state = folder / "checkpoint"
         if not state.is_file():
             continue
-        match = re.search(r'^model_checkpoint_path:\s*"(.+)"\s*$', state.read_text(errors="replace"),
-                          re.MULTILINE)
+        text = state.read_text(errors="replace")
+        match = re.search(r'^model_checkpoint_path:\s*"(.+)"\s*$', text, re.MULTILINE)
         if not match:
             continue
         named = Path(match.group(1))
@@ -158,7 +160,7 @@ def _read_tf_prefix(prefix: Path) -> tuple[dict[str, np.ndarray], str]:
                 dropped.append(name)
                 continue
             weights[name] = np.asarray(reader.get_tensor(name), dtype=np.float32)
-    except (tf.errors.OpError, ValueError) as exc:
+    except (tf.errors.OpError, ValueError, IndexError, RuntimeError, OSError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         raise CheckpointError(
             f"Could not read the TF checkpoint {prefix}: {message.splitlines()[0]} "
@@ -177,20 +179,18 @@ def _describe(kind: str, where: Path, weights: Mapping, dropped: list, extra: st
     return text
 
 
-def _read_tar(tar_path: Path, cache_dir) -> tuple[dict[str, np.ndarray], str]:
+def _read_tar(tar_path: Path, cache) -> tuple[dict[str, np.ndarray], str]:
     """Extract a tarball once into the cache (safely) and read the checkpoint inside."""
-    from . import download  # deferred: download imports nothing heavy, but keep the graph simple
-
     stat = tar_path.stat()
     key = hashlib.sha1(f"{tar_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    base = Path(cache_dir) if cache_dir is not None else download.cache_dir()
+    base = Path(cache) if cache is not None else cache_dir()
     target = base / "extracted" / f"{_tar_stem(tar_path.name)}-{key.hexdigest()[:12]}"
-    marker = target / download.COMPLETE_MARKER
+    marker = target / COMPLETE_MARKER
     if not marker.is_file():
         if target.exists():
             import shutil
             shutil.rmtree(target)
-        download.safe_extract(tar_path, target)
+        safe_extract(tar_path, target)
         marker.write_text(str(tar_path.resolve()))
     if (target / TFJS_MANIFEST).is_file():
         weights, desc = _read_tfjs_folder(target)
@@ -391,25 +391,34 @@ def validate_weights(weights: Mapping[str, Any], config: MusicVAEConfig, *,
         parts.append(f"  {len(diff['misshaped'])} variable(s) with the wrong shape:\n" + _listing(
             [f"{n}: checkpoint {_fmt_shape(actual[n])}, config expects "
              f"{_fmt_shape(expected[n])}" for n in diff["misshaped"]]))
-    parts.append(_suggestion_sentence(weights, exclude=config.name))
+    if set(diff["missing"]) == set(_SIGMA) and not diff["unexpected"] and not diff["misshaped"]:
+        parts.append("Only the encoder's sigma layer is missing (magenta.js never reads it, so "
+                     "its converted checkpoints may omit it); pass allow_missing_sigma=True to "
+                     "accept a model that can encode mu but not sigma.")
+    else:
+        parts.append(_suggestion_sentence(weights, exclude=config.name))
     raise CheckpointError("\n".join(parts))
 
 
 def _suggestion_sentence(weights: Mapping[str, Any], exclude: str | None = None) -> str:
-    ranked = [r for r in _rank_configs(weights) if r[0] != exclude]
-    exact = [name for name, key in ranked if key[0]]
+    """What to do instead: the config(s) that fit exactly, else the closest layout."""
+    ranked = _rank_configs(weights)
+    exact = [name for name, key in ranked if key[0] and name != exclude]
     if exact:
         names = " or ".join(repr(n) for n in exact)
         return f"It matches config {names} exactly: pass config={exact[0]!r}."
     if not ranked or ranked[0][1][1] == 0:
         return "No known config resembles it: is this a MusicVAE checkpoint?"
-    best, key = ranked[0]
-    if key[1] == 1.0 and key[2]:
+    # the validated config itself is a fine hint when only the layer sizes differ
+    layout = [name for name, key in ranked if key[1] == 1.0 and key[2]]
+    if layout:
+        best = exclude if exclude in layout else layout[0]
         sized = infer_config(weights, CONFIGS[best])
         return (f"It has the layout of config {best!r} but other layer sizes "
                 f"(enc_rnn_sizes={sized.enc_rnn_sizes}, dec_rnn_sizes={sized.dec_rnn_sizes}, "
                 f"z_size={sized.z_size}); load it with "
                 f"config=infer_config(weights, base=CONFIGS[{best!r}]).")
+    best, key = ranked[0]
     return (f"No known config matches it; the closest is {best!r} ({key[1]:.0%} of the "
             "variable names agree).")
 

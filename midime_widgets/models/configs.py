@@ -11,7 +11,8 @@ Conventions:
   (`encoder_level_lengths`), as magenta's `HierarchicalLstmEncoder([16, 16])` /
   magenta.js `HierarchicalEncoder([numSegments, 1])` do.
 - `converter` is a spec for `midime_widgets.music.converters.converter_from_spec`;
-  `"valid_programs": [0, 32]` is the half-open program range `range(0, 32)` (magenta's MEL_PROGRAMS).
+  `"valid_programs": [0, 32]` is the half-open program range `range(0, 32)` (magenta's
+  MEL_PROGRAMS).
 - The conductor of a hierarchical decoder has the same layer sizes as the core decoder
   (`dec_rnn_sizes`), as in magenta (both use `hparams.dec_rnn_size`).
 """
@@ -264,7 +265,8 @@ _CONFIG_LIST = [
             level_lengths=(4, 16), output_depths=TRIO_DEPTHS, input_depth=sum(TRIO_DEPTHS),
             converter={"type": "trio", "slice_bars": 4, "gap_bars": 2}, free_bits=256,
             max_beta=0.2, batch_size=256,
-            description="magenta.js 4-bar trio model (MidiMe demo), hierarchical, 1-byte quantized"),
+            description="magenta.js 4-bar trio model (MidiMe demo), hierarchical, "
+                        "1-byte quantized"),
 ]
 
 CONFIGS: dict[str, MusicVAEConfig] = {c.name: c for c in _CONFIG_LIST}

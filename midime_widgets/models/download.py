@@ -207,13 +207,26 @@ def _archive_problems(members: list[tarfile.TarInfo]) -> list[str]:
     return problems
 
 
+def _ends_properly(archive: tarfile.TarFile) -> bool:
+    """True when a zero block (end-of-archive marker) follows the last member.
+
+    tarfile stops silently at a truncated header or before missing member data, so a download
+    cut short would otherwise extract as a smaller, valid-looking archive."""
+    try:
+        archive.fileobj.seek(archive.offset)
+        tail = archive.fileobj.read(tarfile.BLOCKSIZE)
+    except (OSError, EOFError, tarfile.TarError):
+        return False
+    return len(tail) == tarfile.BLOCKSIZE and not tail.strip(b"\0")
+
+
 def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike) -> Path:
     """Extract a (possibly compressed) tar archive into `dest`, refusing anything unsafe.
 
     Refused: absolute member names, `..` traversal, symlinks or hard links resolving outside
     `dest` (also through earlier links), devices and fifos. The whole archive is checked first and
     extracted into a temporary folder inside `dest`, so a refused or broken archive leaves nothing
-    behind. Returns `dest`.
+    behind; `dest` should be new or empty (existing names are not overwritten). Returns `dest`.
     """
     tar_path, dest = Path(tar_path), Path(dest)
     try:
@@ -228,6 +241,9 @@ def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike) -> Path:
             raise CheckpointError(f"{tar_path} is a damaged tar archive ({exc}); the download "
                                   "may be incomplete.") from None
         problems = _archive_problems(members)
+        if not problems and not _ends_properly(archive):
+            raise CheckpointError(f"{tar_path} is cut short (its end-of-archive marker is "
+                                  "missing); the download may be incomplete.")
         if problems:
             shown = "; ".join(problems[:5])
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -236,6 +252,10 @@ def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike) -> Path:
         staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
         try:
             _extract_members(archive, members, staging, tar_path)
+            clashes = [e.name for e in staging.iterdir() if os.path.lexists(dest / e.name)]
+            if clashes:
+                raise CheckpointError(f"Cannot extract {tar_path} into {dest}: it already holds "
+                                      f"{', '.join(sorted(clashes)[:5])}.")
             for entry in sorted(staging.iterdir()):
                 os.replace(entry, dest / entry.name)
         finally:

@@ -555,7 +555,8 @@ class MidiMe:
         self.epochs_trained = 0
         self.fits = 0
         self._stop_requested = threading.Event()
-        self._fit_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._is_training = False
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -636,14 +637,17 @@ class MidiMe:
         if batch_size is not None:
             batch_size = _positive_int(batch_size, "batch_size")
         codes = _as_codes(z, self.config.input_size, "the training codes")
-        if not self._fit_lock.acquire(blocking=False):
-            raise TrainingError("this MidiMe is already training; call stop() or wait for it to finish")
+        with self._state_lock:
+            if self._is_training:
+                raise TrainingError("this MidiMe is already training; call stop() or wait for it to finish")
+            self._is_training = True
+            self._set_stop(False)
         try:
-            return self._fit_locked(codes, epochs, batch_size, list(callbacks or []), on_progress)
+            return self._run_fit(codes, epochs, batch_size, list(callbacks or []), on_progress)
         finally:
-            self._training.stop_flag.assign(False)
-            self._stop_requested.clear()
-            self._fit_lock.release()
+            with self._state_lock:
+                self._is_training = False
+                self._set_stop(False)
 
     def stop(self) -> None:
         """Ask a running :meth:`fit` (in another thread) to end after its current step.
@@ -651,11 +655,23 @@ class MidiMe:
         The weights trained so far are kept and ``fit`` returns normally with ``stopped=True``.
         Calling it when no fit is running does nothing.
         """
-        if self._fit_lock.locked():
-            self._stop_requested.set()
-            self._training.stop_flag.assign(True)
+        with self._state_lock:
+            if self._is_training:
+                self._set_stop(True)
 
-    def _fit_locked(self, codes, epochs, batch_size, callbacks, on_progress) -> FitHistory:
+    @property
+    def is_training(self) -> bool:
+        """True while :meth:`fit` runs (in any thread)."""
+        return self._is_training
+
+    def _set_stop(self, value: bool) -> None:
+        if value:
+            self._stop_requested.set()
+        else:
+            self._stop_requested.clear()
+        self._training.stop_flag.assign(value)
+
+    def _run_fit(self, codes, epochs, batch_size, callbacks, on_progress) -> FitHistory:
         tf = _tf()
         training = self._training
         n = codes.shape[0]

@@ -146,13 +146,19 @@ def synthesize(seq: NoteSequence, sample_rate: int = 22050) -> np.ndarray:
     total = int((music_length(seq) + _TAIL_SECONDS) * sample_rate) + 1
     out = np.zeros(total)
     rng = np.random.default_rng(0)  # the same sequence always sounds the same
+    cache: dict[tuple, np.ndarray] = {}  # songs repeat notes: synthesize each sound once
     for note in seq.notes:
         if note.velocity <= 0 or note.end_time < note.start_time:
             continue
-        if note.is_drum:
-            sound = _drum(note.pitch, note.velocity, sample_rate, rng)
-        else:
-            sound = _tone(note.pitch, note.velocity, note.end_time - note.start_time, sample_rate)
+        samples = int(round((note.end_time - note.start_time) * sample_rate))
+        key = (note.is_drum, note.pitch, note.velocity, 0 if note.is_drum else samples)
+        sound = cache.get(key)
+        if sound is None:
+            if note.is_drum:
+                sound = _drum(note.pitch, note.velocity, sample_rate, rng)
+            else:
+                sound = _tone(note.pitch, note.velocity, samples / sample_rate, sample_rate)
+            cache[key] = sound
         start = int(note.start_time * sample_rate)
         end = min(start + len(sound), total)
         out[start:end] += sound[: end - start]

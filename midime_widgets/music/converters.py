@@ -106,13 +106,32 @@ def _onehot(indices: Sequence[int], depth: int) -> np.ndarray:
 
 
 def _as_programs(programs) -> range | frozenset | None:
-    """Normalise `valid_programs`: None, a range, [start, stop] (half-open range) or a list."""
+    """Normalise `valid_programs` (General MIDI program numbers a melody may come from).
+
+    Accepts None (all), a `range`, a JSON-friendly `[start, stop]` pair meaning the half-open
+    range (so `[0, 32]` is MelA's programs 0-31), `{"programs": [...]}` for an explicit list of
+    any length, or any other collection of 3 or more program numbers.
+    """
     if programs is None or isinstance(programs, range):
         return programs
-    programs = list(programs)
-    if len(programs) == 2 and programs[0] < programs[1] - 1:
-        return range(int(programs[0]), int(programs[1]))
-    return frozenset(int(p) for p in programs)
+    if isinstance(programs, dict):
+        if set(programs) != {"programs"}:
+            raise ValueError(f"valid_programs dict must be {{'programs': [...]}}, got {programs}")
+        return frozenset(int(p) for p in programs["programs"])
+    programs = [int(p) for p in programs]
+    if len(programs) == 2:
+        if programs[0] >= programs[1]:
+            raise ValueError(f"valid_programs [start, stop] needs start < stop, got {programs}")
+        return range(programs[0], programs[1])
+    return frozenset(programs)
+
+
+def _programs_spec(programs):
+    """The inverse of `_as_programs`, JSON-friendly."""
+    if isinstance(programs, range):
+        return [programs.start, programs.stop]
+    listed = sorted(programs)
+    return listed if len(listed) > 2 else {"programs": listed}
 
 
 class BaseConverter:
@@ -143,6 +162,11 @@ class BaseConverter:
     def slice_steps(self) -> int | None:
         return self.max_steps
 
+    def _truncate_steps(self, whole: bool) -> int | None:
+        """magenta's max_steps_truncate (max_bars bars), or None for whole-song windows."""
+        max_bars = getattr(self, "max_bars", None)
+        return None if whole or not max_bars else self.steps_per_bar * max_bars
+
     output_split_depths: list[int] = []
     input_depth: int = 0
     output_depth: int = 0
@@ -151,7 +175,8 @@ class BaseConverter:
         return f"{type(self).__name__}({self.spec})"
 
     # -- to implement ------------------------------------------------------------------------
-    def _segment_windows(self, segment: Segment) -> list[_Raw]:
+    def _segment_windows(self, segment: Segment, whole: bool = False) -> list[_Raw]:
+        """Windows of one piece in magenta's order; `whole` lifts the max_bars truncation."""
         raise NotImplementedError
 
     def _decode_one(self, output: np.ndarray) -> NoteSequence:
@@ -194,12 +219,14 @@ class BaseConverter:
     def windows(self, seq: NoteSequence) -> list[Window]:
         """Every window of the song in time order (hop one bar), no dedupe, no cap.
 
-        Raises MidiError with the reason when the song has no full window.
+        Unlike `to_tensors` (magenta cuts each extracted melody / drum track after `max_bars`
+        = 100 bars), long songs are windowed to the end. Raises MidiError with the reason when
+        the song has no full window.
         """
         found = []
         for segment in self._segments(seq):
             secs = step_seconds(first_qpm(segment.sequence), self.steps_per_quarter)
-            for raw in self._segment_windows(segment):
+            for raw in self._segment_windows(segment, whole=True):
                 start = segment.offset + raw.start_step * secs
                 found.append(
                     Window(
@@ -226,7 +253,7 @@ class BaseConverter:
 
     def count_windows(self, seq: NoteSequence) -> int:
         """How many windows `windows(seq)` would give (0 instead of an error)."""
-        return sum(len(self._segment_windows(s)) for s in self._segments(seq))
+        return sum(len(self._segment_windows(s, whole=True)) for s in self._segments(seq))
 
     def describe(self) -> str:
         bars = f"{self.slice_bars}-bar " if self.slice_bars else ""
@@ -290,9 +317,7 @@ class MelodyConverter(BaseConverter):
     def spec(self) -> dict:
         spec: dict[str, Any] = {"type": "melody", "slice_bars": self.slice_bars}
         if self.valid_programs is not None:
-            vp = self.valid_programs
-            spec["valid_programs"] = ([vp.start, vp.stop] if isinstance(vp, range)
-                                      else sorted(vp))
+            spec["valid_programs"] = _programs_spec(self.valid_programs)
         return spec
 
     def _is_valid(self, note) -> bool:
@@ -300,8 +325,11 @@ class MelodyConverter(BaseConverter):
             return False
         return self.min_pitch <= note.pitch <= self.max_pitch
 
-    def melodies(self, seq: NoteSequence) -> tuple[NoteSequence | None, list]:
-        """Quantize one piece and extract its (instrument, Melody) pairs, magenta-style."""
+    def melodies(self, seq: NoteSequence, whole: bool = False) -> tuple[NoteSequence | None, list]:
+        """Quantize one piece and extract its (instrument, Melody) pairs, magenta-style.
+
+        `whole=True` skips the truncation to `max_bars`.
+        """
         filtered = copy.deepcopy(seq)
         kept = [n for n in filtered.notes if self._is_valid(n)]
         del filtered.notes[:]
@@ -313,7 +341,7 @@ class MelodyConverter(BaseConverter):
             qseq,
             min_bars=1,
             gap_bars=self.gap_bars or math.inf,
-            max_steps_truncate=self.steps_per_bar * self.max_bars if self.max_bars else None,
+            max_steps_truncate=self._truncate_steps(whole),
             min_unique_pitches=1,
             ignore_polyphonic_notes=not self.skip_polyphony,
             pad_end=True,
@@ -326,8 +354,8 @@ class MelodyConverter(BaseConverter):
     def encode_events(self, events: Sequence[int]) -> np.ndarray:
         return _onehot([self.encoding.encode_event(e) for e in events], self.output_depth)
 
-    def _segment_windows(self, segment: Segment) -> list[_Raw]:
-        _, found = self.melodies(segment.sequence)
+    def _segment_windows(self, segment: Segment, whole: bool = False) -> list[_Raw]:
+        _, found = self.melodies(segment.sequence, whole)
         raws = []
         for instrument, melody in found:
             base = 0 if self.pad_to_total_time else melody.start_step
@@ -412,7 +440,8 @@ class DrumsConverter(BaseConverter):
     def spec(self) -> dict:
         return {"type": "drums", "slice_bars": self.slice_bars, "roll_input": self.roll_input}
 
-    def drum_tracks(self, seq: NoteSequence) -> tuple[NoteSequence | None, list]:
+    def drum_tracks(self, seq: NoteSequence, whole: bool = False) -> tuple[NoteSequence | None, list]:
+        """Quantize one piece and extract its drum tracks (pitches as class indices)."""
         qseq = quantize(seq, self.steps_per_quarter, self.steps_per_bar)
         if qseq is None:
             return None, []
@@ -421,7 +450,7 @@ class DrumsConverter(BaseConverter):
             qseq,
             min_bars=1,
             gap_bars=self.gap_bars or math.inf,
-            max_steps_truncate=self.steps_per_bar * self.max_bars if self.max_bars else None,
+            max_steps_truncate=self._truncate_steps(whole),
             pad_end=True,
         )
         if self.pad_to_total_time:
@@ -442,8 +471,8 @@ class DrumsConverter(BaseConverter):
         roll[:, -1] = ~roll[:, :-1].any(axis=1)  # the NOR bit: 1 on steps without hits
         return roll
 
-    def _segment_windows(self, segment: Segment) -> list[_Raw]:
-        _, tracks = self.drum_tracks(segment.sequence)
+    def _segment_windows(self, segment: Segment, whole: bool = False) -> list[_Raw]:
+        _, tracks = self.drum_tracks(segment.sequence, whole)
         instruments = tuple(sorted({n.instrument for n in segment.sequence.notes if n.is_drum}))
         raws = []
         for track in tracks:
@@ -552,7 +581,8 @@ class TrioConverter(BaseConverter):
         raws = converter._segment_windows(Segment(0, only, 0.0))
         return raws[0].outputs if raws else None
 
-    def _segment_windows(self, segment: Segment) -> list[_Raw]:
+    def _segment_windows(self, segment: Segment, whole: bool = False) -> list[_Raw]:
+        # The trio's max_bars (1024) only guards memory; it applies to `windows` too.
         seq = segment.sequence
         qseq = quantize(seq, self.steps_per_quarter, self.steps_per_bar)
         if qseq is None:
@@ -637,7 +667,7 @@ def converter_from_spec(spec: dict) -> BaseConverter:
     """Build a converter from a config-table entry.
 
     Examples: {"type": "melody", "slice_bars": 2, "valid_programs": [0, 32]} (MelA; a 2-item
-    list is a half-open range), {"type": "melody", "slice_bars": 16} (MelB),
+    list is a half-open range, see `_as_programs`), {"type": "melody", "slice_bars": 16} (MelB),
     {"type": "drums", "slice_bars": 2}, {"type": "trio", "slice_bars": 16, "gap_bars": 2}.
     Any other key is passed to the converter's constructor.
     """
@@ -652,5 +682,5 @@ def converter_from_spec(spec: dict) -> BaseConverter:
     slice_bars = kwargs.pop("slice_bars", 16 if cls is TrioConverter else 2)
     try:
         return cls(slice_bars, **kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"Bad converter spec {spec!r}: {exc}") from None

@@ -24,6 +24,9 @@ NoteSequence = music_pb2.NoteSequence
 
 #: Default largest MIDI file `load_midi` accepts (bytes). Real songs are rarely above 1 MB.
 MAX_MIDI_BYTES = 20 * 1024 * 1024
+#: Longest music `load_midi` accepts (seconds). Longer "songs" are damaged files whose notes
+#: would make quantized sequences absurdly long.
+MAX_MIDI_SECONDS = 3 * 3600.0
 #: Environment variable that overrides `MAX_MIDI_BYTES` (a number of bytes).
 MAX_BYTES_ENV = "MIDIME_MAX_MIDI_BYTES"
 
@@ -187,6 +190,11 @@ def _validate(seq: NoteSequence, label: str) -> None:
             raise MidiError(f"{_cap(label)} has an impossible tempo ({t.qpm}); it is damaged.")
     if not math.isfinite(seq.total_time):
         raise MidiError(f"{_cap(label)} has an impossible length; the file is damaged.")
+    if seq.total_time > MAX_MIDI_SECONDS:
+        raise MidiError(
+            f"{_cap(label)} lasts {seq.total_time / 3600:.1f} hours; songs longer than "
+            f"{MAX_MIDI_SECONDS / 3600:.0f} hours are almost certainly damaged files."
+        )
 
 
 def load_midi(source: MidiSource, *, max_bytes: int | None = None) -> NoteSequence:

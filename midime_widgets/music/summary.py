@@ -11,8 +11,7 @@ from note_seq.protobuf import music_pb2
 
 from ..errors import MidiError
 from .converters import DrumsConverter, MelodyConverter, TrioConverter
-from .melody import MelodyChoice, _pitch_name, find_melody, instrument_names, prepare_melody
-from .melody import program_name
+from .melody import MelodyChoice, find_melody, instrument_names, prepare_melody, program_name
 from .midi_io import load_midi
 
 NoteSequence = music_pb2.NoteSequence

@@ -53,10 +53,28 @@ def _scores(parsed):
     return list(parsed.scores) if hasattr(parsed, "scores") else [parsed]
 
 
-def score_to_sequence(score) -> NoteSequence | None:
-    """The first part of a music21 score as a monophonic NoteSequence (None if no notes)."""
+# Parts used per collection: folk tunes have one; for chorales every voice is a melodic line.
+ALL_PARTS = {"bach"}
+# The converter needs 16 steps per bar. A 2/4 (or 2/2-as-4/8) tune is relabelled 4/4 so that two of
+# its bars form one 4/4 bar; 3/4, 6/8 … tunes stay as they are (and yield no windows, as in magenta).
+RELABEL_AS_4_4 = {(2, 4)}
+CACHE_VERSION = "v2"
+
+
+def score_to_sequences(score, *, all_parts: bool = False) -> list:
+    """Monophonic NoteSequences from a music21 score: its first part, or every part."""
     parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
-    part = parts[0].stripTies()
+    sequences = []
+    for part in parts if all_parts else parts[:1]:
+        seq = part_to_sequence(part)
+        if seq is not None:
+            sequences.append(seq)
+    return sequences
+
+
+def part_to_sequence(part) -> NoteSequence | None:
+    """One part as a NoteSequence: ties merged, chords → top note, pickup padded, 120 qpm."""
+    part = part.stripTies()
     measures = list(part.getElementsByClass("Measure"))
     pad = float(measures[0].paddingLeft) if measures else 0.0
     flat = part.flatten()
@@ -64,8 +82,13 @@ def score_to_sequence(score) -> NoteSequence | None:
     seq.ticks_per_quarter = 220
     seq.tempos.add(time=0.0, qpm=QPM)
     sec = 60.0 / QPM
-    for ts in flat.getElementsByClass("TimeSignature"):
-        seq.time_signatures.add(time=(float(ts.offset) + pad) * sec, numerator=ts.numerator, denominator=ts.denominator)
+    signatures = list(flat.getElementsByClass("TimeSignature"))
+    relabel = bool(signatures) and all((ts.numerator, ts.denominator) in RELABEL_AS_4_4 for ts in signatures)
+    if relabel and pad:
+        pad += 2.0  # a 2/4 pickup must end on a 4/4 downbeat
+    for ts in signatures[:1] if relabel else signatures:
+        num, den = (4, 4) if relabel else (ts.numerator, ts.denominator)
+        seq.time_signatures.add(time=0.0 if relabel else (float(ts.offset) + pad) * sec, numerator=num, denominator=den)
     if not seq.time_signatures:
         seq.time_signatures.add(time=0.0, numerator=4, denominator=4)
     end = 0.0
@@ -93,7 +116,7 @@ def tune_windows(seq: NoteSequence, converter) -> np.ndarray:
 
 
 def _cache_name(path: Path) -> str:
-    return hashlib.sha1(str(path).encode()).hexdigest()[:16] + ".npz"
+    return hashlib.sha1(f"{CACHE_VERSION}:{path}".encode()).hexdigest()[:16] + ".npz"
 
 
 def process_file(path: Path, converter, cache_dir: Path) -> dict:
@@ -111,15 +134,17 @@ def process_file(path: Path, converter, cache_dir: Path) -> dict:
             parsed = corpus.parse(str(path))
         except Exception:  # noqa: BLE001 - a file music21 can't parse is skipped, not fatal
             parsed = None
+        all_parts = any(c in path.parts for c in ALL_PARTS)
         for i, score in enumerate(_scores(parsed) if parsed is not None else []):
             try:
-                seq = score_to_sequence(score)
-                w = tune_windows(seq, converter) if seq is not None else None
+                found = [tune_windows(seq, converter) for seq in score_to_sequences(score, all_parts=all_parts)]
             except Exception:  # noqa: BLE001 - odd tunes (tuplets at bar lines, …) are skipped
-                w = None
-            if w is not None and len(w):
-                windows.append(w)
-                tunes += [f"{path.parent.name}/{path.name}#{i}"] * len(w)
+                found = []
+            for w in found:
+                if len(w):
+                    windows.append(w)
+                    # every voice of a chorale belongs to the same tune (one side of the split)
+                    tunes += [f"{path.parent.name}/{path.name}#{i}"] * len(w)
     arr = np.concatenate(windows) if windows else np.zeros((0, converter.max_steps), np.uint8)
     tmp = cached.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, windows=arr, tunes=np.array(tunes, dtype=str))
@@ -151,8 +176,13 @@ def split_and_dedupe(windows: np.ndarray, tunes: list, seed: int, val_fraction: 
     return np.array(train_rows, int), np.array(val_rows, int)
 
 
-def prepare(out_dir, *, seed: int = 0, val_fraction: float = 0.05, collections=COLLECTIONS, progress=True) -> dict:
-    """Build `train.npz` / `val.npz` (windows + tune ids) and `meta.json` in `out_dir`."""
+def prepare(out_dir, *, seed: int = 0, val_fraction: float = 0.05, collections=COLLECTIONS, progress=True,
+            cached_only: bool = False) -> dict:
+    """Build `train.npz` / `val.npz` (windows + tune ids) and `meta.json` in `out_dir`.
+
+    `cached_only` assembles what earlier (possibly interrupted) runs cached, without parsing more;
+    the by-tune split is a pure function of the tune id and seed, so it stays consistent.
+    """
     from ..music.converters import MelodyConverter
 
     out_dir = Path(out_dir)
@@ -160,6 +190,8 @@ def prepare(out_dir, *, seed: int = 0, val_fraction: float = 0.05, collections=C
     cache.mkdir(parents=True, exist_ok=True)
     converter = MelodyConverter(slice_bars=2, valid_programs=range(0, 32))
     files = corpus_files(collections)
+    if cached_only:
+        files = [f for f in files if (cache / _cache_name(f)).exists()]
     all_windows, all_tunes, per_collection = [], [], {}
     start = time.time()
     for k, path in enumerate(files):
@@ -205,8 +237,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-fraction", type=float, default=0.05)
+    parser.add_argument("--cached-only", action="store_true", help="use only files parsed by earlier runs")
     args = parser.parse_args(argv)
-    meta = prepare(args.out, seed=args.seed, val_fraction=args.val_fraction)
+    meta = prepare(args.out, seed=args.seed, val_fraction=args.val_fraction, cached_only=args.cached_only)
     print(json.dumps(meta, indent=2))
     return 0
 

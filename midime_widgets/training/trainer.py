@@ -378,3 +378,65 @@ def melody_dataset(indices: np.ndarray, *, batch_size: int, depth: int = 90, see
 
     ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def tensor_dataset(inputs: np.ndarray, outputs: np.ndarray, lengths: np.ndarray, *, batch_size: int,
+                   seed: int = 0, repeat: bool = True) -> tf.data.Dataset:
+    """Batches of converter tensors (any converter: melody, drums, trio)."""
+    ds = tf.data.Dataset.from_tensor_slices(
+        (np.asarray(inputs, np.float32), np.asarray(outputs, np.float32), np.asarray(lengths, np.int32))
+    )
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.shuffle(min(len(lengths), 20000), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def midi_training_tensors(paths, converter, *, on_skip=None):
+    """Every distinct window of every MIDI file under `paths` (files or folders).
+
+    Unreadable files are skipped (reported through `on_skip(path, reason)`), never fatal.
+    Returns stacked `(inputs, outputs, lengths)` arrays.
+    """
+    from ..errors import MidiError
+    from ..music import load_midi
+
+    files = []
+    for p in paths:
+        p = Path(p)
+        files += sorted(q for q in p.rglob("*") if q.suffix.lower() in (".mid", ".midi")) if p.is_dir() else [p]
+    inputs, outputs, seen = [], [], set()
+    for f in files:
+        try:
+            tensors = converter.to_tensors(load_midi(f), max_tensors=None)
+        except (MidiError, FileNotFoundError) as err:
+            if on_skip:
+                on_skip(f, str(err))
+            continue
+        for x, y in zip(tensors.inputs, tensors.outputs):
+            key = y.tobytes()
+            if key not in seen:
+                seen.add(key)
+                inputs.append(x)
+                outputs.append(y)
+    if not outputs:
+        raise TrainingError(f"No training windows found in {len(files)} MIDI file(s).")
+    lengths = np.array([len(x) for x in inputs], np.int32)
+    return np.stack(inputs), np.stack(outputs), lengths
+
+
+def make_strategy(name: str = "default", *, logical_cpus: int = 0):
+    """A tf.distribute strategy by name: default, mirrored (all local GPUs, or `logical_cpus`
+    CPU devices for testing), multiworker (cluster from TF_CONFIG)."""
+    if logical_cpus:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"Unknown strategy {name!r}: use default, mirrored or multiworker.")

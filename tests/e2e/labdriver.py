@@ -16,14 +16,26 @@ def open_notebook(page: Page, url: str, timeout: float = 60_000) -> None:
 
 
 def wait_kernel_idle(page: Page, timeout: float = 60_000) -> None:
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout)
+    """Wait until the kernel is connected and idle (the toolbar indicator says 'idle' even before
+    a kernel exists, so read the status bar, which names the kernel once connected)."""
+    page.wait_for_function(
+        "() => /\\(ipykernel\\)\\s*\\|\\s*Idle/.test("
+        "document.querySelector('#jp-main-statusbar')?.innerText ?? '')",
+        timeout=timeout,
+    )
 
 
-def run_cell(page: Page, index: int) -> None:
-    """Click into cell `index` and run it with Shift+Enter."""
+def run_cell(page: Page, index: int, timeout: float = 10_000) -> None:
+    """Click into cell `index`, run it with Shift+Enter, and wait until the kernel took it."""
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text().strip()
     cell.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
+    page.wait_for_function(
+        "([el, before]) => { const t = el.innerText.trim(); return t !== before || t === '[*]:'; }",
+        arg=[prompt.element_handle(), before], timeout=timeout,
+    )
 
 
 def cell_errors(page: Page, index: int) -> str:

@@ -71,3 +71,7 @@ def test_sequence_assignment_redraws(page):
     run_cell(page, 2)
     page.wait_for_function("(el) => el.dataset.noteCount === '1'", arg=roll.element_handle(), timeout=20_000)
     assert int(roll.get_attribute("data-draw-count")) > before
+
+
+def test_screenshot_piano_roll(page, screenshots_dir):
+    page.locator(".jp-Cell").nth(1).locator(".midime").screenshot(path=str(screenshots_dir / "player.png"))

@@ -3,9 +3,9 @@
     python tests/oracle/check_fixtures.py
 
 Loads every fixture, checks keys/shapes/dtypes against tests/oracle/README.md, reads each checkpoint
-with plain TF, and recomputes mu/sigma and the greedy decode of the flat (non-hierarchical)
-configs with a tiny numpy LSTMBlockCell (spec §2-§4), as an independent check that the recorded
-inputs/lengths/z really produced the recorded outputs.
+with plain TF, and recomputes mu/sigma and the greedy decode of every config (flat and
+hierarchical) with a tiny numpy LSTMBlockCell (spec §2-§4): an independent check that the
+recorded inputs/lengths/z really produced the recorded outputs.
 """
 from __future__ import annotations
 
@@ -81,23 +81,33 @@ def encode(w, x, length, n_layers):
     return mu, sigma
 
 
-def greedy_flat(w, z, T, O, n_layers, depths):
-    init = np.tanh(z @ w["decoder/z_to_initial_state/kernel"] + w["decoder/z_to_initial_state/bias"])
-    sizes = [w[f"decoder/multi_rnn_cell/cell_{l}/lstm_cell/bias"].shape[0] // 4 for l in range(n_layers)]
+def initial_state(w, scope, z, cell_keys):
+    """tanh(Dense(z)) split as [c0, h0, c1, h1, ...] (spec §4)."""
+    init = np.tanh(z @ w[scope + "/kernel"] + w[scope + "/bias"])
     state, k = [], 0
-    for n in sizes:
+    for key in cell_keys:
+        n = w[key + "/bias"].shape[0] // 4
         state.append([init[k:k + n], init[k + n:k + 2 * n]])  # (c, h)
         k += 2 * n
-    prev = np.zeros(O)
+    return state
+
+
+def step_stack(w, x, state, cell_keys):
+    for l, key in enumerate(cell_keys):
+        h, c = lstm_block(x, state[l][1], state[l][0], w[key + "/kernel"], w[key + "/bias"])
+        state[l] = [c, h]
+        x = h
+    return x
+
+
+def greedy_flat(w, z, T, O, n_layers, depths, prefix="decoder", prev=None):
+    cells = [f"{prefix}/multi_rnn_cell/cell_{l}/lstm_cell" for l in range(n_layers)]
+    state = initial_state(w, f"{prefix}/z_to_initial_state", z, cells)
+    prev = np.zeros(O) if prev is None else prev
     out = np.zeros((T, O), np.float32)
     for t in range(T):
-        x = np.concatenate([prev, z])
-        for l in range(n_layers):
-            p = f"decoder/multi_rnn_cell/cell_{l}/lstm_cell/"
-            h, c = lstm_block(x, state[l][1], state[l][0], w[p + "kernel"], w[p + "bias"])
-            state[l] = [c, h]
-            x = h
-        logits = x @ w["decoder/output_projection/kernel"] + w["decoder/output_projection/bias"]
+        x = step_stack(w, np.concatenate([prev, z]), state, cells)
+        logits = x @ w[f"{prefix}/output_projection/kernel"] + w[f"{prefix}/output_projection/bias"]
         prev = np.zeros(O)
         start = 0
         for d in depths:
@@ -105,6 +115,27 @@ def greedy_flat(w, z, T, O, n_layers, depths):
             start += d
         out[t] = prev
     return out
+
+
+def greedy_hier(w, z, n_layers, split_depths, bars=16, steps=16):
+    """Conductor (no autoregression) + one flat core decoder per track (spec §4, hierarchical)."""
+    cells = [f"decoder/hierarchical_level_0/cell_{l}/lstm_cell" for l in range(n_layers)]
+    state = initial_state(w, "decoder/hierarchical_level_0/initial_state", z, cells)
+    tracks = len(split_depths)
+    prefixes = (["core_decoder/decoder"] if tracks == 1 else
+                [f"core_decoder/core_decoder_{k}/decoder" for k in range(tracks)])
+    last = [None] * tracks
+    out = []
+    for _ in range(bars):
+        emb = step_stack(w, np.zeros(1), state, cells)
+        parts = []
+        for k in range(tracks):
+            bar = greedy_flat(w, emb, steps, split_depths[k], n_layers, [split_depths[k]],
+                              prefixes[k], last[k])
+            last[k] = bar[-1].astype(np.float64)
+            parts.append(bar)
+        out.append(np.concatenate(parts, -1))
+    return np.concatenate(out, 0)
 
 
 def check_checkpoints():
@@ -137,8 +168,13 @@ def check_checkpoints():
             same = [np.array_equal(greedy_flat(w, io["z"][b].astype(np.float64), T, O,
                                                len(h["dec_rnn_size"]), depths), io["greedy"][b])
                     for b in range(3)]
-            msg += f", numpy greedy equal {same}"
-            assert all(same), msg
+        else:
+            depths = h["output_split_depths"] or [O]
+            same = [np.array_equal(greedy_hier(w, io["z"][b].astype(np.float64),
+                                               len(h["dec_rnn_size"]), depths), io["greedy"][b])
+                    for b in range(3)]
+        msg += f", numpy greedy equal {same}"
+        assert all(same), msg
         print(msg)
 
 

@@ -23,6 +23,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from npz_io import save_npz  # noqa: E402  (sibling module)
 import tensorflow.compat.v1 as tf  # noqa: E402
 
 tf.disable_v2_behavior()
@@ -256,7 +257,7 @@ def generate(name):
     if not np.array_equal(patched_samples, greedy):
         print("  WARNING: greedy decode differs between runs (near-tie?)")
     assert greedy.shape == (BATCH, T, O), greedy.shape
-    np.savez_compressed(os.path.join(out, "io.npz"), inputs=inputs, lengths=lengths,
+    save_npz(os.path.join(out, "io.npz"), inputs=inputs, lengths=lengths,
                         input_source=np.asarray(sources), mu=mu, sigma=sigma, z=z,
                         greedy=greedy, logit_gap=gap)
 

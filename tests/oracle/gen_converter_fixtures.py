@@ -17,6 +17,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from npz_io import save_npz  # noqa: E402  (sibling module)
 import tensorflow.compat.v1 as tf  # noqa: E402
 
 tf.disable_v2_behavior()
@@ -195,7 +196,7 @@ def main():
         print(stem)
         for name in CONVERTER_SPECS:
             arrays = converter_fixture(name, path)
-            np.savez_compressed(os.path.join(OUT_DIR, "converters", f"{name}__{stem}.npz"), **arrays)
+            save_npz(os.path.join(OUT_DIR, "converters", f"{name}__{stem}.npz"), **arrays)
             counts[f"{name}__{stem}"] = int(arrays["lengths"].shape[0])
             print(f"  {name}: N={counts[f'{name}__{stem}']} notes={arrays['decoded_notes'].shape[0]}")
         records = extraction_fixture(path)

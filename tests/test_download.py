@@ -1,0 +1,336 @@
+"""Downloads, safe extraction and the pretrained cache, against a local HTTP server only."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from midime_widgets.errors import CheckpointError
+from midime_widgets.models import download as dl
+from midime_widgets.models.configs import CheckpointInfo
+
+FIXTURES = Path(__file__).parent / "fixtures" / "tfjs"
+TAR_URL = "https://storage.googleapis.com/magentadata/models/music_vae/checkpoints/tiny.tar"
+TAR_PATH = "/magentadata/models/music_vae/checkpoints/tiny.tar"
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch):
+    """Any connection to a host other than this machine fails loudly."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise OSError(f"test tried to reach {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.delenv(dl.BASE_URL_ENV, raising=False)
+
+
+class Server:
+    """A tiny HTTP server on 127.0.0.1 serving byte strings, counting requests."""
+
+    def __init__(self):
+        self.routes: dict[str, tuple[bytes, str]] = {}
+        self.requests: list[str] = []
+        routes, requests = self.routes, self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                requests.append(self.path)
+                body, mode = routes.get(self.path, (b"", "missing"))
+                if mode == "missing":
+                    self.send_error(404, "Not Found")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if mode == "truncate":
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, path: str, body: bytes, mode: str = "ok") -> str:
+        self.routes[path] = (body, mode)
+        return self.url + path
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+def make_tar(members: list[tuple]) -> bytes:
+    """(name, kind, payload) with kind 'file' (payload bytes), 'dir', 'sym'/'hard' (target),
+    'fifo' → tar bytes."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, kind, payload in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE,
+                         "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE}[kind]
+            if kind in ("sym", "hard"):
+                info.linkname = payload
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+GOOD_TAR = make_tar([
+    ("tiny", "dir", None),
+    ("tiny/model.ckpt.index", "file", b"index-bytes"),
+    ("tiny/model.ckpt.data-00000-of-00001", "file", b"data-bytes" * 100),
+    ("tiny/latest", "sym", "model.ckpt.index"),
+])
+
+
+def tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+# ---- download -----------------------------------------------------------------------------------
+
+
+def test_download_writes_the_file_and_shows_progress(server, tmp_path, capsys):
+    body = os.urandom(300_000)
+    url = server.add("/blob.bin", body)
+    dest = dl.download(url, tmp_path / "out" / "blob.bin",
+                       sha256=hashlib.sha256(body).hexdigest(), size=len(body))
+    assert dest.read_bytes() == body
+    err = capsys.readouterr().err
+    assert "blob.bin [" in err and "100%" in err and "0.3/0.3 MB" in err
+    assert tree(tmp_path / "out") == {"blob.bin"}  # no temporary files left
+
+
+def test_download_can_be_quiet(server, tmp_path, capsys):
+    url = server.add("/q.bin", b"abc")
+    dl.download(url, tmp_path / "q.bin", progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_sha256_mismatch_leaves_nothing(server, tmp_path):
+    url = server.add("/blob.bin", b"the real bytes")
+    wrong = hashlib.sha256(b"other bytes").hexdigest()
+    actual = hashlib.sha256(b"the real bytes").hexdigest()
+    with pytest.raises(CheckpointError, match=rf"sha256 is {actual}, expected {wrong}"):
+        dl.download(url, tmp_path / "blob.bin", sha256=wrong, progress=False)
+    assert tree(tmp_path) == set()
+
+
+def test_size_mismatch_is_reported(server, tmp_path):
+    url = server.add("/blob.bin", b"12345")
+    with pytest.raises(CheckpointError, match="5 bytes but the checkpoint table expects 6"):
+        dl.download(url, tmp_path / "blob.bin", size=6, progress=False)
+    assert tree(tmp_path) == set()
+
+
+def test_truncated_download_is_reported(server, tmp_path):
+    url = server.add("/big.bin", os.urandom(100_000), mode="truncate")
+    with pytest.raises(CheckpointError, match=r"cut off: received 50,000 of 100,000 bytes"):
+        dl.download(url, tmp_path / "big.bin", progress=False)
+    assert tree(tmp_path) == set()
+
+
+def test_http_errors_and_unreachable_hosts(server, tmp_path):
+    with pytest.raises(CheckpointError, match="HTTP 404"):
+        dl.download(server.url + "/nope.tar", tmp_path / "nope.tar", progress=False)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(CheckpointError, match="Are you online"):
+        dl.download(f"http://127.0.0.1:{port}/x", tmp_path / "x", progress=False, timeout=5)
+    with pytest.raises(CheckpointError, match="only http"):
+        dl.download("ftp://127.0.0.1/x", tmp_path / "x", progress=False)
+    assert tree(tmp_path) == set()
+
+
+# ---- safe extraction ----------------------------------------------------------------------------
+
+
+def test_good_tar_extracts_with_its_internal_symlink(tmp_path):
+    tar_path = tmp_path / "good.tar"
+    tar_path.write_bytes(GOOD_TAR)
+    dest = dl.safe_extract(tar_path, tmp_path / "dest")
+    assert (dest / "tiny" / "model.ckpt.index").read_bytes() == b"index-bytes"
+    assert (dest / "tiny" / "latest").is_symlink()
+    assert (dest / "tiny" / "latest").read_bytes() == b"index-bytes"
+    assert not any(name.startswith(".extract-") for name in os.listdir(dest))
+
+
+MALICIOUS = {
+    "dotdot": [("ok.txt", "file", b"fine"), ("../evil.txt", "file", b"gotcha")],
+    "nested-dotdot": [("a/b/../../../evil.txt", "file", b"gotcha")],
+    "absolute": [("/tmp/evil-midime-widgets.txt", "file", b"gotcha")],
+    "symlink-out": [("link", "sym", "../outside"), ("link/evil.txt", "file", b"gotcha")],
+    "symlink-absolute": [("link", "sym", "/etc")],
+    "hardlink-out": [("hard", "hard", "../../etc/passwd")],
+    # each link looks inside on its own; followed on disk the second one leaves the folder
+    "symlink-chain": [("x/y", "dir", None), ("x/y/s1", "sym", "../.."),
+                      ("s3", "sym", "x/y/s1/../.."), ("s3/evil.txt", "file", b"gotcha")],
+    "fifo": [("pipe", "fifo", None)],
+    "device": [("dev", "chr", None)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALICIOUS))
+def test_malicious_tar_is_refused_and_writes_nothing(tmp_path, case):
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    tar_path = tmp_path / "evil.tar"
+    tar_path.write_bytes(make_tar(MALICIOUS[case]))
+    before = tree(tmp_path)
+    with pytest.raises(CheckpointError, match="Refusing"):
+        dl.safe_extract(tar_path, sandbox / "dest")
+    after = tree(tmp_path)
+    assert after - before <= {"sandbox/dest"}  # at most the (empty) destination folder
+    assert not (sandbox / "dest").exists() or not any((sandbox / "dest").iterdir())
+    assert not Path("/tmp/evil-midime-widgets.txt").exists()
+
+
+@pytest.mark.parametrize("cut", [100, 700, 1600, 3000, 3584])
+def test_cut_tar_is_refused(tmp_path, cut):
+    # 700: inside a header; 1600 / 3000: inside member data; 3584: before the end marker
+    tar_path = tmp_path / "cut.tar"
+    tar_path.write_bytes(GOOD_TAR[:cut])
+    with pytest.raises(CheckpointError, match="damaged|incomplete|not a readable"):
+        dl.safe_extract(tar_path, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists() or not any((tmp_path / "dest").iterdir())
+
+
+def test_gzipped_tar_extracts_and_a_cut_one_is_refused(tmp_path):
+    import gzip
+
+    packed = gzip.compress(GOOD_TAR)
+    (tmp_path / "good.tar.gz").write_bytes(packed)
+    dest = dl.safe_extract(tmp_path / "good.tar.gz", tmp_path / "dest")
+    assert (dest / "tiny" / "model.ckpt.index").read_bytes() == b"index-bytes"
+    (tmp_path / "cut.tar.gz").write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(CheckpointError, match="damaged|incomplete|not a readable|cut short"):
+        dl.safe_extract(tmp_path / "cut.tar.gz", tmp_path / "dest2")
+
+
+# ---- pretrained cache ---------------------------------------------------------------------------
+
+
+def tiny_info(**changes) -> CheckpointInfo:
+    fields = dict(name="tiny", config="cat-mel_2bar_small", format="tf", urls=(TAR_URL,),
+                  description="test checkpoint")
+    fields.update(changes)
+    return CheckpointInfo(**fields)
+
+
+def test_fetch_pretrained_downloads_once_then_works_offline(server, tmp_path, capsys):
+    server.add(TAR_PATH, GOOD_TAR)
+    info = tiny_info(sha256=hashlib.sha256(GOOD_TAR).hexdigest(), size=len(GOOD_TAR))
+    cache = tmp_path / "cache"
+    prefix = dl.fetch_pretrained(info, base_url=server.url, cache=cache)
+    assert prefix == cache / "checkpoints" / "tiny" / "tiny" / "model.ckpt"
+    assert Path(str(prefix) + ".index").read_bytes() == b"index-bytes"
+    assert server.requests == [TAR_PATH]
+    assert "Downloading tiny" in capsys.readouterr().err
+    assert not list((cache / "downloads").iterdir())  # tarball removed after extraction
+    server.stop()  # no network from here on
+    again = dl.fetch_pretrained(info, base_url=server.url, cache=cache)
+    assert again == prefix and server.requests == [TAR_PATH]
+
+
+def test_environment_selects_mirror_and_cache(server, tmp_path, monkeypatch):
+    server.add(TAR_PATH, GOOD_TAR)
+    monkeypatch.setenv(dl.BASE_URL_ENV, server.url)
+    monkeypatch.setenv(dl.CACHE_ENV, str(tmp_path / "envcache"))
+    assert dl.cache_dir() == tmp_path / "envcache"
+    prefix = dl.fetch_pretrained(tiny_info(), progress=False)
+    assert prefix.is_relative_to(tmp_path / "envcache")
+
+
+def test_default_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.delenv(dl.CACHE_ENV, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert dl.cache_dir() == tmp_path / ".cache" / "midime-widgets"
+
+
+@pytest.mark.parametrize("mode, body, sha, match", [
+    ("ok", GOOD_TAR, "0" * 64, "sha256"),
+    ("truncate", GOOD_TAR, None, "cut off"),
+    ("ok", make_tar(MALICIOUS["dotdot"]), None, "Refusing"),
+])
+def test_failed_fetch_leaves_no_checkpoint_behind(server, tmp_path, mode, body, sha, match):
+    server.add(TAR_PATH, body, mode)
+    cache = tmp_path / "cache"
+    with pytest.raises(CheckpointError, match=match):
+        dl.fetch_pretrained(tiny_info(sha256=sha), base_url=server.url, cache=cache,
+                            progress=False)
+    assert tree(cache / "checkpoints") == set()
+    assert not (cache / "downloads").exists() or tree(cache / "downloads") == set()
+    assert not (tmp_path / "evil.txt").exists() and not (cache / "evil.txt").exists()
+    # a later good download succeeds
+    server.add(TAR_PATH, GOOD_TAR)
+    assert dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
+
+
+def test_fetch_tfjs_folder_follows_the_manifest(server, tmp_path):
+    from midime_widgets.models.checkpoints import read_checkpoint
+
+    source = FIXTURES / "mel_2bar_tiny_f32"
+    base = "/magentadata/js/checkpoints/music_vae/tiny_js"
+    for path in source.iterdir():
+        server.add(f"{base}/{path.name}", path.read_bytes())
+    info = CheckpointInfo("tiny_js", "mel_2bar_small", "tfjs",
+                          ("https://storage.googleapis.com" + base,), "test")
+    folder = dl.fetch_pretrained(info, base_url=server.url, cache=tmp_path, progress=False)
+    assert {p.name for p in folder.iterdir()} >= {p.name for p in source.iterdir()}
+    got, _ = read_checkpoint(folder)
+    want, _ = read_checkpoint(source)
+    assert got.keys() == want.keys()
+    assert all((got[k] == want[k]).all() for k in want)
+
+
+def test_fetch_loose_checkpoint_files(server, tmp_path):
+    base = "/download.magenta.tensorflow.org/models/music_vae/colab2/checkpoints/mel_tiny.ckpt"
+    server.add(base + ".index", b"i")
+    server.add(base + ".data-00000-of-00001", b"d")
+    info = CheckpointInfo("mel_tiny", "flat-mel_16bar", "tf", ("https://storage.googleapis.com"
+                                                               + base,), "test",
+                          files=(".index", ".data-00000-of-00001"))
+    prefix = dl.fetch_pretrained(info, base_url=server.url, cache=tmp_path, progress=False)
+    assert prefix.name == "mel_tiny.ckpt" and Path(str(prefix) + ".index").read_bytes() == b"i"
+
+
+def test_mirror_url_keeps_the_path():
+    assert dl.mirror_url(TAR_URL, "http://127.0.0.1:9/") == "http://127.0.0.1:9" + TAR_PATH
+    assert dl.mirror_url(TAR_URL, None) == TAR_URL
+
+
+def test_unknown_pretrained_name(tmp_path):
+    with pytest.raises(CheckpointError, match="Unknown pretrained checkpoint"):
+        dl.fetch_pretrained("cat-mel_3bar", cache=tmp_path)
