@@ -76,3 +76,23 @@ class FakeMusicVAE:
     def sample(self, n=1, length=None, temperature=0.5, seed=None):
         z = np.random.default_rng(seed).standard_normal((n, self.config.z_size)).astype(np.float32)
         return self.decode(z, temperature=temperature)
+
+
+# ---- capturing what a widget sends to the browser -------------------------------------------
+
+
+def record(widget):
+    """Capture everything the widget sends to the front end as (msg, buffers) pairs."""
+    sent = []
+    widget._send = lambda msg, buffers=None: sent.append((msg, list(buffers or [])))
+    return sent
+
+
+def state_updates(sent):
+    """State pushed by Python (not the protocol's echo of a browser change)."""
+    return [m["state"] for m, _ in sent if m.get("method") == "update"]
+
+
+def customs(sent):
+    """Custom messages: (content, buffers)."""
+    return [(m["content"], b) for m, b in sent if m.get("method") == "custom"]

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -187,8 +188,7 @@ def _read_tar(tar_path: Path, cache) -> tuple[dict[str, np.ndarray], str]:
     target = base / "extracted" / f"{_tar_stem(tar_path.name)}-{key.hexdigest()[:12]}"
     marker = target / COMPLETE_MARKER
     if not marker.is_file():
-        if target.exists():
-            import shutil
+        if target.exists():  # an interrupted extraction
             shutil.rmtree(target)
         safe_extract(tar_path, target)
         marker.write_text(str(tar_path.resolve()))

@@ -23,8 +23,8 @@ tf.disable_v2_behavior()
 from magenta.models.music_vae import configs, TrainedModel  # noqa: F401
 from magenta.models.music_vae import data  # noqa: F401
 from magenta.pipelines import melody_pipelines, drum_pipelines  # noqa: F401
-import magenta
-assert magenta.__version__ == "2.1.4" if hasattr(magenta, "__version__") else True
+import importlib.metadata as md
+assert md.version("magenta") == "2.1.4", md.version("magenta")
 PY
 }
 
@@ -36,7 +36,8 @@ fi
 pip install tensorflow-cpu==2.21.0 tf-keras==2.21.0 tensorflow-probability tensorflow-datasets \
             tf-slim note-seq==0.0.5 dm-sonnet==2.0.0 pygtrie
 pip install --no-deps magenta==2.1.4
-# Extra small deps that magenta's music_vae / pipelines imports need (see README):
+# Extra small deps that magenta's music_vae / pipelines imports need beyond the recipe
+# (none were needed on 2026-11 with Python 3.11.7; see tests/oracle/README.md "Venv notes"):
 EXTRA_DEPS=()
 if [ ${#EXTRA_DEPS[@]} -gt 0 ]; then pip install "${EXTRA_DEPS[@]}"; fi
 

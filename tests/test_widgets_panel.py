@@ -1,0 +1,417 @@
+"""MidiMePanel without a browser: front-end messages in, traits and messages out.
+
+Uses a linear stand-in for MusicVAE (tests/widgets_fakes.py) and the real MidiMe with small
+layers, so training, stopping and errors run through the real threading code.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import zipfile
+
+import note_seq
+import numpy as np
+import pytest
+from widgets_fakes import FakeMusicVAE, customs, record, state_updates
+
+from midime_widgets.errors import MidiError, TrainingError
+from midime_widgets.music import load_midi, to_midi_bytes
+from midime_widgets.widgets import MidiMePanel
+from midime_widgets.widgets.examples import example_bytes, frere_jacques, ode_to_joy_trio
+from midime_widgets.widgets.serialization import wire_columns
+
+SMALL = {"encoder_layers": (32,), "decoder_layers": (32,), "seed": 0}
+TRIO = "Ode to Joy (melody, bass, drums)"
+
+
+def make_panel(**kwargs):
+    vae = kwargs.pop("vae", None) or FakeMusicVAE(z_size=16)
+    panel = MidiMePanel(vae, midime_options=SMALL, seed=0, n_vae_sliders=8, initial_samples=2,
+                        min_interval=0.05, **kwargs)
+    sent = record(panel)
+    return panel, sent
+
+
+def msg(panel, content, buffers=()):
+    """Deliver a custom message as the browser would."""
+    panel._handle_custom_msg(content, list(buffers))
+
+
+def browser_sets(panel, **state):
+    """A trait change coming from the browser (slider moved)."""
+    panel.set_state(state)
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A panel with the trio example loaded and MidiMe trained (shared by read-only tests)."""
+    panel, sent = make_panel()
+    msg(panel, {"type": "example", "name": TRIO})
+    panel.train(epochs=30, wait=True)
+    assert panel.training["state"] == "done", panel.error
+    return panel, sent
+
+
+# ---- model and input ------------------------------------------------------------------------
+
+
+def test_header_and_examples():
+    panel, _ = make_panel()
+    info = panel.model_info
+    assert info["name"] == "cat-mel_2bar_small" and info["kind"] == "melody"
+    assert info["z_size"] == 16 and info["device"]
+    assert TRIO in panel.examples
+    assert panel.training["state"] == "idle"
+
+
+def test_upload_message_with_buffers_loads_and_picks_the_melody():
+    panel, sent = make_panel()
+    data = to_midi_bytes(ode_to_joy_trio())
+    msg(panel, {"type": "upload", "names": ["song.mid"]}, [memoryview(data)])
+    assert panel.error == ""
+    (f,) = panel.files
+    assert f["name"] == "song.mid" and f["instrument"] == 0
+    assert "Melody" in f["reason"] and len(f["candidates"]) == 2
+    assert panel.n_windows == f["n_windows"] == len(panel.input_windows) > 5
+    roll = panel.input_roll
+    assert roll["n"] == len(load_midi(data).notes)
+    dims = {t["instrument"]: t["dim"] for t in roll["tracks"]}
+    assert dims == {0: False, 1: True, 9: True}  # the melody stands out, others dimmed
+    assert panel.vae_roll["n"] > 0 and panel.vae_window == 0
+
+
+def test_bad_bytes_set_the_error_and_the_panel_keeps_working():
+    panel, _ = make_panel()
+    msg(panel, {"type": "upload", "names": ["junk.mid"]}, [b"this is not a MIDI file at all"])
+    assert panel.error.startswith("junk.mid:")
+    assert panel.files == [] and panel.n_windows == 0
+    msg(panel, {"type": "example", "name": TRIO})
+    assert panel.error == "" and panel.n_windows > 0
+
+
+def test_mixed_upload_keeps_the_good_file_and_names_the_bad_one():
+    panel, _ = make_panel()
+    good = to_midi_bytes(frere_jacques())
+    msg(panel, {"type": "upload", "names": ["good.mid", "bad.mid"]}, [good, b"MThd\x00"])
+    assert [f["name"] for f in panel.files] == ["good.mid"]
+    assert "bad.mid" in panel.error and "good.mid" not in panel.error
+
+
+def test_upload_over_the_size_limit_is_refused_before_parsing():
+    panel, _ = make_panel()
+    panel.max_upload_bytes = 100
+    msg(panel, {"type": "upload", "names": ["big.mid"]}, [to_midi_bytes(ode_to_joy_trio())])
+    assert "limit" in panel.error and panel.files == []
+
+
+def test_drums_only_file_gets_a_musician_readable_error():
+    panel, _ = make_panel()
+    seq = note_seq.NoteSequence()
+    for i in range(16):
+        seq.notes.add(pitch=36, velocity=100, start_time=i * 0.5, end_time=i * 0.5 + 0.1,
+                      is_drum=True, instrument=9)
+    seq.total_time = 8
+    msg(panel, {"type": "upload", "names": ["beat.mid"]}, [to_midi_bytes(seq)])
+    assert "drum" in panel.error.lower() and panel.files == []
+
+
+def test_choosing_another_melody_track():
+    panel, _ = make_panel()
+    panel.load_example(TRIO)
+    before = panel.input_codes
+    msg(panel, {"type": "choose_melody", "file": 0, "instrument": 1})
+    f = panel.files[0]
+    assert f["instrument"] == 1 and "chosen by you" in f["reason"]
+    assert {t["instrument"]: t["dim"] for t in panel.input_roll["tracks"]}[1] is False
+    assert not np.array_equal(before, panel.input_codes)  # the bass line is encoded now
+    msg(panel, {"type": "choose_melody", "file": 0, "instrument": 7})
+    assert "no melodic instrument number 7" in panel.error
+
+
+def test_python_api_load_raises_for_bad_input(tmp_path):
+    panel, _ = make_panel()
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"")
+    with pytest.raises(MidiError):
+        panel.load(bad)
+    good = tmp_path / "good.mid"
+    good.write_bytes(example_bytes(TRIO))
+    panel.load(good, bad)
+    assert panel.files[0]["name"] == "good.mid" and "bad.mid" in panel.error
+
+
+# ---- MusicVAE latent ------------------------------------------------------------------------
+
+
+def test_latent_dims_are_ranked_by_the_encoders_sigma():
+    panel, _ = make_panel()
+    panel.load_example(TRIO)
+    # The fake's sigma grows with the dim index, so the most certain dims are 0, 1, 2 …
+    assert panel.vae_dims == list(range(8))
+    stats = panel.vae_stats
+    assert stats["ranking"].startswith("lowest mean σ")
+    np.testing.assert_allclose(stats["mean"], panel.input_codes[:, :8].mean(axis=0), atol=1e-3)
+    np.testing.assert_allclose(panel.vae_values, panel.input_codes[0, :8], atol=1e-3)
+
+
+def test_vae_slider_from_the_browser_redecodes_once():
+    panel, sent = make_panel()
+    panel.load_example(TRIO)
+    calls, before = panel.vae.decode_calls, panel.vae_roll
+    sent.clear()
+    browser_sets(panel, vae_values=[2.5] * 8)
+    assert panel.vae.decode_calls == calls + 1
+    assert panel.vae_roll["data"] != before["data"]
+    assert panel.vae_label.startswith("your point")
+    updates = state_updates(sent)
+    assert len(updates) == 1, "the redraw is batched into one message"
+    assert {"vae_roll", "vae_label"} <= set(updates[0]) and "vae_values" not in updates[0]
+
+
+def test_prior_sample_with_temperature_decodes_exactly_once():
+    panel, _ = make_panel()
+    calls = panel.vae.decode_calls
+    msg(panel, {"type": "vae_sample"})
+    assert panel.vae.decode_calls == calls + 1  # setting the sliders does not decode again
+    assert panel.vae_label == "prior sample (temperature 0.5)"
+    assert len(panel.vae_values) == 8 and panel.vae_window == -1
+    msg(panel, {"type": "vae_window", "index": 0})
+    assert "Load a MIDI file first" in panel.error
+
+
+# ---- training -------------------------------------------------------------------------------
+
+
+def test_train_without_input_is_a_clear_error():
+    panel, _ = make_panel()
+    msg(panel, {"type": "train"})
+    assert "Load some MIDI first" in panel.error
+    assert panel.training["state"] == "idle"
+
+
+def test_training_streams_losses_and_fills_the_personalized_space(trained):
+    panel, sent = trained
+    loss = [(c, b) for c, b in customs(sent) if c["type"] == "loss"]
+    rows = np.concatenate([np.frombuffer(bytes(b[0]), "<f4").reshape(-1, 4) for _, b in loss])
+    assert rows[:, 0].tolist() == list(range(1, 31))
+    assert loss[0][0]["reset"] is True
+    assert panel.training["epoch"] == 30 and panel.training["message"].startswith("Trained 30")
+    assert panel.midime is not None and panel.midime.config.latent_size == 4
+    assert panel.midime_values == [0.0] * 4 and panel.midime_roll["n"] > 0
+    assert len(panel.samples) == 2 and [g["id"] for g in panel.gallery] == [1, 2]
+    m = panel.latent_map
+    assert len(m["inputs"]) == panel.n_windows and len(m["samples"]) == 2
+    assert m["current"] is not None and m["axes"] == ["PC 1", "PC 2"]
+
+
+def test_train_returns_at_once_and_stop_keeps_the_weights():
+    panel, _ = make_panel()
+    panel.load_example(TRIO)
+    started = time.perf_counter()
+    msg(panel, {"type": "train"}) if False else panel.train(epochs=1_000_000)
+    assert time.perf_counter() - started < 1.0, "the main thread must stay free"
+    assert panel.training["state"] == "running"
+    wait_for(lambda: panel.training["epoch"] > 0)
+    msg(panel, {"type": "train"})
+    assert "already training" in panel.error
+    msg(panel, {"type": "stop"})
+    assert panel.wait_training(30)
+    status = panel.training
+    assert status["state"] == "stopped" and 0 < status["epoch"] < 1_000_000
+    assert "weights so far are kept" in status["message"]
+    assert panel.midime is not None and panel.midime.epochs_trained == status["epoch"]
+    assert len(panel.samples) == 2
+
+
+def test_slider_events_are_served_while_training():
+    panel, _ = make_panel()
+    panel.load_example(TRIO)
+    panel.train(epochs=1_000_000)
+    wait_for(lambda: panel.training["epoch"] > 0)
+    calls = panel.vae.decode_calls
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        browser_sets(panel, vae_values=rng.uniform(-2, 2, 8).round(2).tolist())
+    msg(panel, {"type": "vae_sample"})
+    assert panel.vae.decode_calls == calls + 21
+    assert panel.error == "" and panel.is_training
+    epoch_mid = panel.training["epoch"]
+    wait_for(lambda: panel.training["epoch"] > epoch_mid)  # still making progress
+    panel.stop_training()
+    assert panel.wait_training(30) and panel.training["state"] == "stopped"
+
+
+def test_an_error_in_training_is_shown_and_the_panel_recovers(monkeypatch):
+    panel, _ = make_panel()
+    panel.load_example(TRIO)
+    real = panel._new_midime
+
+    class Diverging:
+        config = None
+
+        def fit(self, *args, **kwargs):
+            raise TrainingError("MidiMe training diverged in epoch 3 (the loss became NaN)")
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(panel, "_new_midime", lambda *a: Diverging())
+    panel.train(epochs=10, wait=True)
+    assert panel.training["state"] == "error"
+    assert "diverged in epoch 3" in panel.training["message"]
+    assert panel.error.startswith("Training failed: MidiMe training diverged")
+    monkeypatch.setattr(panel, "_new_midime", real)
+    panel.train(epochs=5, wait=True)
+    assert panel.training["state"] == "done" and panel.midime is not None
+
+
+def test_bad_training_settings_are_refused():
+    panel, _ = make_panel()
+    panel.load_example(TRIO)
+    browser_sets(panel, epochs=0)
+    msg(panel, {"type": "train"})
+    assert "Epochs and latent size" in panel.error and not panel.is_training
+
+
+def test_late_view_gets_the_loss_history(trained):
+    panel, sent = trained
+    sent.clear()
+    msg(panel, {"type": "ready"})
+    (content, buffers), = customs(sent)
+    assert content["reset"] is True and content["n"] == 30
+    assert len(bytes(buffers[0])) == 30 * 16
+
+
+# ---- personalized space ---------------------------------------------------------------------
+
+
+def test_midime_slider_decodes_live_and_moves_the_map_point(trained):
+    panel, sent = trained
+    before, point = panel.midime_roll, panel.latent_map["current"]
+    sent.clear()
+    browser_sets(panel, midime_values=[1.5, -1.5, 1.0, 0.5])
+    assert panel.midime_roll["data"] != before["data"]
+    assert panel.latent_map["current"] != point and panel.midime_label == "your point"
+    assert len(state_updates(sent)) == 1
+
+
+def test_new_sample_goes_to_the_gallery_with_a_novelty_readout(trained):
+    panel, sent = trained
+    n = len(panel.samples)
+    sent.clear()
+    msg(panel, {"type": "midime_sample"})
+    assert len(panel.samples) == n + 1
+    newest = panel.gallery[-1]
+    assert panel.current_sample == newest["id"]
+    assert set(newest["novelty"]) >= {"copied", "pitch_class_distance", "verdict"}
+    assert 0.0 <= newest["novelty"]["pitch_class_distance"] <= 1.0
+    assert panel.novelty_summary["samples"] == n + 1
+    np.testing.assert_allclose(panel.midime_values, panel.sample_records[-1].z_small, atol=1e-4)
+    assert len(state_updates(sent)) == 1, "gallery, sliders, roll and map go in one message"
+
+
+def test_novelty_flags_an_exact_copy(trained):
+    panel, _ = trained
+    window = panel.input_windows[0]
+    readout = panel._novelty.readout(window)
+    assert readout["copied"] and readout["copied_window"] == 0
+    assert readout["pitch_class_distance"] < 0.6
+
+
+def test_clicks_on_the_map_load_points(trained):
+    panel, _ = trained
+    msg(panel, {"type": "pick", "kind": "input", "index": 2})
+    assert panel.midime_label == "input window 3"
+    np.testing.assert_allclose(panel.midime_values, panel._midime_input_small[2], atol=1e-4)
+    sample = panel.sample_records[0]
+    msg(panel, {"type": "pick", "kind": "sample", "index": sample.id})
+    assert panel.current_sample == sample.id and panel.midime_label == sample.label
+    msg(panel, {"type": "pick", "kind": "xy", "x": 0.3, "y": -0.2})
+    np.testing.assert_allclose(panel.latent_map["current"], [0.3, -0.2], atol=2e-3)
+
+
+# ---- export ---------------------------------------------------------------------------------
+
+
+def downloads(sent):
+    return [(c, bytes(b[0])) for c, b in customs(sent) if c["type"] == "download"]
+
+
+def test_downloads_are_valid_midi_wav_and_zip(trained):
+    panel, sent = trained
+    sid = panel.sample_records[0].id
+    sent.clear()
+    msg(panel, {"type": "download", "what": "sample", "id": sid, "format": "mid"})
+    msg(panel, {"type": "download", "what": "sample", "id": sid, "format": "wav"})
+    msg(panel, {"type": "download", "what": "all"})
+    (mid_msg, mid), (wav_msg, wav), (zip_msg, zdata) = downloads(sent)
+    assert mid_msg["filename"] == f"midime_sample_{sid}.mid" and mid_msg["mime"] == "audio/midi"
+    assert len(load_midi(mid).notes) == len(panel.sample_records[0].sequence.notes)
+    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
+    names = zipfile.ZipFile(io.BytesIO(zdata)).namelist()
+    assert {f"midime_sample_{s.id}.mid" for s in panel.sample_records} <= set(names)
+    assert "novelty.json" in names and zip_msg["filename"].endswith(".zip")
+    msg(panel, {"type": "download", "what": "sample", "id": 999})
+    assert "no sample 999" in panel.error
+
+
+def test_save_and_load_the_trained_midime(trained, tmp_path):
+    panel, _ = trained
+    target = tmp_path / "mine"
+    msg(panel, {"type": "save_model", "path": str(target)})
+    assert (target / "midime.json").is_file() and str(target) in panel.status
+    other, _ = make_panel(vae=panel.vae)
+    other.load_example(TRIO)
+    msg(other, {"type": "load_model", "path": str(target)})
+    assert other.error == "" and other.midime is not None
+    np.testing.assert_allclose(other.midime.decode(np.ones((1, 4), np.float32)),
+                               panel.midime.decode(np.ones((1, 4), np.float32)), atol=1e-6)
+    # A MidiMe made for another MusicVAE is refused with a clear message.
+    stranger, _ = make_panel(vae=FakeMusicVAE(z_size=16, seed=1))
+    msg(stranger, {"type": "load_model", "path": str(target)})
+    assert "different MusicVAE" in stranger.error and stranger.midime is None
+    msg(stranger, {"type": "load_model", "path": str(tmp_path / "nothing")})
+    assert "no saved MidiMe" in stranger.error
+
+
+def test_model_zip_download(trained):
+    panel, sent = trained
+    sent.clear()
+    msg(panel, {"type": "download", "what": "model"})
+    (content, data), = downloads(sent)
+    assert content["filename"] == "midime_model.zip"
+    assert "midime/midime.json" in zipfile.ZipFile(io.BytesIO(data)).namelist()
+
+
+def test_unknown_or_broken_messages_never_raise(trained):
+    panel, _ = trained
+    msg(panel, {"type": "no-such-thing"})
+    msg(panel, {"type": "pick", "kind": "input"})  # missing index
+    assert "index" in panel.error
+    msg(panel, {"type": "upload", "names": ["a.mid", "b.mid"]}, [b"x"])
+    assert "incomplete" in panel.error
+
+
+def test_actions_before_training_explain_what_to_do():
+    panel, _ = make_panel()
+    for content in ({"type": "midime_sample"}, {"type": "save_model", "path": "x"},
+                    {"type": "download", "what": "all"}):
+        panel.error = ""
+        msg(panel, content)
+        assert "Train MidiMe first" in panel.error or "no samples yet" in panel.error
+
+
+def test_thread_hygiene(trained):
+    panel, _ = trained
+    assert not any(t.name == "midime-train" and t.is_alive() for t in threading.enumerate())
