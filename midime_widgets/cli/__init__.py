@@ -10,7 +10,7 @@ import sys
 from .._version import __version__
 
 # Subcommand modules, in the order `--help` lists them.
-SUBCOMMANDS = ["inspect", "train-musicvae"]
+SUBCOMMANDS = ["personalize", "inspect", "train-musicvae"]
 
 
 def build_parser() -> argparse.ArgumentParser:

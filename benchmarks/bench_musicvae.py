@@ -1,0 +1,224 @@
+"""Time MusicVAE encode / decode (ours) against magenta's own TrainedModel on the same checkpoint.
+
+    python benchmarks/bench_musicvae.py                       # both sizes, batch 1 and 32
+    python benchmarks/bench_musicvae.py --configs cat-mel_2bar_small --reps 50
+    python benchmarks/bench_musicvae.py --no-magenta          # ours only
+
+For each config a full-size checkpoint with random weights is written once (cached under
+`$MIDIME_WIDGETS_CACHE/bench/`). Ours: `MusicVAE.from_checkpoint(...).encode_tensors` and
+`.decode_to_tensors(temperature=0.5)`. Magenta: `TrainedModel(config, batch_size=b, ckpt)` with
+`encode_tensors` / `decode_to_tensors` run in the oracle venv (`--oracle-python`, default
+/root/magenta-oracle/bin/python; see tests/oracle/README.md) as a subprocess of this script, so both
+are measured in the same run and under the same machine load. The first call (graph build / trace /
+compile) is reported separately and excluded from the medians.
+
+This file is also the magenta worker (`--magenta-worker JSON`), which imports nothing from
+midime_widgets: it runs under the oracle venv's TF1-compat magenta.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_CONFIGS = ("cat-mel_2bar_small", "hierdec-mel_16bar")
+DEFAULT_ORACLE = "/root/magenta-oracle/bin/python"
+WEIGHT_SEED = 1234
+
+
+def _timed(fn, reps: int) -> dict:
+    """Run `fn` once (warm-up, reported as `first_s`), then `reps` times; wall-clock seconds."""
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"first_s": first, "median_s": statistics.median(times), "min_s": min(times),
+            "reps": reps}
+
+
+def _reps_for(config: str, op: str, batch: int, reps: int) -> int:
+    """Fewer repetitions for the slow 16-bar cases (a hierdec encode at b=32 takes many seconds)."""
+    if "16bar" in config:
+        return max(2, min(reps, 5 if batch == 1 else 3))
+    return reps
+
+
+def _inputs(depth: int, steps: int, batch: int, seed: int):
+    """Random one-hot full-length encoder inputs and standard-normal latents (numpy)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    inputs = np.eye(depth, dtype=np.float32)[rng.integers(0, depth, (batch, steps))]
+    lengths = np.full(batch, steps, np.int32)
+    return inputs, lengths, rng
+
+
+# ---------------------------------------------------------------------------------------------
+# magenta worker (runs in the oracle venv)
+# ---------------------------------------------------------------------------------------------
+
+
+def magenta_worker(spec: dict) -> None:
+    """Time magenta's TrainedModel; prints one JSON object on stdout."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+    import tensorflow.compat.v1 as tf
+
+    tf.disable_v2_behavior()
+    tf.logging.set_verbosity(tf.logging.ERROR)
+    from magenta.models.music_vae import TrainedModel, configs
+
+    config = configs.CONFIG_MAP[spec["config"]]
+    steps = config.hparams.max_seq_len
+    depth = config.data_converter.input_depth
+    results = {}
+    for batch in spec["batches"]:
+        model = TrainedModel(config, batch_size=batch, checkpoint_dir_or_path=spec["checkpoint"])
+        inputs, lengths, rng = _inputs(depth, steps, batch, seed=batch)
+        z = rng.standard_normal((batch, config.hparams.z_size)).astype(np.float32)
+        for op in ("encode", "decode"):
+            if op == "encode":
+                fn = lambda: model.encode_tensors(list(inputs), list(lengths))  # noqa: E731
+            else:
+                fn = lambda: model.decode_to_tensors(z, length=steps, temperature=0.5)  # noqa: E731
+            reps = _reps_for(spec["config"], op, batch, spec["reps"])
+            results[f"{op}/{batch}"] = _timed(fn, reps)
+        model._sess.close()
+    print(json.dumps(results))
+
+
+def run_magenta(python: str, config: str, checkpoint: str, batches, reps: int) -> dict | None:
+    spec = {"config": config, "checkpoint": checkpoint, "batches": list(batches), "reps": reps}
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2",
+               CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+    proc = subprocess.run([python, __file__, "--magenta-worker", json.dumps(spec)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        print(f"magenta worker failed for {config}:\n{proc.stderr[-3000:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# ours
+# ---------------------------------------------------------------------------------------------
+
+
+def bench_checkpoint(config_name: str, cache: Path) -> str:
+    """Write (once) a full-size checkpoint with random weights for `config_name`; its prefix."""
+    import numpy as np
+
+    from midime_widgets.models.configs import CONFIGS, expected_variables
+    from midime_widgets.training import tf1_checkpoint
+
+    folder = cache / f"{config_name}-seed{WEIGHT_SEED}"
+    prefix = folder / "model.ckpt"
+    if Path(str(prefix) + ".index").is_file():
+        return str(prefix)
+    rng = np.random.default_rng(WEIGHT_SEED)
+    tensors = {"global_step": np.int64(0)}
+    for name, shape in expected_variables(CONFIGS[config_name]).items():
+        if name.endswith("/bias"):
+            tensors[name] = rng.normal(0.0, 0.1, shape).astype(np.float32)
+        else:
+            limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+            tensors[name] = rng.uniform(-limit, limit, shape).astype(np.float32)
+    tf1_checkpoint.write_checkpoint(prefix, tensors)
+    return str(prefix)
+
+
+def bench_ours(config_name: str, checkpoint: str, batches, reps: int) -> dict:
+    import numpy as np
+
+    from midime_widgets.models.musicvae import MusicVAE
+
+    vae = MusicVAE.from_checkpoint(checkpoint, config=config_name)
+    steps, depth = vae.config.max_seq_len, vae.config.input_depth
+    results = {"device": vae.device}
+    for batch in batches:
+        inputs, lengths, rng = _inputs(depth, steps, batch, seed=batch)
+        z = rng.standard_normal((batch, vae.config.z_size)).astype(np.float32)
+        for op in ("encode", "decode"):
+            if op == "encode":
+                fn = lambda: vae.encode_tensors(inputs, lengths)  # noqa: E731
+            else:
+                fn = lambda: vae.decode_to_tensors(z, temperature=0.5, seed=0)  # noqa: E731
+            results[f"{op}/{batch}"] = _timed(fn, _reps_for(config_name, op, batch, reps))
+    return results
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def print_table(rows) -> None:
+    header = ("config", "op", "batch", "ours median", "ours min", "ours 1st call",
+              "magenta median", "magenta min", "ratio (median)", "ratio (min)")
+    lines = [header]
+    for config, op, batch, ours, theirs in rows:
+        ratio_med = ratio_min = "-"
+        if theirs:
+            ratio_med = f"{ours['median_s'] / theirs['median_s']:.2f}"
+            ratio_min = f"{ours['min_s'] / theirs['min_s']:.2f}"
+        lines.append((config, op, str(batch), _fmt(ours["median_s"]), _fmt(ours["min_s"]),
+                      _fmt(ours["first_s"]), _fmt(theirs and theirs["median_s"]),
+                      _fmt(theirs and theirs["min_s"]), ratio_med, ratio_min))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for k, line in enumerate(lines):
+        print(" | ".join(cell.ljust(w) for cell, w in zip(line, widths)))
+        if k == 0:
+            print("-+-".join("-" * w for w in widths))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS))
+    parser.add_argument("--batches", default="1,32")
+    parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--oracle-python", default=DEFAULT_ORACLE)
+    parser.add_argument("--no-magenta", action="store_true")
+    parser.add_argument("--magenta-worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.magenta_worker:
+        magenta_worker(json.loads(args.magenta_worker))
+        return
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from midime_widgets.models.download import cache_dir
+
+    batches = [int(b) for b in args.batches.split(",")]
+    cache = cache_dir() / "bench"
+    use_magenta = not args.no_magenta and Path(args.oracle_python).exists()
+    if not args.no_magenta and not use_magenta:
+        print(f"(no oracle venv at {args.oracle_python}: timing ours only)")
+    rows, device = [], None
+    for config in args.configs.split(","):
+        checkpoint = bench_checkpoint(config, cache)
+        ours = bench_ours(config, checkpoint, batches, args.reps)
+        device = ours.pop("device")
+        theirs = run_magenta(args.oracle_python, config, checkpoint, batches, args.reps) \
+            if use_magenta else None
+        for batch in batches:
+            for op in ("encode", "decode"):
+                key = f"{op}/{batch}"
+                rows.append((config, op, batch, ours[key], theirs and theirs.get(key)))
+    print(f"\nours on {device}; magenta TrainedModel on CPU (TF1 graph); wall-clock per call, "
+          f"first call excluded; ratio = ours / magenta (goal <= 0.5)\n")
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
