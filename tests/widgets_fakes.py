@@ -31,7 +31,8 @@ class FakeMusicVAE:
         self._bias = np.zeros((steps, depth), np.float32)
         self._bias[:, 0] = 3.2
         self._bias[:, 1] = 0.5
-        self._bias[:, 2 + 39:2 + 56] += 2.0  # pitches 60..76
+        self._bias[::4, 2 + 39:2 + 56] += 3.5 + rng.uniform(0, 0.5, (steps // 4, 17))  # onsets
+        self._bias[::4, 0] = 0.0
         self.fingerprint = f"fake-{z_size}-{seed}"
         self.fail_decode = fail_decode
         self.decode_delay = decode_delay
