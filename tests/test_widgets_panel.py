@@ -19,11 +19,11 @@ from widgets_fakes import FakeMusicVAE, customs, record, state_updates
 from midime_widgets.errors import MidiError, TrainingError
 from midime_widgets.music import load_midi, to_midi_bytes
 from midime_widgets.widgets import MidiMePanel
-from midime_widgets.widgets.examples import example_bytes, frere_jacques, ode_to_joy_trio
+from midime_widgets.widgets.examples import example_bytes
 from midime_widgets.widgets.serialization import wire_columns
 
 SMALL = {"encoder_layers": (32,), "decoder_layers": (32,), "seed": 0}
-TRIO = "Ode to Joy (melody, bass, drums)"
+TRIO = "folk_band"  # bundled multi-track song: melody, bass, chords, drums
 
 
 def make_panel(**kwargs):
@@ -71,23 +71,23 @@ def test_header_and_examples():
     info = panel.model_info
     assert info["name"] == "cat-mel_2bar_small" and info["kind"] == "melody"
     assert info["z_size"] == 16 and info["device"]
-    assert TRIO in panel.examples
+    assert panel.examples[0]['name'] == TRIO and panel.examples[0]['description']
     assert panel.training["state"] == "idle"
 
 
 def test_upload_message_with_buffers_loads_and_picks_the_melody():
     panel, sent = make_panel()
-    data = to_midi_bytes(ode_to_joy_trio())
+    data = example_bytes(TRIO)
     msg(panel, {"type": "upload", "names": ["song.mid"]}, [memoryview(data)])
     assert panel.error == ""
     (f,) = panel.files
     assert f["name"] == "song.mid" and f["instrument"] == 0
-    assert "Melody" in f["reason"] and len(f["candidates"]) == 2
+    assert "Melody" in f["reason"] and len(f["candidates"]) == 3
     assert panel.n_windows == f["n_windows"] == len(panel.input_windows) > 5
     roll = panel.input_roll
     assert roll["n"] == len(load_midi(data).notes)
-    dims = {t["role"]: t["dim"] for t in roll["tracks"]}
-    assert dims == {"melody": False, "bass": True, "drums": True}  # the melody stands out
+    dims = {t["name"]: t["dim"] for t in roll["tracks"]}
+    assert dims == {"Melody": False, "Bass": True, "Chords": True, "Drums": True}  # melody stands out
     assert panel.vae_roll["n"] > 0 and panel.vae_window == 0
 
 
@@ -102,7 +102,7 @@ def test_bad_bytes_set_the_error_and_the_panel_keeps_working():
 
 def test_mixed_upload_keeps_the_good_file_and_names_the_bad_one():
     panel, _ = make_panel()
-    good = to_midi_bytes(frere_jacques())
+    good = example_bytes("folk_reel")
     msg(panel, {"type": "upload", "names": ["good.mid", "bad.mid"]}, [good, b"MThd\x00"])
     assert [f["name"] for f in panel.files] == ["good.mid"]
     assert "bad.mid" in panel.error and "good.mid" not in panel.error
@@ -111,7 +111,7 @@ def test_mixed_upload_keeps_the_good_file_and_names_the_bad_one():
 def test_upload_over_the_size_limit_is_refused_before_parsing():
     panel, _ = make_panel()
     panel.max_upload_bytes = 100
-    msg(panel, {"type": "upload", "names": ["big.mid"]}, [to_midi_bytes(ode_to_joy_trio())])
+    msg(panel, {"type": "upload", "names": ["big.mid"]}, [example_bytes(TRIO)])
     assert "limit" in panel.error and panel.files == []
 
 
@@ -220,7 +220,7 @@ def test_train_returns_at_once_and_stop_keeps_the_weights():
     panel, _ = make_panel()
     panel.load_example(TRIO)
     started = time.perf_counter()
-    msg(panel, {"type": "train"}) if False else panel.train(epochs=1_000_000)
+    panel.train(epochs=1_000_000)
     assert time.perf_counter() - started < 1.0, "the main thread must stay free"
     assert panel.training["state"] == "running"
     wait_for(lambda: panel.training["epoch"] > 0)

@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 
@@ -76,7 +77,7 @@ def run(args) -> int:
 
 def _run(args) -> int:
     from .. import examples
-    from ..music import render_wav, to_midi_bytes
+    from ..music import MidiWarning, load_midi, render_wav, to_midi_bytes
     from ..personalize import Personalizer
     from ..report import personalization_report
 
@@ -87,19 +88,24 @@ def _run(args) -> int:
         raise ValueError("Give at least one MIDI file (or --example).")
     if args.samples < 1 or args.epochs < 1:
         raise ValueError("--samples and --epochs must be at least 1.")
+    warnings.simplefilter("ignore", MidiWarning)  # reported below as "note:" lines instead
     say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
 
-    vae = load_model(args.model)
-    say(f"model: {vae.name} ({vae.kind}, z={vae.config.z_size}) on {vae.device}")
-    person = Personalizer(vae, latent_size=args.latent, beta=args.beta, seed=args.seed)
-    for path in paths:  # every input is checked before anything is written
+    sequences = []
+    for path in paths:  # unreadable files fail here, before the model loads
         if not path.exists():
             raise FileNotFoundError(f"No such MIDI file: {path}")
-        song = person.add_midi(path)
+        sequences.append(load_midi(path))
+    vae = load_model(args.model)
+    person = Personalizer(vae, latent_size=args.latent, beta=args.beta, seed=args.seed)
+    messages = [f"model: {vae.name} ({vae.kind}, z={vae.config.z_size}) on {vae.device}"]
+    for path, seq in zip(paths, sequences):  # checked before anything is written or printed
+        song = person.add_midi(seq, name=path.name)
         choice = f" — melody: {song.melody_choice.reason}" if song.melody_choice else ""
-        say(f"{path.name}: {len(song.windows)} windows{choice}")
-        for w in song.warnings:
-            say(f"  note: {w}")
+        messages.append(f"{path.name}: {len(song.windows)} windows{choice}")
+        messages += [f"  note: {w}" for w in song.warnings]
+    for message in messages:
+        say(message)
 
     history = person.fit(epochs=args.epochs, on_progress=_progress_printer(args.quiet))
     samples = person.sample(args.samples, temperature=args.temperature, seed=args.seed)

@@ -5,27 +5,37 @@
 names of magenta's TF1 graph (see `../shared/reference/musicvae-spec.md` §2), so released checkpoints
 load verbatim and checkpoints we write load in magenta's `TrainedModel`.
 
-Supported structures (every released melody / drums / trio config):
-- encoder: stacked bidirectional LSTM (`BidirectionalLstmEncoder`);
+Supported structures (every released melody / drums / trio config, and the magenta.js ones):
+- encoder: stacked bidirectional LSTM (`BidirectionalLstmEncoder`), or a hierarchical one
+  (`HierarchicalLstmEncoder`: a BiLSTM over each segment, then a BiLSTM over the segment codes);
 - decoder "categorical" / "multiout": one flat LSTM decoder (`CategoricalLstmDecoder`,
   `MultiOutCategoricalLstmDecoder`, which samples each output segment independently);
 - decoder "hierarchical": a conductor LSTM over bars feeding one core decoder ("categorical") or
   one per track ("split", `SplitMultiOutLstmDecoder`).
 
-All decoding — flat, hierarchical, teacher forced or sampled — runs through one step loop in which a
-"segment" is the span decoded from one conditioning vector: the whole sequence for flat decoders, one
-bar for hierarchical ones. At each segment start the core state is re-initialised from that vector;
-the previous output always carries over, as in magenta.
+Decoding — flat or hierarchical — is one step loop in which a "segment" is the span decoded from
+one conditioning vector: the whole sequence for flat decoders, one bar for hierarchical ones. At
+each segment start the core state is re-initialised from that vector; the previous output always
+carries over, as in magenta. Two loops share the per-step math (`_DecoderStep`):
+- `decode_loop` (training and general use): the previous output is a dense `[B, O]` vector, so it
+  can be a teacher-forced target or a sample (scheduled sampling), and gradients flow;
+- `sample` / `sample_with_logits` (inference): the previous output is carried as class indices and
+  its input projection is a row gather instead of a one-hot matmul (exactly equal), greedy and
+  sampled decoding are separate compiled graphs, and the loop is XLA-compiled when available
+  (one fused kernel per step instead of dozens of small ops).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from .lstm import lstm_step, run_layer
+from .lstm import bidirectional_layer, lstm_cell
+
+XLA_ENV = "MIDIME_WIDGETS_XLA"  # "0" turns XLA compilation of the inference decoder off
 
 # ---------------------------------------------------------------------------------------------
 # Variable layout
@@ -83,16 +93,28 @@ def decoder_stacks(config) -> list[DecoderStack]:
     return [DecoderStack("core_decoder/decoder", cond, dec, sum(depths), depths)]
 
 
+def encoder_scopes(config) -> list[str]:
+    """Variable scopes of the encoder's BiLSTM stacks: one, or one per level (hierarchical)."""
+    if _cfg(config, "encoder", "bidirectional") == "hierarchical":
+        return [f"encoder/hierarchical_level_{level}" for level in range(len(config.level_lengths))]
+    return ["encoder"]
+
+
+def _bidi_cell(scope: str, layer: int, direction: str) -> str:
+    return f"{scope}/cell_{layer}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0/lstm_cell"
+
+
 def variable_shapes(config) -> dict:
     """Every variable of the magenta graph for `config` (name → shape), global_step excluded."""
     shapes = {}
     in_depth = config.input_depth
-    for layer, n in enumerate(config.enc_rnn_sizes):
-        for direction in ("fw", "bw"):
-            cell = f"encoder/cell_{layer}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0/lstm_cell"
-            shapes[f"{cell}/kernel"] = (in_depth + n, 4 * n)
-            shapes[f"{cell}/bias"] = (4 * n,)
-        in_depth = 2 * n
+    for scope in encoder_scopes(config):
+        for layer, n in enumerate(config.enc_rnn_sizes):
+            for direction in ("fw", "bw"):
+                cell = _bidi_cell(scope, layer, direction)
+                shapes[f"{cell}/kernel"] = (in_depth + n, 4 * n)
+                shapes[f"{cell}/bias"] = (4 * n,)
+            in_depth = 2 * n
     for head in ("mu", "sigma"):
         shapes[f"encoder/{head}/kernel"] = (in_depth, config.z_size)
         shapes[f"encoder/{head}/bias"] = (config.z_size,)
@@ -121,20 +143,114 @@ def _initial_value(name: str, shape: tuple, rng: np.random.Generator) -> np.ndar
     return rng.uniform(-limit, limit, shape).astype(np.float32)
 
 
+def _xla_enabled() -> bool:
+    return os.environ.get(XLA_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def batch_bucket(n: int) -> int:
+    """The padded batch size a compiled (XLA) decoder runs: the next power of two."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-step decoder math, shared by the training loop and the inference loop
+# ---------------------------------------------------------------------------------------------
+
+
+class _DecoderStep:
+    """One flat decoder stack's weights, prepared for a batch of conditioning vectors.
+
+    `cond [S, B, d]` holds one conditioning vector per segment (S = 1 for flat decoders). The
+    conditioning part of the first cell's input projection and the initial states are computed
+    for all segments up front.
+    """
+
+    def __init__(self, stack: DecoderStack, weights: dict, cond):
+        w = weights
+        self.stack = stack
+        cell0 = w[f"{stack.prefix}/multi_rnn_cell/cell_0/lstm_cell/kernel"]
+        out, d = stack.output_depth, stack.cond_depth
+        self.w_prev = cell0[:out]
+        self.w_h0 = cell0[out + d :]
+        self.cond_gates = (
+            tf.einsum("sbd,dg->sbg", cond, cell0[out : out + d])
+            + w[f"{stack.prefix}/multi_rnn_cell/cell_0/lstm_cell/bias"]
+        )
+        self.initial = tf.tanh(
+            tf.einsum("sbd,dk->sbk", cond, w[f"{stack.prefix}/z_to_initial_state/kernel"])
+            + w[f"{stack.prefix}/z_to_initial_state/bias"]
+        )
+        self.upper = [
+            (w[f"{stack.prefix}/multi_rnn_cell/cell_{layer}/lstm_cell/kernel"],
+             w[f"{stack.prefix}/multi_rnn_cell/cell_{layer}/lstm_cell/bias"])
+            for layer in range(1, len(stack.rnn_sizes))
+        ]
+        self.out_kernel = w[f"{stack.prefix}/output_projection/kernel"]
+        self.out_bias = w[f"{stack.prefix}/output_projection/bias"]
+        self.offsets = np.cumsum((0,) + tuple(stack.segments))[:-1].tolist()
+
+    def initial_state(self, segment):
+        """`[(c, h)]` per layer for segment `segment` (magenta's order c0, h0, c1, h1, …)."""
+        return _split_state(self.initial[segment], self.stack.rnn_sizes)
+
+    def prev_gates_dense(self, prev):
+        """Input projection of a dense previous output `[B, O]` (one-hot target or sample)."""
+        return tf.matmul(prev, self.w_prev)
+
+    def prev_gates_indices(self, indices, has_prev):
+        """Input projection of a one-hot previous output given as class indices, one `[B]` per
+        output segment: a row gather per segment (exactly the one-hot matmul). `has_prev` is 0.0
+        at the very first step, whose input is all zeros."""
+        gates = None
+        for offset, index in zip(self.offsets, indices):
+            rows = tf.gather(self.w_prev, index + offset)
+            gates = rows if gates is None else gates + rows
+        return gates * has_prev
+
+    def __call__(self, prev_gates, state, segment):
+        """One step: `(new state, logits [B, O])`."""
+        c, h = state[0]
+        c, h = lstm_cell(prev_gates + self.cond_gates[segment] + tf.matmul(h, self.w_h0), c)
+        new_state = [(c, h)]
+        x = h
+        for (kernel, bias), (c, h) in zip(self.upper, state[1:]):
+            c, h = lstm_cell(tf.matmul(tf.concat([x, h], axis=-1), kernel) + bias, c)
+            new_state.append((c, h))
+            x = h
+        return new_state, tf.matmul(x, self.out_kernel) + self.out_bias
+
+
+def _choose(logits, greedy: bool, temperature, seed):
+    """Class indices `[B]`: argmax, or a draw from softmax(logits / T) by the Gumbel-max trick
+    (exact categorical sampling that compiles with XLA)."""
+    if greedy:
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+    tiny = np.finfo(np.float32).tiny
+    u = tf.random.stateless_uniform(tf.shape(logits), seed, minval=tiny, maxval=1.0)
+    gumbel = -tf.math.log(-tf.math.log(u))
+    return tf.argmax(logits / temperature + gumbel, axis=-1, output_type=tf.int32)
+
+
 # ---------------------------------------------------------------------------------------------
 # The module
 # ---------------------------------------------------------------------------------------------
 
 
 class MusicVAECore(tf.Module):
-    """Encoder + decoder math for one config; variables keyed by magenta's names."""
+    """Encoder + decoder math for one config; variables keyed by magenta's names.
 
-    def __init__(self, config, *, seed: int | None = 0, weights: dict | None = None):
+    `jit_compile` (default: on, unless `$MIDIME_WIDGETS_XLA=0`) XLA-compiles the inference
+    decoder; it falls back to a plain graph by itself if XLA cannot compile it.
+    """
+
+    def __init__(self, config, *, seed: int | None = 0, weights: dict | None = None,
+                 jit_compile: bool | None = None):
         super().__init__(name="musicvae_core")
         self.config = config
         self.shapes = variable_shapes(config)
         self.stacks = decoder_stacks(config)
         self.hierarchical = config.decoder == "hierarchical"
+        self.jit_compile = _xla_enabled() if jit_compile is None else bool(jit_compile)
         rng = np.random.default_rng(seed)
         self.weights = {
             name: tf.Variable(
@@ -155,16 +271,7 @@ class MusicVAECore(tf.Module):
             ],
             reduce_retracing=True,
         )
-        self._sample_fn = tf.function(
-            self._sample,
-            input_signature=[
-                tf.TensorSpec([None, config.z_size], tf.float32),
-                tf.TensorSpec([], tf.int32),
-                tf.TensorSpec([], tf.float32),
-                tf.TensorSpec([2], tf.int32),
-            ],
-            reduce_retracing=True,
-        )
+        self._decode_fns: dict = {}
 
     # -- weights ---------------------------------------------------------------------------
     def assign(self, weights: dict) -> None:
@@ -185,42 +292,151 @@ class MusicVAECore(tf.Module):
         return self._encode_fn(tf.convert_to_tensor(inputs, tf.float32), tf.convert_to_tensor(lengths, tf.int32))
 
     def _encode(self, inputs, lengths):
+        """Graph-mode encoder (differentiable; the trainer calls it inside its own tf.function)."""
         w = self.weights
-        x = inputs
-        for layer, _ in enumerate(self.config.enc_rnn_sizes):
-            cell = f"encoder/cell_{layer}/bidirectional_rnn/{{}}/multi_rnn_cell/cell_0/lstm_cell"
-            fw_out, (_, fw_h) = run_layer(x, lengths, w[cell.format("fw") + "/kernel"], w[cell.format("fw") + "/bias"])
-            bw_out, (_, bw_h) = run_layer(
-                x, lengths, w[cell.format("bw") + "/kernel"], w[cell.format("bw") + "/bias"], reverse=True
-            )
-            x = tf.concat([fw_out, bw_out], axis=-1)
-        encoding = tf.concat([fw_h, bw_h], axis=-1)
+        if _cfg(self.config, "encoder", "bidirectional") == "hierarchical":
+            encoding = self._encode_hierarchical(inputs, lengths)
+        else:
+            encoding = self._bidirectional_stack("encoder", inputs, lengths)
         mu = tf.matmul(encoding, w["encoder/mu/kernel"]) + w["encoder/mu/bias"]
         sigma = tf.nn.softplus(tf.matmul(encoding, w["encoder/sigma/kernel"]) + w["encoder/sigma/bias"])
         return mu, sigma
 
-    # -- decoder ---------------------------------------------------------------------------
+    def _bidirectional_stack(self, scope, inputs, lengths):
+        """magenta's BidirectionalLstmEncoder: `[h_fw_final, h_bw_final]` of the last layer."""
+        w = self.weights
+        x = inputs
+        for layer, _ in enumerate(self.config.enc_rnn_sizes):
+            fw = _bidi_cell(scope, layer, "fw")
+            bw = _bidi_cell(scope, layer, "bw")
+            x, h_fw, h_bw = bidirectional_layer(
+                x, lengths, (w[fw + "/kernel"], w[fw + "/bias"]), (w[bw + "/kernel"], w[bw + "/bias"])
+            )
+        return tf.concat([h_fw, h_bw], axis=-1)
+
+    def _encode_hierarchical(self, inputs, lengths):
+        """magenta's HierarchicalLstmEncoder with two levels: a BiLSTM over each segment of
+        `steps` steps, then a BiLSTM over the segment encodings (all of them, full length).
+
+        A row's length is spread over its segments in order (magenta accepts only full or zero
+        lengths; for those this is the same)."""
+        steps, segments = self.config.encoder_level_lengths
+        batch = tf.shape(inputs)[0]
+        pieces = tf.reshape(inputs, [batch * segments, steps, self.config.input_depth])
+        starts = tf.range(segments, dtype=tf.int32) * steps
+        piece_lengths = tf.reshape(tf.clip_by_value(lengths[:, None] - starts[None], 0, steps), [-1])
+        codes = self._bidirectional_stack("encoder/hierarchical_level_0", pieces, piece_lengths)
+        codes = tf.reshape(codes, [batch, segments, codes.shape[-1]])
+        return self._bidirectional_stack(
+            "encoder/hierarchical_level_1", codes, tf.fill([batch], segments)
+        )
+
+    # -- decoder: inference ----------------------------------------------------------------
     def sample(self, z, length: int, temperature: float | None = 0.5, seed: int | None = None):
         """Decode `z [B, z]` for `length` steps; returns one-hot samples `[B, length, O]`.
 
         `temperature` None or ≤ 0 means greedy (argmax).
         """
-        temp = 0.0 if temperature is None else float(temperature)
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        seed_t = tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
-        samples, _ = self._sample_fn(tf.convert_to_tensor(z, tf.float32), tf.constant(int(length)), tf.constant(temp, tf.float32), seed_t)
+        samples, _ = self._run_decoder(z, length, temperature, seed, with_logits=False)
         return samples
 
     def sample_with_logits(self, z, length: int, temperature: float | None = 0.0, seed: int = 0):
+        """Like `sample`, also returning the logits `[B, length, O]` the choices were made from."""
+        return self._run_decoder(z, length, temperature, seed, with_logits=True)
+
+    def _run_decoder(self, z, length, temperature, seed, *, with_logits):
         temp = 0.0 if temperature is None else float(temperature)
-        return self._sample_fn(
-            tf.convert_to_tensor(z, tf.float32), tf.constant(int(length)), tf.constant(temp, tf.float32), tf.constant([seed, 0], tf.int32)
+        greedy = temp <= 0.0
+        if seed is None:
+            seed = int(np.random.randint(0, 2**31 - 1))
+        seed_t = tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
+        z = tf.convert_to_tensor(z, tf.float32)
+        batch = int(z.shape[0])
+        if self.jit_compile and batch_bucket(batch) != batch:
+            # XLA compiles one program per shape: pad to a power of two to bound recompiles.
+            z = tf.pad(z, [[0, batch_bucket(batch) - batch], [0, 0]])
+        args = (z, tf.constant(max(temp, 1e-6), tf.float32), seed_t)
+        try:
+            samples, logits = self._decode_fn(int(length), greedy, with_logits)(*args)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
+            if not self.jit_compile or "XLA" not in str(exc) and "compil" not in str(exc).lower():
+                raise
+            self.jit_compile = False  # XLA missing or unable: same math as a plain graph
+            self._decode_fns.clear()
+            return self._run_decoder(z[:batch], length, temperature, seed, with_logits=with_logits)
+        if samples.shape[0] != batch:
+            samples = samples[:batch]
+            logits = logits[:batch] if with_logits else logits
+        return samples, (logits if with_logits else None)
+
+    def _decode_fn(self, length: int, greedy: bool, with_logits: bool):
+        """The compiled inference decoder for one (length, greedy, with_logits) combination."""
+        key = (length, greedy, with_logits, self.jit_compile)
+        fn = self._decode_fns.get(key)
+        if fn is None:
+            def decode(z, temperature, seed):
+                return self._decode_indices(z, length, temperature, seed, greedy=greedy, with_logits=with_logits)
+
+            fn = tf.function(
+                decode,
+                input_signature=[
+                    tf.TensorSpec([None, self.config.z_size], tf.float32),
+                    tf.TensorSpec([], tf.float32),
+                    tf.TensorSpec([2], tf.int32),
+                ],
+                jit_compile=self.jit_compile,
+                reduce_retracing=True,
+            )
+            self._decode_fns[key] = fn
+        return fn
+
+    def _decode_indices(self, z, length: int, temperature, seed, *, greedy: bool, with_logits: bool):
+        """Inference loop: previous outputs carried as class indices (one `[B]` per segment)."""
+        cond = self.conditioning(z, length)
+        steps = [_DecoderStep(stack, self.weights, cond) for stack in self.stacks]
+        seg_len = self.segment_length(length)
+        batch = tf.shape(z)[0]
+        depths = [d for step in steps for d in step.stack.segments]
+        n_out = len(depths)
+
+        def body(t, prev, states, idx_ta, logits_ta):
+            segment = t // seg_len if self.hierarchical else 0
+            reset = tf.equal(t % seg_len, 0) if self.hierarchical else None
+            has_prev = tf.cast(t > 0, tf.float32)
+            new_prev, new_states, all_logits = [], [], []
+            k = 0
+            for step, state in zip(steps, states):
+                if reset is not None:
+                    init = step.initial_state(segment)
+                    state = [(tf.where(reset, ic, c), tf.where(reset, ih, h)) for (ic, ih), (c, h) in zip(init, state)]
+                n_seg = len(step.stack.segments)
+                gates = step.prev_gates_indices(prev[k : k + n_seg], has_prev)
+                state, logits = step(gates, state, segment)
+                for offset, depth in zip(step.offsets, step.stack.segments):
+                    step_seed = tf.stack([seed[0], seed[1] + t * n_out + k])
+                    new_prev.append(_choose(logits[:, offset : offset + depth], greedy, temperature, step_seed))
+                    k += 1
+                new_states.append(state)
+                all_logits.append(logits)
+            idx_ta = idx_ta.write(t, tf.stack(new_prev, axis=-1))
+            if with_logits:
+                logits_ta = logits_ta.write(t, tf.concat(all_logits, axis=-1) if len(all_logits) > 1 else all_logits[0])
+            return t + 1, new_prev, new_states, idx_ta, logits_ta
+
+        prev0 = [tf.zeros([batch], tf.int32) for _ in depths]
+        states0 = [step.initial_state(0) for step in steps]
+        idx_ta = tf.TensorArray(tf.int32, size=length, element_shape=[None, n_out])
+        logits_ta = tf.TensorArray(tf.float32, size=length if with_logits else 0)
+        _, _, _, idx_ta, logits_ta = tf.while_loop(
+            lambda t, *_: t < length, body, (tf.constant(0), prev0, states0, idx_ta, logits_ta)
         )
+        indices = tf.transpose(idx_ta.stack(), [1, 0, 2])  # [B, T, n_out]
+        one_hot = [tf.one_hot(indices[:, :, k], depth) for k, depth in enumerate(depths)]
+        samples = tf.concat(one_hot, axis=-1) if n_out > 1 else one_hot[0]
+        logits = tf.transpose(logits_ta.stack(), [1, 0, 2]) if with_logits else tf.zeros([0])
+        return samples, logits
 
-    def _sample(self, z, length, temperature, seed):
-        return self.decode_loop(z, length, temperature=temperature, seed=seed)
-
+    # -- decoder: shared -------------------------------------------------------------------
     def segment_length(self, length):
         if self.hierarchical:
             bars = self.config.level_lengths[0]
@@ -236,32 +452,39 @@ class MusicVAECore(tf.Module):
         bars = self.config.level_lengths[0]
         state = tf.tanh(tf.matmul(z, w[f"{CONDUCTOR}/initial_state/kernel"]) + w[f"{CONDUCTOR}/initial_state/bias"])
         states = _split_state(state, sizes)
+        # The conductor's input is a constant zero (no autoregression): its input projection is
+        # just the bias for the first layer.
+        first_bias = w[f"{CONDUCTOR}/cell_0/lstm_cell/bias"]
+        first_recurrent = w[f"{CONDUCTOR}/cell_0/lstm_cell/kernel"][1:]
+        upper = [
+            (w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/kernel"], w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/bias"])
+            for layer in range(1, len(sizes))
+        ]
         outputs = []
         for _ in range(bars):
-            x = None  # the conductor's input is a constant zero (no autoregression)
-            new_states = []
-            for layer, (c, h) in enumerate(states):
-                kernel = w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/kernel"]
-                bias = w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/bias"]
-                in_depth = kernel.shape[0] - sizes[layer]
-                gates_x = bias if x is None else tf.matmul(x, kernel[:in_depth]) + bias
-                c, h = lstm_step(gates_x, (c, h), kernel[in_depth:])
+            c, h = states[0]
+            c, h = lstm_cell(first_bias + tf.matmul(h, first_recurrent), c)
+            new_states = [(c, h)]
+            x = h
+            for (kernel, bias), (c, h) in zip(upper, states[1:]):
+                c, h = lstm_cell(tf.matmul(tf.concat([x, h], axis=-1), kernel) + bias, c)
                 new_states.append((c, h))
                 x = h
             states = new_states
             outputs.append(x)
         return tf.stack(outputs)
 
+    # -- decoder: training / general ---------------------------------------------------------
     def decode_loop(self, z, length, *, temperature=0.0, seed=None, targets=None, sampling_probability=None):
-        """The shared step loop.
+        """The general step loop (differentiable).
 
         Sampling: `targets` None; returns `(samples [B, T, O], logits [B, T, O])`.
         Training: `targets [B, T, O]` given; the previous step's input is the target (teacher
         forcing) or, with probability `sampling_probability` per row and step, the model's own
         sample at temperature 1 (magenta's scheduled sampling). Returns `(samples, logits)` too.
         """
-        w = self.weights
         cond = self.conditioning(z, length)  # [S, B, d]
+        steps = [_DecoderStep(stack, self.weights, cond) for stack in self.stacks]
         seg_len = self.segment_length(length)
         batch = tf.shape(z)[0]
         teacher = targets is not None
@@ -269,71 +492,24 @@ class MusicVAECore(tf.Module):
             targets_tm = tf.transpose(targets, [1, 0, 2])
         if seed is None:
             seed = tf.constant([0, 0], tf.int32)
-
-        # Per stack: hoisted conditioning projection and initial states for every segment.
-        plans = []
-        for stack in self.stacks:
-            cell0 = w[f"{stack.prefix}/multi_rnn_cell/cell_0/lstm_cell/kernel"]
-            n0 = stack.rnn_sizes[0]
-            w_prev = cell0[: stack.output_depth]
-            w_cond = cell0[stack.output_depth : stack.output_depth + stack.cond_depth]
-            w_h0 = cell0[stack.output_depth + stack.cond_depth :]
-            cond_proj = tf.einsum("sbd,dg->sbg", cond, w_cond) + w[f"{stack.prefix}/multi_rnn_cell/cell_0/lstm_cell/bias"]
-            init = tf.tanh(
-                tf.einsum("sbd,dk->sbk", cond, w[f"{stack.prefix}/z_to_initial_state/kernel"])
-                + w[f"{stack.prefix}/z_to_initial_state/bias"]
-            )
-            plans.append((stack, w_prev, w_h0, cond_proj, init, n0))
-
-        out_depths = [s.output_depth for s in self.stacks]
-        total_depth = sum(out_depths)
-
-        def initial_states():
-            flat = []
-            for stack, *_rest in plans:
-                for n in stack.rnn_sizes:
-                    flat += [tf.zeros(tf.stack([batch, n])), tf.zeros(tf.stack([batch, n]))]
-            return flat
+        total_depth = sum(s.output_depth for s in self.stacks)
 
         def body(t, prev, states, samples_ta, logits_ta):
             seg = t // seg_len
             reset = tf.equal(t % seg_len, 0)
             new_states, outs, logits_all = [], [], []
-            pos = 0
             offset = 0
-            for stack, w_prev, w_h0, cond_proj, init, n0 in plans:
-                layers = len(stack.rnn_sizes)
-                st = states[pos : pos + 2 * layers]
-                init_s = _split_state(init[seg], stack.rnn_sizes)
-                st_pairs = []
-                for layer in range(layers):
-                    c = tf.where(reset, init_s[layer][0], st[2 * layer])
-                    h = tf.where(reset, init_s[layer][1], st[2 * layer + 1])
-                    st_pairs.append((c, h))
-                prev_k = prev[:, offset : offset + stack.output_depth]
-                gates_x = tf.matmul(prev_k, w_prev) + cond_proj[seg]
-                c, h = lstm_step(gates_x, st_pairs[0], w_h0)
-                new_pairs = [(c, h)]
-                x = h
-                for layer in range(1, layers):
-                    kernel = w[f"{stack.prefix}/multi_rnn_cell/cell_{layer}/lstm_cell/kernel"]
-                    bias = w[f"{stack.prefix}/multi_rnn_cell/cell_{layer}/lstm_cell/bias"]
-                    in_depth = stack.rnn_sizes[layer - 1]
-                    c, h = lstm_step(tf.matmul(x, kernel[:in_depth]) + bias, st_pairs[layer], kernel[in_depth:])
-                    new_pairs.append((c, h))
-                    x = h
-                logits = tf.matmul(x, w[f"{stack.prefix}/output_projection/kernel"]) + w[f"{stack.prefix}/output_projection/bias"]
+            for step, state in zip(steps, states):
+                init = step.initial_state(seg)
+                state = [(tf.where(reset, ic, c), tf.where(reset, ih, h)) for (ic, ih), (c, h) in zip(init, state)]
+                prev_k = prev[:, offset : offset + step.stack.output_depth]
+                state, logits = step(step.prev_gates_dense(prev_k), state, seg)
                 step_seed = tf.stack([seed[0], seed[1] + t * 8 + len(outs)])
-                if teacher:
-                    out = _sample_segments(logits, stack.segments, tf.constant(1.0), step_seed)
-                else:
-                    out = _sample_segments(logits, stack.segments, temperature, step_seed)
-                outs.append(out)
+                out_temperature = tf.constant(1.0) if teacher else temperature
+                outs.append(_sample_segments(logits, step.stack.segments, out_temperature, step_seed))
                 logits_all.append(logits)
-                for c, h in new_pairs:
-                    new_states += [c, h]
-                pos += 2 * layers
-                offset += stack.output_depth
+                new_states.append(state)
+                offset += step.stack.output_depth
             sample = tf.concat(outs, axis=-1) if len(outs) > 1 else outs[0]
             step_logits = tf.concat(logits_all, axis=-1) if len(logits_all) > 1 else logits_all[0]
             if teacher:
@@ -348,12 +524,13 @@ class MusicVAECore(tf.Module):
             return t + 1, next_prev, new_states, samples_ta.write(t, sample), logits_ta.write(t, step_logits)
 
         prev0 = tf.zeros(tf.stack([batch, total_depth]))
+        states0 = [[(tf.zeros(tf.stack([batch, n])), tf.zeros(tf.stack([batch, n]))) for n in step.stack.rnn_sizes] for step in steps]
         samples_ta = tf.TensorArray(tf.float32, size=length)
         logits_ta = tf.TensorArray(tf.float32, size=length)
         _, _, _, samples_ta, logits_ta = tf.while_loop(
             lambda t, *_: t < length,
             body,
-            (tf.constant(0), prev0, initial_states(), samples_ta, logits_ta),
+            (tf.constant(0), prev0, states0, samples_ta, logits_ta),
         )
         samples = tf.transpose(samples_ta.stack(), [1, 0, 2])
         logits = tf.transpose(logits_ta.stack(), [1, 0, 2])

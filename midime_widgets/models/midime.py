@@ -14,21 +14,27 @@ Defaults equal magenta.js's ``MidiMe`` (``music/src/music_vae/midi_me.ts``) so r
 * ``fit`` is full-batch by default: one Adam step per epoch, a fresh Adam state per ``fit`` call.
 
 The one deliberate difference: ``log σ²`` is computed as ``log(σ² + 1e-12)``
-(:data:`LOG_VARIANCE_EPSILON`). In float32 this equals magenta.js's value for any σ above ~1e-5,
-and keeps the KL finite when softplus underflows to exactly 0 (magenta.js would produce −inf/NaN).
+(:data:`LOG_VARIANCE_EPSILON`). That moves it by at most 1e-12/σ² (under 1e-6 for σ ≥ 1e-3) and
+keeps the KL finite when softplus underflows to exactly 0, where magenta.js gets −inf/NaN.
+(Adam is TensorFlow's fused kernel, whose ε sits outside the bias correction, like Keras'; tfjs
+adds ε to the bias-corrected √v̂; the two differ only for gradients below ~1e-5.)
 
 Training runs inside one compiled ``tf.function`` per chunk of epochs (a ``tf.while_loop`` over
 steps), with a stop flag variable read every step so :meth:`MidiMe.stop` from another thread ends
-training after the current step. Every step checks the loss and gradients: a non-finite loss
-restores a copy of the weights taken (on-device, inside the step) just before the last good update
-and raises :class:`~midime_widgets.errors.TrainingError`.
+training after the current step. Every step checks its loss and gradients before applying its
+update, and copies the weights (on-device, inside the step) just before each good update. A
+non-finite loss means the previous update broke the weights, so the copy is put back and
+:class:`~midime_widgets.errors.TrainingError` is raised; a last check after the final step catches
+an update that broke the weights on the way out.
 
 Saved format (a directory, no pickle anywhere; see :meth:`MidiMe.save`)::
 
     my_midime/
       midime.json   {"format": "midime-widgets/midime", "format_version": 1, "config": {...},
                      "musicvae": {"name", "z_size", "fingerprint"} | null,
-                     "training": {"epochs_trained", "fits", "last_fit": {...}},
+                     "training": {"epochs_trained", "fits", "noise_steps",
+                                  "last_fit": {"total": [...], "reconstruction": [...],
+                                               "kl": [...], "stopped", "seconds", ...}},
                      "weights": [{"name", "shape", "dtype"}, ...], "versions": {...}}
       weights.npz   one float32 array per weight name, e.g. "encoder_0/kernel" (loaded with
                     allow_pickle=False)
@@ -79,6 +85,8 @@ _ADAM_EPSILON = 1e-7  # Keras' and tfjs' float32 default
 _MAX_SEED = 2**31 - 1
 # When progress is reported, one compiled call runs enough epochs to last about this long.
 _PROGRESS_CHUNK_SECONDS = 0.05
+# At most this many steps per compiled call (bounds the per-call loss buffer).
+_MAX_STEPS_PER_CALL = 4096
 _STATUS_OK, _STATUS_NONFINITE = 0, 1
 
 
@@ -373,7 +381,7 @@ class _CompiledTraining:
         self.tf = tf
         self.config = config
         self.network = network
-        self.variables = [w.value if hasattr(w, "value") else w for w in network.trainable_weights]
+        self.variables = [_tf_variable(w) for w in network.trainable_weights]
         zeros = [tf.zeros_like(v) for v in self.variables]
         self.adam_m = [tf.Variable(z, trainable=False) for z in zeros]
         self.adam_v = [tf.Variable(z, trainable=False) for z in zeros]
@@ -447,7 +455,10 @@ class _CompiledTraining:
         grads = tape.gradient(total, self.variables)
         self.noise_counter.assign_add(1)
         loss_ok = tf.math.is_finite(total)
-        grads_ok = tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
+        # One NaN/inf anywhere makes the sum non-finite; a single sum per gradient is ~2x cheaper
+        # than elementwise is_finite checks (an overflowing sum would flag a gradient that is
+        # diverging anyway).
+        grads_ok = tf.math.is_finite(tf.add_n([tf.reduce_sum(g) for g in grads]))
 
         def update():
             self._take_snapshot()
@@ -672,68 +683,59 @@ class MidiMe:
         self._training.stop_flag.assign(value)
 
     def _run_fit(self, codes, epochs, batch_size, callbacks, on_progress) -> FitHistory:
+        """The training loop: compiled chunks of epochs, with reporting between chunks."""
         tf = _tf()
         training = self._training
-        n = codes.shape[0]
-        if batch_size is not None and batch_size >= n:
+        if batch_size is not None and batch_size >= codes.shape[0]:
             batch_size = None
-        steps_per_epoch = 1 if batch_size is None else -(-n // batch_size)
+        steps_per_epoch = 1 if batch_size is None else -(-codes.shape[0] // batch_size)
         run = training.train_fn(batch_size)
         x = tf.convert_to_tensor(codes)
 
         started = time.perf_counter()
-        history = FitHistory(epochs)
-        self.history = history
+        history = self.history = FitHistory(epochs)
         self.fits += 1
-        training.reset_optimizer()
+        training.reset_optimizer()  # a fresh Adam per fit, as magenta.js's train()
         training.take_snapshot()
-        keras_callbacks = _keras_callback_list(callbacks, self.network)
-        if keras_callbacks is not None:
-            self.network.stop_training = False
-            keras_callbacks.on_train_begin()
-
-        chunk_epochs = 1
-        epoch = 0
+        reporter = _EpochReporter(epochs, on_progress, _keras_callback_list(callbacks, self.network))
+        # The shuffle order is keyed by the model's lifetime epoch count, so a second fit does not
+        # replay the first one's mini-batch order.
+        first_epoch = self.epochs_trained
+        max_chunk = max(1, _MAX_STEPS_PER_CALL // steps_per_epoch)
+        chunk_epochs, epoch = 1, 0
         try:
+            reporter.begin(self.network)
             while epoch < epochs and not self._stop_requested.is_set():
                 count = min(chunk_epochs, epochs - epoch)
+                reporter.epoch_begin(epoch)
                 chunk_started = time.perf_counter()
-                if keras_callbacks is not None:
-                    keras_callbacks.on_epoch_begin(epoch)
-                steps, status, losses = run(x, tf.constant(epoch * steps_per_epoch, tf.int64),
-                                            tf.constant(count * steps_per_epoch, tf.int32))
+                steps, status, losses = run(
+                    x,
+                    tf.constant((first_epoch + epoch) * steps_per_epoch, tf.int64),
+                    tf.constant(count * steps_per_epoch, tf.int32),
+                )
                 steps, status, losses = int(steps), int(status), losses.numpy()
-                good_steps = steps - (1 if status != _STATUS_OK else 0)
+                chunk_seconds = time.perf_counter() - chunk_started
+                good_steps = steps if status == _STATUS_OK else steps - 1
                 for row in _epoch_means(losses[:good_steps], steps_per_epoch, partial=status == _STATUS_OK):
                     history.append(*row)
                     epoch += 1
                     self.epochs_trained += 1
-                    logs = dict(zip(FitHistory.KEYS, (float(v) for v in row)))
-                    if on_progress is not None:
-                        on_progress(epoch, epochs, logs)
-                    if keras_callbacks is not None:
-                        keras_callbacks.on_epoch_end(epoch - 1, {"loss": logs["total"], **logs})
+                    reporter.epoch_end(epoch, row)
                 if status != _STATUS_OK:
                     raise self._divergence_error(history, epoch)
-                if steps < count * steps_per_epoch:  # the stop flag ended the loop
-                    history.stopped = True
+                if steps < count * steps_per_epoch or reporter.stop_requested(self.network):
+                    history.stopped = True  # stop() during the call, or a Keras callback
                     break
-                if keras_callbacks is not None and getattr(self.network, "stop_training", False):
-                    history.stopped = True
-                    break
-                chunk_epochs = _next_chunk(
-                    count, time.perf_counter() - chunk_started, report=on_progress is not None,
-                    keras=keras_callbacks is not None, remaining=epochs - epoch,
-                )
+                chunk_epochs = min(max_chunk, reporter.next_chunk(count, chunk_seconds, epochs - epoch))
             else:
-                history.stopped = epoch < epochs
-            if not math.isfinite(float(training.probe(x))):
+                history.stopped = epoch < epochs  # stop() between calls
+            if not math.isfinite(float(training.probe(x))):  # did the very last update break it?
                 training.restore_snapshot()
                 raise self._divergence_error(history, epoch)
         finally:
             history.seconds = time.perf_counter() - started
-            if keras_callbacks is not None:
-                keras_callbacks.on_train_end()
+            reporter.end()
         return history
 
     def _divergence_error(self, history: FitHistory, epoch: int) -> TrainingError:
@@ -952,19 +954,50 @@ def _epoch_means(step_losses: np.ndarray, steps_per_epoch: int, *, partial: bool
     return rows
 
 
-def _next_chunk(count: int, seconds: float, *, report: bool, keras: bool, remaining: int) -> int:
-    """How many epochs the next compiled call should run.
+class _EpochReporter:
+    """Delivers per-epoch results to ``on_progress`` and Keras callbacks, and sizes chunks.
 
-    Keras callbacks act between epochs, so they get one epoch per call. With only ``on_progress``
-    the chunk grows until a call takes ~50 ms (per-epoch reports still arrive, in small bursts).
-    Without either, everything left runs in one call (``stop()`` still works per step).
+    Keras callbacks act between epochs, so they get one epoch per compiled call. With only
+    ``on_progress`` a call grows until it takes ~50 ms (reports still arrive for every epoch, in
+    small bursts). With neither, everything left runs in one call (``stop()`` still works per
+    step, through the stop flag the loop reads).
     """
-    if keras:
-        return 1
-    if not report:
-        return max(remaining, 1)
-    per_epoch = max(seconds / max(count, 1), 1e-6)
-    return int(min(max(1, _PROGRESS_CHUNK_SECONDS / per_epoch), max(remaining, 1), count * 4))
+
+    def __init__(self, epochs: int, on_progress, keras_callbacks):
+        self.epochs = epochs
+        self.on_progress = on_progress
+        self.keras = keras_callbacks
+
+    def begin(self, network) -> None:
+        if self.keras is not None:
+            network.stop_training = False
+            self.keras.on_train_begin()
+
+    def epoch_begin(self, epoch: int) -> None:
+        if self.keras is not None:
+            self.keras.on_epoch_begin(epoch)
+
+    def epoch_end(self, epoch: int, row) -> None:
+        logs = dict(zip(FitHistory.KEYS, (float(v) for v in row)))
+        if self.on_progress is not None:
+            self.on_progress(epoch, self.epochs, logs)
+        if self.keras is not None:
+            self.keras.on_epoch_end(epoch - 1, {"loss": logs["total"], **logs})
+
+    def stop_requested(self, network) -> bool:
+        return self.keras is not None and bool(getattr(network, "stop_training", False))
+
+    def end(self) -> None:
+        if self.keras is not None:
+            self.keras.on_train_end()
+
+    def next_chunk(self, count: int, seconds: float, remaining: int) -> int:
+        if self.keras is not None:
+            return 1
+        if self.on_progress is None:
+            return max(remaining, 1)
+        per_epoch = max(seconds / max(count, 1), 1e-6)
+        return int(min(max(1, _PROGRESS_CHUNK_SECONDS / per_epoch), max(remaining, 1), count * 4))
 
 
 def _keras_callback_list(callbacks: list[Any], network):

@@ -10,7 +10,10 @@ KINDS = ("melody", "trio", "drums")
 
 
 def model_kind(vae: Any) -> str:
-    """'melody', 'trio' or 'drums', from the model's converter spec (or its name as a fallback)."""
+    """'melody', 'trio' or 'drums': ``vae.kind``, else the converter spec, else the model's name."""
+    kind = getattr(vae, "kind", None)
+    if kind in KINDS:
+        return str(kind)
     config = getattr(vae, "config", None)
     spec = getattr(config, "converter", None)
     if isinstance(spec, dict) and spec.get("type") in KINDS:

@@ -80,6 +80,14 @@ class LossStream:
             self._send_rows(reset=True, rows=[])
             self._push_status()
 
+    def restart_clock(self, message: str | None = None) -> None:
+        """Count elapsed time from now (call when the fit itself begins, after set-up)."""
+        with self._lock:
+            self._started = self.clock()
+            if message is not None:
+                self._status["message"] = message
+            self._push_status()
+
     def update(self, epoch: int, total: int, losses: Mapping[str, float]) -> None:
         """Record one epoch (``epoch`` counts from 1, as MidiMe.fit reports it); thread-safe."""
         row = (float(epoch), float(losses.get("total", math.nan)),

@@ -41,7 +41,7 @@ import traitlets
 from ..errors import CheckpointError, MidiError, TrainingError
 from ._base import MidimeWidget
 from .device import describe_device, model_info, musicvae_record
-from .examples import example_bytes, example_names
+from .examples import example_bytes, example_label, example_menu
 from .inputs import InputFile, load_input, prepare_input, read_source
 from .latent import Projection2D, rank_dims
 from .monitor import DONE, ERROR, RUNNING, STOPPED, LossStream, idle_status
@@ -89,7 +89,7 @@ class MidiMePanel(MidimeWidget):
     # 1. model
     model_info = traitlets.Dict().tag(sync=True)
     # 2. input
-    examples = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    examples = traitlets.List(traitlets.Dict()).tag(sync=True)
     files = traitlets.List(traitlets.Dict()).tag(sync=True)
     selected_file = traitlets.Int(0).tag(sync=True)
     input_roll = traitlets.Dict(default_value=empty_wire()).tag(sync=True)
@@ -111,6 +111,7 @@ class MidiMePanel(MidimeWidget):
     beta = traitlets.Float(1.0).tag(sync=True)
     training = traitlets.Dict(default_value=idle_status()).tag(sync=True)
     # 5. personalized space
+    has_midime = traitlets.Bool(False).tag(sync=True)
     midime_values = traitlets.List(traitlets.Float()).tag(sync=True)
     midime_roll = traitlets.Dict(default_value=empty_wire()).tag(sync=True)
     midime_label = traitlets.Unicode("").tag(sync=True)
@@ -138,6 +139,7 @@ class MidiMePanel(MidimeWidget):
         self._sync_lock = threading.RLock()
         self._decode_lock = threading.RLock()
         self._quiet = 0  # >0 while we set slider traits ourselves (no re-decode)
+        self._rev = 0  # bumped into every decoded roll so each decode redraws (latency probes)
         self._inputs: list[InputFile] = []
         self._windows: list[Any] = []
         self._input_mu = np.zeros((0, self._z_size), np.float32)
@@ -156,7 +158,7 @@ class MidiMePanel(MidimeWidget):
         self.stream = LossStream(self, min_interval=min_interval, lock=self._sync_lock)
         with self.hold_sync():
             self.model_info = model_info(vae)
-            self.examples = example_names()
+            self.examples = example_menu()
             self.training = idle_status(self.model_info["device"])
         self.on_msg(self._on_frontend_msg)
         self._handlers: dict[str, Callable[[dict, list], Any]] = {
@@ -246,8 +248,8 @@ class MidiMePanel(MidimeWidget):
         self._after_input_change(selected=0, error=message)
 
     def load_example(self, name: str) -> None:
-        """Use one of :attr:`examples` as the input."""
-        self.load_bytes([(name, example_bytes(name))])
+        """Use a bundled example (a name from :attr:`examples`, e.g. ``"folk_band"``) as the input."""
+        self.load_bytes([(example_label(name), example_bytes(name))])
 
     def choose_melody(self, file_index: int, instrument: int) -> None:
         """Take ``instrument`` as the melody of input file ``file_index`` (melody models)."""
@@ -300,7 +302,7 @@ class MidiMePanel(MidimeWidget):
         self._stop_requested.clear()
         self._set(error="")
         self.stream.start(self.epochs, device=self.model_info.get("device", describe_device()),
-                          message=f"{len(codes)} windows, latent {self.latent_size}, beta {self.beta:g}")
+                          message="Building the model…")
         thread = threading.Thread(
             target=self._train_worker,
             args=(codes, self.epochs, self.latent_size, self.beta),
@@ -483,7 +485,7 @@ class MidiMePanel(MidimeWidget):
             self._vae_z = z
             self._current_vae_seq = seq
             with self._sync_lock, self.hold_sync():
-                self.vae_roll = sequence_to_wire(seq, label="edited with the sliders")
+                self.vae_roll = self._wire(seq, "edited with the sliders")
                 self.vae_label = "your point (greedy decoding)"
                 self.vae_window = -1
                 self.vae_stats = {**self.vae_stats, "values": _floats(change["new"])}
@@ -503,7 +505,7 @@ class MidiMePanel(MidimeWidget):
             with self._sync_lock, self.hold_sync():
                 self._current_midime_seq = seq
                 self._current_small = values
-                self.midime_roll = sequence_to_wire(seq)
+                self.midime_roll = self._wire(seq, "your point")
                 self.midime_label = "your point"
                 self.current_sample = -1
                 self._push_map()
@@ -516,6 +518,11 @@ class MidiMePanel(MidimeWidget):
     _current_vae_seq: Any = None
     _current_midime_seq: Any = None
     _current_small: np.ndarray | None = None
+
+    def _wire(self, seq: Any, label: str) -> dict[str, Any]:
+        """A roll for the browser; ``rev`` makes every decode a change (so it always redraws)."""
+        self._rev += 1
+        return {**sequence_to_wire(seq, label=label), "rev": self._rev}
 
     def _set(self, **traits: Any) -> None:
         with self._sync_lock, self.hold_sync():
@@ -588,7 +595,7 @@ class MidiMePanel(MidimeWidget):
             finally:
                 self._quiet -= 1
             self.vae_stats = {**self.vae_stats, "values": values}
-            self.vae_roll = sequence_to_wire(seq, label=label)
+            self.vae_roll = self._wire(seq, label)
             self.vae_label = label
             self.vae_window = window
 
@@ -613,6 +620,7 @@ class MidiMePanel(MidimeWidget):
             if self._stop_requested.is_set():
                 self.stream.finish(STOPPED, "Stopped before the first epoch.")
                 return
+            self.stream.restart_clock(f"{len(codes)} windows, latent size {latent_size}, beta {beta:g}")
             def progress(epoch: int, total: int, losses: dict) -> None:
                 self.stream.update(epoch, total, losses)
                 if self._stop_requested.is_set():  # Stop pressed while the model was being built
@@ -650,6 +658,7 @@ class MidiMePanel(MidimeWidget):
         samples = [self._make_sample(self._rng.standard_normal(latent).astype(np.float32))
                    for _ in range(self.initial_samples)]
         with self._sync_lock, self.hold_sync():
+            self.has_midime = True
             self._samples = samples
             self._push_gallery()
             self._show_midime_point(origin, seq, "the centre of your space", -1)
@@ -687,7 +696,7 @@ class MidiMePanel(MidimeWidget):
             self.midime_values = _floats(z_small)
         finally:
             self._quiet -= 1
-        self.midime_roll = sequence_to_wire(seq, label=label)
+        self.midime_roll = self._wire(seq, label)
         self.midime_label = label
         self.current_sample = sample_id
         self._push_map()

@@ -1,0 +1,191 @@
+"""The Binder (repo2docker) set-up in binder/: its files are valid, and its install path works.
+
+repo2docker installs binder/requirements.txt, then runs binder/postBuild, which installs the package
+from the checkout with --no-deps. So requirements.txt has to list every runtime dependency, and
+postBuild has to build a package that includes the esbuild bundle and the default model. The slow
+test runs postBuild itself in a clean virtual environment (system packages visible, no package
+index: nothing is downloaded) on a copy of the repository without any build outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+BINDER = ROOT / "binder"
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+# Binder requirement name → the pyproject dependency it stands for.
+SUBSTITUTES = {"tensorflow-cpu": "tensorflow"}
+
+
+def binder_requirements() -> list[Requirement]:
+    lines = (BINDER / "requirements.txt").read_text().splitlines()
+    return [Requirement(line.split("#", 1)[0].strip()) for line in lines if line.split("#", 1)[0].strip()]
+
+
+def by_name(requirements) -> dict[str, Requirement]:
+    return {canonicalize_name(SUBSTITUTES.get(r.name, r.name)): r for r in requirements}
+
+
+# ---------------------------------------------------------------------------------------------
+# File checks (fast)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_requirements_cover_every_runtime_dependency_with_the_same_bounds():
+    binder = by_name(binder_requirements())
+    for dep in map(Requirement, PYPROJECT["project"]["dependencies"]):
+        name = canonicalize_name(dep.name)
+        assert name in binder, f"binder/requirements.txt lacks {dep} (postBuild installs with --no-deps)"
+        assert binder[name].specifier == dep.specifier, (
+            f"binder/requirements.txt has {binder[name]}, pyproject.toml has {dep}: keep them in step"
+        )
+
+
+def test_requirements_include_the_build_backend_for_no_build_isolation():
+    binder = by_name(binder_requirements())
+    for dep in map(Requirement, PYPROJECT["build-system"]["requires"]):
+        assert canonicalize_name(dep.name) in binder, f"postBuild builds without isolation; add {dep}"
+
+
+def test_requirements_have_no_local_references():
+    # A local reference ("-e .", "-r other.txt", a path) makes repo2docker install requirements.txt
+    # only after copying the whole repository, so every code change would reinstall TensorFlow.
+    for line in (BINDER / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        assert not line.startswith(("-", ".", "/")), f"local or option line in requirements.txt: {line!r}"
+        assert "file:" not in line and "git+" not in line, line
+
+
+def test_runtime_python_satisfies_requires_python():
+    text = (BINDER / "runtime.txt").read_text().strip()
+    match = re.fullmatch(r"python-(3\.\d+)", text)
+    assert match, f"runtime.txt must read like 'python-3.11', got {text!r}"
+    assert match.group(1) in SpecifierSet(PYPROJECT["project"]["requires-python"])
+
+
+def test_postbuild_is_an_executable_bash_script():
+    post_build = BINDER / "postBuild"
+    assert post_build.stat().st_mode & stat.S_IXUSR, "postBuild must be executable (chmod +x, and commit the mode)"
+    text = post_build.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in text, "a failing step must fail the Binder build"
+    subprocess.run(["bash", "-n", str(post_build)], check=True)
+
+
+def test_binder_folder_holds_only_files_repo2docker_reads_as_intended():
+    # environment.yml would make repo2docker ignore runtime.txt; a Dockerfile would replace everything.
+    names = {p.name for p in BINDER.iterdir()}
+    assert names <= {"requirements.txt", "runtime.txt", "postBuild", "apt.txt", "README.md"}, names
+    assert not (ROOT / ".binder").exists(), "binder/ and .binder/ are exclusive for repo2docker"
+
+
+def test_readme_binder_link_opens_the_quickstart():
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"https://mybinder\.org/v2/gh/([\w.-]+/[\w.-]+)/(\w+)\?urlpath=lab/tree/([\w./-]+)", readme)
+    assert links, "README has no Binder link"
+    homepage = PYPROJECT["project"]["urls"]["Homepage"]
+    for repo, _branch, path in links:
+        assert homepage.endswith(repo), f"Binder link names {repo}, the project lives at {homepage}"
+        assert (ROOT / path).is_file(), f"Binder link opens {path}, which does not exist"
+    assert any(path == "notebooks/01_quickstart.ipynb" for *_, path in links)
+
+
+# ---------------------------------------------------------------------------------------------
+# The install path, as far as this machine allows (slow)
+# ---------------------------------------------------------------------------------------------
+
+
+def checkout_copy(dest: Path) -> Path:
+    """Copy what a fresh clone holds (tracked and untracked-but-not-ignored files) to `dest`."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: cannot tell source files from build outputs")
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        source = ROOT / rel
+        if source.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / rel)
+    return dest
+
+
+@pytest.mark.slow
+def test_postbuild_installs_a_working_package_into_a_clean_venv(tmp_path):
+    node_modules = ROOT / "js" / "node_modules"
+    if not node_modules.is_dir() or shutil.which("npm") is None:
+        pytest.skip("npm or js/node_modules missing (pip install -e . creates them)")
+    repo = checkout_copy(tmp_path / "repo")
+    assert not (repo / "midime_widgets" / "static" / "widget.js").exists(), "the copy must not hold build outputs"
+    # Binder's npm install downloads these; here they are copied so the test needs no network.
+    shutil.copytree(node_modules, repo / "js" / "node_modules", symlinks=True)
+
+    venv = tmp_path / "venv"
+    # --without-pip: the system pip (visible through --system-site-packages) installs into the venv.
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    env = {
+        **os.environ,
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "VIRTUAL_ENV": str(venv),
+        "PIP_NO_INDEX": "1",  # --no-deps must mean no downloads
+        "npm_config_offline": "true",
+        "npm_config_audit": "false",
+        "npm_config_fund": "false",
+    }
+    env.pop("PYTHONPATH", None)
+    build = subprocess.run(["bash", str(repo / "binder" / "postBuild")], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    assert "widget bundle" in build.stdout
+
+    check = textwrap.dedent(
+        """
+        import json, sys
+        from pathlib import Path
+        import midime_widgets
+        from midime_widgets import examples
+        try:
+            from midime_widgets import MusicVAE
+        except (ImportError, AttributeError):
+            from midime_widgets.models.musicvae import MusicVAE
+        package = Path(midime_widgets.__file__).parent
+        vae = MusicVAE.default()
+        window = vae.chunks(midime_widgets.load_midi(examples.path("folk_reel")))[:1]
+        z, mu, sigma = vae.encode(window)
+        decoded = vae.decode(mu, temperature=0.0)
+        print(json.dumps({
+            "package": str(package),
+            "prefix": sys.prefix,
+            "bundle_bytes": (package / "static" / "widget.js").stat().st_size,
+            "examples": [examples.path(n).is_file() for n in examples.names()],
+            "z_size": vae.config.z_size,
+            "mu_shape": list(mu.shape),
+            "mu_finite": bool((abs(mu) < 1e6).all()),
+            "decoded": [type(s).__name__ for s in decoded],
+        }))
+        """
+    )
+    run = subprocess.run([str(venv / "bin" / "python"), "-c", check], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    info = json.loads(run.stdout.strip().splitlines()[-1])
+    assert Path(info["package"]).is_relative_to(venv), f"imported {info['package']}, not the venv's copy"
+    assert info["bundle_bytes"] > 10_000, "the installed widget bundle is (nearly) empty"
+    assert info["examples"] and all(info["examples"])
+    assert info["mu_shape"] == [1, info["z_size"]] and info["mu_finite"]
+    assert info["decoded"] == ["NoteSequence"]
