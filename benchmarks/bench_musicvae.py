@@ -8,9 +8,10 @@ For each config a full-size checkpoint with random weights is written once (cach
 `$MIDIME_WIDGETS_CACHE/bench/`). Ours: `MusicVAE.from_checkpoint(...).encode_tensors` and
 `.decode_to_tensors(temperature=0.5)`. Magenta: `TrainedModel(config, batch_size=b, ckpt)` with
 `encode_tensors` / `decode_to_tensors` run in the oracle venv (`--oracle-python`, default
-/root/magenta-oracle/bin/python; see tests/oracle/README.md) as a subprocess of this script, so both
-are measured in the same run and under the same machine load. The first call (graph build / trace /
-compile) is reported separately and excluded from the medians.
+/root/magenta-oracle/bin/python; see tests/oracle/README.md) in a subprocess of this script that
+runs in lockstep with ours (one call of ours, one of magenta's, and so on), so both see the same
+machine load even when it changes. The first call (graph build / trace / XLA compile) is reported
+separately and excluded from the medians.
 
 This file is also the magenta worker (`--magenta-worker JSON`), which imports nothing from
 midime_widgets: it runs under the oracle venv's TF1-compat magenta.
@@ -30,20 +31,6 @@ from pathlib import Path
 DEFAULT_CONFIGS = ("cat-mel_2bar_small", "hierdec-mel_16bar")
 DEFAULT_ORACLE = "/root/magenta-oracle/bin/python"
 WEIGHT_SEED = 1234
-
-
-def _timed(fn, reps: int) -> dict:
-    """Run `fn` once (warm-up, reported as `first_s`), then `reps` times; wall-clock seconds."""
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {"first_s": first, "median_s": statistics.median(times), "min_s": min(times),
-            "reps": reps}
 
 
 def _reps_for(config: str, op: str, batch: int, reps: int) -> int:
@@ -69,7 +56,15 @@ def _inputs(depth: int, steps: int, batch: int, seed: int):
 
 
 def magenta_worker(spec: dict) -> None:
-    """Time magenta's TrainedModel; prints one JSON object on stdout."""
+    """Serve timed calls of magenta's TrainedModel, in lockstep with the parent.
+
+    Protocol on stdin/stdout, one JSON object per line: after building one TrainedModel per batch
+    size and making each first call it prints {"first": {"encode/1": s, ...}}; then for each
+    line "encode 1" / "decode 32" it runs that call once and prints {"s": wall seconds};
+    "quit" ends it. Everything else magenta or TF prints goes to stderr.
+    """
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
@@ -82,32 +77,63 @@ def magenta_worker(spec: dict) -> None:
     config = configs.CONFIG_MAP[spec["config"]]
     steps = config.hparams.max_seq_len
     depth = config.data_converter.input_depth
-    results = {}
+    calls, first = {}, {}
     for batch in spec["batches"]:
         model = TrainedModel(config, batch_size=batch, checkpoint_dir_or_path=spec["checkpoint"])
         inputs, lengths, rng = _inputs(depth, steps, batch, seed=batch)
         z = rng.standard_normal((batch, config.hparams.z_size)).astype(np.float32)
-        for op in ("encode", "decode"):
-            if op == "encode":
-                fn = lambda: model.encode_tensors(list(inputs), list(lengths))  # noqa: E731
-            else:
-                fn = lambda: model.decode_to_tensors(z, length=steps, temperature=0.5)  # noqa: E731
-            reps = _reps_for(spec["config"], op, batch, spec["reps"])
-            results[f"{op}/{batch}"] = _timed(fn, reps)
-        model._sess.close()
-    print(json.dumps(results))
+        calls[f"encode/{batch}"] = (
+            lambda m=model, x=inputs, n=lengths: m.encode_tensors(list(x), list(n)))
+        calls[f"decode/{batch}"] = (
+            lambda m=model, z=z: m.decode_to_tensors(z, length=steps, temperature=0.5))
+    calls = {k: fn for k, fn in calls.items() if k.split("/")[0] in spec["ops"]}
+    for key, fn in calls.items():
+        start = time.perf_counter()
+        fn()
+        first[key] = time.perf_counter() - start
+    protocol.write(json.dumps({"first": first}) + "\n")
+    for line in sys.stdin:
+        command = line.split()
+        if not command or command[0] == "quit":
+            break
+        key = f"{command[0]}/{command[1]}"
+        start = time.perf_counter()
+        calls[key]()
+        protocol.write(json.dumps({"s": time.perf_counter() - start}) + "\n")
 
 
-def run_magenta(python: str, config: str, checkpoint: str, batches, reps: int) -> dict | None:
-    spec = {"config": config, "checkpoint": checkpoint, "batches": list(batches), "reps": reps}
-    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2",
-               CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
-    proc = subprocess.run([python, __file__, "--magenta-worker", json.dumps(spec)],
-                          capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        print(f"magenta worker failed for {config}:\n{proc.stderr[-3000:]}", file=sys.stderr)
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+class MagentaWorker:
+    """The parent's handle on a lockstep magenta worker subprocess."""
+
+    def __init__(self, python: str, config: str, checkpoint: str, batches, ops):
+        spec = {"config": config, "checkpoint": checkpoint, "batches": list(batches),
+                "ops": list(ops)}
+        env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="2",
+                   CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+        self.proc = subprocess.Popen(
+            [python, __file__, "--magenta-worker", json.dumps(spec)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self.first = self._reply()["first"]
+
+    def _reply(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the magenta worker died (run it by hand to see why: "
+                               "--magenta-worker '{...}')")
+        return json.loads(line)
+
+    def call(self, op: str, batch: int) -> float:
+        self.proc.stdin.write(f"{op} {batch}\n")
+        self.proc.stdin.flush()
+        return self._reply()["s"]
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+        self.proc.wait(timeout=60)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,24 +164,46 @@ def bench_checkpoint(config_name: str, cache: Path) -> str:
     return str(prefix)
 
 
-def bench_ours(config_name: str, checkpoint: str, batches, reps: int) -> dict:
+def _stats(first: float, times: list) -> dict:
+    return {"first_s": first, "median_s": statistics.median(times), "min_s": min(times),
+            "reps": len(times)}
+
+
+def bench_config(config_name: str, checkpoint: str, batches, ops, reps: int,
+                 worker: "MagentaWorker | None") -> tuple[dict, dict | None, str]:
+    """Time ours and (when `worker` is given) magenta alternately, call by call, so both see
+    the same machine load. Returns (ours, magenta or None, our device)."""
     import numpy as np
 
     from midime_widgets.models.musicvae import MusicVAE
 
     vae = MusicVAE.from_checkpoint(checkpoint, config=config_name)
     steps, depth = vae.config.max_seq_len, vae.config.input_depth
-    results = {"device": vae.device}
+    ours, theirs = {}, ({} if worker else None)
     for batch in batches:
         inputs, lengths, rng = _inputs(depth, steps, batch, seed=batch)
         z = rng.standard_normal((batch, vae.config.z_size)).astype(np.float32)
-        for op in ("encode", "decode"):
-            if op == "encode":
-                fn = lambda: vae.encode_tensors(inputs, lengths)  # noqa: E731
-            else:
-                fn = lambda: vae.decode_to_tensors(z, temperature=0.5, seed=0)  # noqa: E731
-            results[f"{op}/{batch}"] = _timed(fn, _reps_for(config_name, op, batch, reps))
-    return results
+        calls = {
+            "encode": lambda: vae.encode_tensors(inputs, lengths),
+            "decode": lambda: vae.decode_to_tensors(z, temperature=0.5, seed=0),
+        }
+        for op in ops:
+            fn = calls[op]
+            key = f"{op}/{batch}"
+            start = time.perf_counter()
+            fn()
+            first = time.perf_counter() - start
+            mine, other = [], []
+            for _ in range(_reps_for(config_name, op, batch, reps)):
+                start = time.perf_counter()
+                fn()
+                mine.append(time.perf_counter() - start)
+                if worker:
+                    other.append(worker.call(op, batch))
+            ours[key] = _stats(first, mine)
+            if worker:
+                theirs[key] = _stats(worker.first[key], other)
+    return ours, theirs, vae.device
 
 
 def _fmt(seconds: float | None) -> str:
@@ -187,6 +235,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS))
     parser.add_argument("--batches", default="1,32")
+    parser.add_argument("--ops", default="encode,decode")
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--oracle-python", default=DEFAULT_ORACLE)
     parser.add_argument("--no-magenta", action="store_true")
@@ -200,6 +249,7 @@ def main(argv=None) -> None:
     from midime_widgets.models.download import cache_dir
 
     batches = [int(b) for b in args.batches.split(",")]
+    ops = [op for op in ("encode", "decode") if op in args.ops.split(",")]
     cache = cache_dir() / "bench"
     use_magenta = not args.no_magenta and Path(args.oracle_python).exists()
     if not args.no_magenta and not use_magenta:
@@ -207,12 +257,20 @@ def main(argv=None) -> None:
     rows, device = [], None
     for config in args.configs.split(","):
         checkpoint = bench_checkpoint(config, cache)
-        ours = bench_ours(config, checkpoint, batches, args.reps)
-        device = ours.pop("device")
-        theirs = run_magenta(args.oracle_python, config, checkpoint, batches, args.reps) \
-            if use_magenta else None
+        worker = None
+        if use_magenta:
+            try:
+                worker = MagentaWorker(args.oracle_python, config, checkpoint, batches, ops)
+            except RuntimeError as exc:
+                print(f"{config}: {exc}; timing ours only", file=sys.stderr)
+        try:
+            ours, theirs, device = bench_config(config, checkpoint, batches, ops, args.reps,
+                                                worker)
+        finally:
+            if worker:
+                worker.close()
         for batch in batches:
-            for op in ("encode", "decode"):
+            for op in ops:
                 key = f"{op}/{batch}"
                 rows.append((config, op, batch, ours[key], theirs and theirs.get(key)))
     print(f"\nours on {device}; magenta TrainedModel on CPU (TF1 graph); wall-clock per call, "

@@ -28,6 +28,7 @@ TRIO = "folk_band"  # bundled multi-track song: melody, bass, chords, drums
 
 def make_panel(**kwargs):
     vae = kwargs.pop("vae", None) or FakeMusicVAE(z_size=16)
+    kwargs.setdefault("warm_up", False)  # tests count decoder calls
     panel = MidiMePanel(vae, midime_options=SMALL, seed=0, n_vae_sliders=8, initial_samples=2,
                         min_interval=0.05, **kwargs)
     sent = record(panel)
@@ -190,6 +191,26 @@ def test_prior_sample_with_temperature_decodes_exactly_once():
     assert "Load a MIDI file first" in panel.error
 
 
+def test_sliders_after_a_prior_sample_keep_its_temperature_and_seed():
+    panel, _ = make_panel()
+    sample = panel.sample_prior(temperature=0.8)
+    values = list(panel.vae_values)
+    browser_sets(panel, vae_values=[v + 1.0 for v in values])
+    assert panel.vae_label == "your point (temperature 0.8, same seed)"
+    edited = panel._current_vae_seq
+    browser_sets(panel, vae_values=values)  # back where the sample was: the same music again
+    assert panel._current_vae_seq == sample != edited
+
+
+def test_warm_up_compiles_the_decoder_in_the_background():
+    vae = FakeMusicVAE(z_size=16, decode_delay=0.2)
+    started = time.perf_counter()
+    panel, _ = make_panel(vae=vae, warm_up=True)
+    assert time.perf_counter() - started < 0.2  # the constructor does not wait
+    wait_for(lambda: vae.decode_calls == 2, timeout=5)  # greedy and sampling paths
+    wait_for(lambda: not any(t.name == "midime-warmup" and t.is_alive() for t in threading.enumerate()))
+
+
 # ---- training -------------------------------------------------------------------------------
 
 
@@ -275,6 +296,24 @@ def test_an_error_in_training_is_shown_and_the_panel_recovers(monkeypatch):
     monkeypatch.setattr(panel, "_new_midime", real)
     panel.train(epochs=5, wait=True)
     assert panel.training["state"] == "done" and panel.midime is not None
+
+
+def test_training_in_the_calling_thread_for_colab():
+    panel, sent = make_panel(train_in_thread=False)
+    panel.load_example(TRIO)
+    msg(panel, {"type": "train"})  # returns when done: no other thread was used
+    assert panel._train_thread is None and panel.training["state"] == "done"
+    assert sum(c["n"] for c, _ in customs(sent) if c["type"] == "loss") == 100
+
+
+def test_colab_is_detected(monkeypatch):
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    panel, _ = make_panel()
+    assert panel.train_in_thread is False
+    assert make_panel(train_in_thread=True)[0].train_in_thread is True
 
 
 def test_bad_training_settings_are_refused():

@@ -57,7 +57,7 @@ class FakeMusicVAE:
         sigma = np.tile(np.linspace(0.05, 1.0, self.config.z_size, dtype=np.float32), (len(seqs), 1))
         return mu.copy(), mu, sigma
 
-    def decode(self, z, length=None, temperature=0.5):
+    def decode(self, z, length=None, temperature=0.5, seed=None):
         import time
 
         with self._lock:
@@ -69,14 +69,14 @@ class FakeMusicVAE:
         z = np.asarray(z, np.float32).reshape(-1, self.config.z_size)
         logits = (z @ self._dec).reshape(-1, *self._shape) + self._bias
         if temperature:
-            g = np.random.default_rng(0).gumbel(size=logits.shape)
+            g = np.random.default_rng(seed).gumbel(size=logits.shape)
             logits = logits / float(temperature) + g
         onehot = np.eye(self._shape[1], dtype=np.float32)[logits.argmax(-1)]
         return self.converter.from_tensors(list(onehot))
 
     def sample(self, n=1, length=None, temperature=0.5, seed=None):
         z = np.random.default_rng(seed).standard_normal((n, self.config.z_size)).astype(np.float32)
-        return self.decode(z, temperature=temperature)
+        return self.decode(z, temperature=temperature, seed=seed)
 
 
 # ---- capturing what a widget sends to the browser -------------------------------------------

@@ -179,7 +179,9 @@ export class PianoRoll {
       ctx.textAlign = "center";
       ctx.textBaseline = "middle";
       ctx.font = "12px var(--jp-ui-font-family, system-ui, sans-serif)";
-      ctx.fillText(this.emptyText, L.width / 2, this.height / 2);
+      // A decoded sequence without notes is silence; no sequence at all shows the hint.
+      const text = this.notes.label ? "Silence: no notes here" : this.emptyText;
+      ctx.fillText(text, L.width / 2, this.height / 2);
       ctx.textAlign = "start";
     }
     this.lastLayout = L;

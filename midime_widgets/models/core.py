@@ -232,79 +232,45 @@ def _choose(logits, greedy: bool, temperature, seed):
 
 
 # ---------------------------------------------------------------------------------------------
-# The module
+# The math of one architecture (weights passed in)
 # ---------------------------------------------------------------------------------------------
 
+# Config fields that shape the computation (the rest — names, converter, training hparams — don't).
+_STRUCTURE_FIELDS = ("encoder", "decoder", "core_decoder", "enc_rnn_sizes", "dec_rnn_sizes",
+                     "z_size", "max_seq_len", "level_lengths", "output_depths", "input_depth")
+XLA_MAX_BATCH = 8  # decode batches up to this size run XLA-compiled (padded to 1 or 8 rows)
 
-class MusicVAECore(tf.Module):
-    """Encoder + decoder math for one config; variables keyed by magenta's names.
+# Compiled functions, shared by every core with the same structure: they take the weights as an
+# argument (tf.Variables of the same shapes do not retrace), so a second MusicVAE of the same
+# architecture reuses the traces and XLA programs of the first.
+_FUNCTIONS: dict = {}
 
-    `jit_compile` (default: on, unless `$MIDIME_WIDGETS_XLA=0`) XLA-compiles the inference
-    decoder; it falls back to a plain graph by itself if XLA cannot compile it.
-    """
 
-    def __init__(self, config, *, seed: int | None = 0, weights: dict | None = None,
-                 jit_compile: bool | None = None):
-        super().__init__(name="musicvae_core")
+def structure_key(config) -> tuple:
+    return tuple((name, getattr(config, name, None)) for name in _STRUCTURE_FIELDS)
+
+
+class _Graph:
+    """Encoder / decoder math for one architecture; every method takes the weights `w`
+    (a dict keyed by magenta's variable names) so compiled functions can be shared."""
+
+    def __init__(self, config):
         self.config = config
-        self.shapes = variable_shapes(config)
         self.stacks = decoder_stacks(config)
         self.hierarchical = config.decoder == "hierarchical"
-        self.jit_compile = _xla_enabled() if jit_compile is None else bool(jit_compile)
-        rng = np.random.default_rng(seed)
-        self.weights = {
-            name: tf.Variable(
-                weights[name] if weights is not None else _initial_value(name, shape, rng),
-                name=name.replace("/", "__"),
-                dtype=tf.float32,
-                # Identical updates on every replica (gradients are all-reduced first), so any
-                # tf.distribute strategy can train these variables without a merge_call.
-                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
-            )
-            for name, shape in self.shapes.items()
-        }
-        self._encode_fn = tf.function(
-            self._encode,
-            input_signature=[
-                tf.TensorSpec([None, None, config.input_depth], tf.float32),
-                tf.TensorSpec([None], tf.int32),
-            ],
-            reduce_retracing=True,
-        )
-        self._decode_fns: dict = {}
-
-    # -- weights ---------------------------------------------------------------------------
-    def assign(self, weights: dict) -> None:
-        """Load `{name: array}` (already validated against this config's shapes)."""
-        for name, var in self.weights.items():
-            var.assign(np.asarray(weights[name], np.float32))
-
-    def numpy_weights(self) -> dict:
-        return {name: var.numpy() for name, var in self.weights.items()}
-
-    @property
-    def trainable(self) -> list:
-        return [self.weights[name] for name in sorted(self.weights)]
 
     # -- encoder ---------------------------------------------------------------------------
-    def encode(self, inputs, lengths):
-        """`inputs [B, T, I]`, `lengths [B]` → `(mu, sigma)` each `[B, z]`."""
-        return self._encode_fn(tf.convert_to_tensor(inputs, tf.float32), tf.convert_to_tensor(lengths, tf.int32))
-
-    def _encode(self, inputs, lengths):
-        """Graph-mode encoder (differentiable; the trainer calls it inside its own tf.function)."""
-        w = self.weights
+    def encode(self, w, inputs, lengths):
         if _cfg(self.config, "encoder", "bidirectional") == "hierarchical":
-            encoding = self._encode_hierarchical(inputs, lengths)
+            encoding = self._encode_hierarchical(w, inputs, lengths)
         else:
-            encoding = self._bidirectional_stack("encoder", inputs, lengths)
+            encoding = self._bidirectional_stack(w, "encoder", inputs, lengths)
         mu = tf.matmul(encoding, w["encoder/mu/kernel"]) + w["encoder/mu/bias"]
         sigma = tf.nn.softplus(tf.matmul(encoding, w["encoder/sigma/kernel"]) + w["encoder/sigma/bias"])
         return mu, sigma
 
-    def _bidirectional_stack(self, scope, inputs, lengths):
+    def _bidirectional_stack(self, w, scope, inputs, lengths):
         """magenta's BidirectionalLstmEncoder: `[h_fw_final, h_bw_final]` of the last layer."""
-        w = self.weights
         x = inputs
         for layer, _ in enumerate(self.config.enc_rnn_sizes):
             fw = _bidi_cell(scope, layer, "fw")
@@ -314,7 +280,7 @@ class MusicVAECore(tf.Module):
             )
         return tf.concat([h_fw, h_bw], axis=-1)
 
-    def _encode_hierarchical(self, inputs, lengths):
+    def _encode_hierarchical(self, w, inputs, lengths):
         """magenta's HierarchicalLstmEncoder with two levels: a BiLSTM over each segment of
         `steps` steps, then a BiLSTM over the segment encodings (all of them, full length).
 
@@ -325,88 +291,72 @@ class MusicVAECore(tf.Module):
         pieces = tf.reshape(inputs, [batch * segments, steps, self.config.input_depth])
         starts = tf.range(segments, dtype=tf.int32) * steps
         piece_lengths = tf.reshape(tf.clip_by_value(lengths[:, None] - starts[None], 0, steps), [-1])
-        codes = self._bidirectional_stack("encoder/hierarchical_level_0", pieces, piece_lengths)
+        codes = self._bidirectional_stack(w, "encoder/hierarchical_level_0", pieces, piece_lengths)
         codes = tf.reshape(codes, [batch, segments, codes.shape[-1]])
         return self._bidirectional_stack(
-            "encoder/hierarchical_level_1", codes, tf.fill([batch], segments)
+            w, "encoder/hierarchical_level_1", codes, tf.fill([batch], segments)
         )
 
+    # -- decoder: shared -------------------------------------------------------------------
+    def segment_length(self, length):
+        if self.hierarchical:
+            bars = self.config.level_lengths[0]
+            return length // bars
+        return length
+
+    def conditioning(self, w, z):
+        """Per-segment conditioning vectors `[S, B, d]`: z itself (flat) or the conductor's output."""
+        if not self.hierarchical:
+            return z[None]
+        sizes = tuple(self.config.dec_rnn_sizes)
+        bars = self.config.level_lengths[0]
+        state = tf.tanh(tf.matmul(z, w[f"{CONDUCTOR}/initial_state/kernel"]) + w[f"{CONDUCTOR}/initial_state/bias"])
+        states = _split_state(state, sizes)
+        # The conductor's input is a constant zero (no autoregression): its input projection is
+        # just the bias for the first layer.
+        first_bias = w[f"{CONDUCTOR}/cell_0/lstm_cell/bias"]
+        first_recurrent = w[f"{CONDUCTOR}/cell_0/lstm_cell/kernel"][1:]
+        upper = [
+            (w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/kernel"], w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/bias"])
+            for layer in range(1, len(sizes))
+        ]
+        outputs = []
+        for _ in range(bars):
+            c, h = states[0]
+            c, h = lstm_cell(first_bias + tf.matmul(h, first_recurrent), c)
+            new_states = [(c, h)]
+            x = h
+            for (kernel, bias), (c, h) in zip(upper, states[1:]):
+                c, h = lstm_cell(tf.matmul(tf.concat([x, h], axis=-1), kernel) + bias, c)
+                new_states.append((c, h))
+                x = h
+            states = new_states
+            outputs.append(x)
+        return tf.stack(outputs)
+
     # -- decoder: inference ----------------------------------------------------------------
-    def sample(self, z, length: int, temperature: float | None = 0.5, seed: int | None = None):
-        """Decode `z [B, z]` for `length` steps; returns one-hot samples `[B, length, O]`.
+    def decode_indices(self, w, z, length: int, temperature, seed, *, greedy: bool, with_logits: bool):
+        """Inference loop: previous outputs carried as class indices (one `[B]` per segment).
 
-        `temperature` None or ≤ 0 means greedy (argmax).
-        """
-        samples, _ = self._run_decoder(z, length, temperature, seed, with_logits=False)
-        return samples
-
-    def sample_with_logits(self, z, length: int, temperature: float | None = 0.0, seed: int = 0):
-        """Like `sample`, also returning the logits `[B, length, O]` the choices were made from."""
-        return self._run_decoder(z, length, temperature, seed, with_logits=True)
-
-    def _run_decoder(self, z, length, temperature, seed, *, with_logits):
-        temp = 0.0 if temperature is None else float(temperature)
-        greedy = temp <= 0.0
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        seed_t = tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
-        z = tf.convert_to_tensor(z, tf.float32)
-        batch = int(z.shape[0])
-        if self.jit_compile and batch_bucket(batch) != batch:
-            # XLA compiles one program per shape: pad to a power of two to bound recompiles.
-            z = tf.pad(z, [[0, batch_bucket(batch) - batch], [0, 0]])
-        args = (z, tf.constant(max(temp, 1e-6), tf.float32), seed_t)
-        try:
-            samples, logits = self._decode_fn(int(length), greedy, with_logits)(*args)
-        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
-            if not self.jit_compile or "XLA" not in str(exc) and "compil" not in str(exc).lower():
-                raise
-            self.jit_compile = False  # XLA missing or unable: same math as a plain graph
-            self._decode_fns.clear()
-            return self._run_decoder(z[:batch], length, temperature, seed, with_logits=with_logits)
-        if samples.shape[0] != batch:
-            samples = samples[:batch]
-            logits = logits[:batch] if with_logits else logits
-        return samples, (logits if with_logits else None)
-
-    def _decode_fn(self, length: int, greedy: bool, with_logits: bool):
-        """The compiled inference decoder for one (length, greedy, with_logits) combination."""
-        key = (length, greedy, with_logits, self.jit_compile)
-        fn = self._decode_fns.get(key)
-        if fn is None:
-            def decode(z, temperature, seed):
-                return self._decode_indices(z, length, temperature, seed, greedy=greedy, with_logits=with_logits)
-
-            fn = tf.function(
-                decode,
-                input_signature=[
-                    tf.TensorSpec([None, self.config.z_size], tf.float32),
-                    tf.TensorSpec([], tf.float32),
-                    tf.TensorSpec([2], tf.int32),
-                ],
-                jit_compile=self.jit_compile,
-                reduce_retracing=True,
-            )
-            self._decode_fns[key] = fn
-        return fn
-
-    def _decode_indices(self, z, length: int, temperature, seed, *, greedy: bool, with_logits: bool):
-        """Inference loop: previous outputs carried as class indices (one `[B]` per segment)."""
-        cond = self.conditioning(z, length)
-        steps = [_DecoderStep(stack, self.weights, cond) for stack in self.stacks]
+        Returns `(one-hot samples [B, T, O], logits [B, T, O] or an empty tensor)`."""
+        cond = self.conditioning(w, z)
+        steps = [_DecoderStep(stack, w, cond) for stack in self.stacks]
         seg_len = self.segment_length(length)
         batch = tf.shape(z)[0]
         depths = [d for step in steps for d in step.stack.segments]
         n_out = len(depths)
+        if not self.hierarchical:
+            for step in steps:  # one segment: slice its conditioning once, outside the loop
+                step.cond_gates = step.cond_gates[:1]
 
         def body(t, prev, states, idx_ta, logits_ta):
             segment = t // seg_len if self.hierarchical else 0
-            reset = tf.equal(t % seg_len, 0) if self.hierarchical else None
             has_prev = tf.cast(t > 0, tf.float32)
             new_prev, new_states, all_logits = [], [], []
             k = 0
             for step, state in zip(steps, states):
-                if reset is not None:
+                if self.hierarchical:
+                    reset = tf.equal(t % seg_len, 0)
                     init = step.initial_state(segment)
                     state = [(tf.where(reset, ic, c), tf.where(reset, ih, h)) for (ic, ih), (c, h) in zip(init, state)]
                 n_seg = len(step.stack.segments)
@@ -436,55 +386,11 @@ class MusicVAECore(tf.Module):
         logits = tf.transpose(logits_ta.stack(), [1, 0, 2]) if with_logits else tf.zeros([0])
         return samples, logits
 
-    # -- decoder: shared -------------------------------------------------------------------
-    def segment_length(self, length):
-        if self.hierarchical:
-            bars = self.config.level_lengths[0]
-            return length // bars
-        return length
-
-    def conditioning(self, z, length):
-        """Per-segment conditioning vectors `[S, B, d]`: z itself (flat) or the conductor's output."""
-        if not self.hierarchical:
-            return z[None]
-        w = self.weights
-        sizes = tuple(self.config.dec_rnn_sizes)
-        bars = self.config.level_lengths[0]
-        state = tf.tanh(tf.matmul(z, w[f"{CONDUCTOR}/initial_state/kernel"]) + w[f"{CONDUCTOR}/initial_state/bias"])
-        states = _split_state(state, sizes)
-        # The conductor's input is a constant zero (no autoregression): its input projection is
-        # just the bias for the first layer.
-        first_bias = w[f"{CONDUCTOR}/cell_0/lstm_cell/bias"]
-        first_recurrent = w[f"{CONDUCTOR}/cell_0/lstm_cell/kernel"][1:]
-        upper = [
-            (w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/kernel"], w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/bias"])
-            for layer in range(1, len(sizes))
-        ]
-        outputs = []
-        for _ in range(bars):
-            c, h = states[0]
-            c, h = lstm_cell(first_bias + tf.matmul(h, first_recurrent), c)
-            new_states = [(c, h)]
-            x = h
-            for (kernel, bias), (c, h) in zip(upper, states[1:]):
-                c, h = lstm_cell(tf.matmul(tf.concat([x, h], axis=-1), kernel) + bias, c)
-                new_states.append((c, h))
-                x = h
-            states = new_states
-            outputs.append(x)
-        return tf.stack(outputs)
-
     # -- decoder: training / general ---------------------------------------------------------
-    def decode_loop(self, z, length, *, temperature=0.0, seed=None, targets=None, sampling_probability=None):
-        """The general step loop (differentiable).
-
-        Sampling: `targets` None; returns `(samples [B, T, O], logits [B, T, O])`.
-        Training: `targets [B, T, O]` given; the previous step's input is the target (teacher
-        forcing) or, with probability `sampling_probability` per row and step, the model's own
-        sample at temperature 1 (magenta's scheduled sampling). Returns `(samples, logits)` too.
-        """
-        cond = self.conditioning(z, length)  # [S, B, d]
-        steps = [_DecoderStep(stack, self.weights, cond) for stack in self.stacks]
+    def decode_loop(self, w, z, length, *, temperature=0.0, seed=None, targets=None, sampling_probability=None):
+        """See `MusicVAECore.decode_loop`."""
+        cond = self.conditioning(w, z)  # [S, B, d]
+        steps = [_DecoderStep(stack, w, cond) for stack in self.stacks]
         seg_len = self.segment_length(length)
         batch = tf.shape(z)[0]
         teacher = targets is not None
@@ -535,6 +441,148 @@ class MusicVAECore(tf.Module):
         samples = tf.transpose(samples_ta.stack(), [1, 0, 2])
         logits = tf.transpose(logits_ta.stack(), [1, 0, 2])
         return samples, logits
+
+
+def _shared_function(config, kind: str, build, **options):
+    """The tf.function for (architecture, kind, options), built once per process."""
+    key = (structure_key(config), kind, tuple(sorted(options.items())))
+    fn = _FUNCTIONS.get(key)
+    if fn is None:
+        fn = _FUNCTIONS[key] = build(_Graph(config), **options)
+    return fn
+
+
+def _build_encoder(graph):
+    return tf.function(graph.encode, reduce_retracing=True)
+
+
+def _build_decoder(graph, *, length: int, greedy: bool, with_logits: bool, jit: bool):
+    def decode(w, z, temperature, seed):
+        return graph.decode_indices(w, z, length, temperature, seed, greedy=greedy, with_logits=with_logits)
+
+    return tf.function(decode, jit_compile=jit, reduce_retracing=not jit)
+
+
+# ---------------------------------------------------------------------------------------------
+# The module
+# ---------------------------------------------------------------------------------------------
+
+
+class MusicVAECore(tf.Module):
+    """Encoder + decoder math for one config; variables keyed by magenta's names.
+
+    `jit_compile` (default: on, unless `$MIDIME_WIDGETS_XLA=0`) XLA-compiles the inference
+    decoder for batches of up to `XLA_MAX_BATCH` rows (latency-bound: one fused program per step
+    beats dozens of small graph ops); bigger batches run as a plain graph. It falls back to the
+    graph by itself if XLA cannot compile.
+    """
+
+    def __init__(self, config, *, seed: int | None = 0, weights: dict | None = None,
+                 jit_compile: bool | None = None):
+        super().__init__(name="musicvae_core")
+        self.config = config
+        self.shapes = variable_shapes(config)
+        self.stacks = decoder_stacks(config)
+        self.hierarchical = config.decoder == "hierarchical"
+        self.jit_compile = _xla_enabled() if jit_compile is None else bool(jit_compile)
+        self._graph = _Graph(config)
+        rng = np.random.default_rng(seed)
+        self.weights = {
+            name: tf.Variable(
+                weights[name] if weights is not None else _initial_value(name, shape, rng),
+                name=name.replace("/", "__"),
+                dtype=tf.float32,
+                # Identical updates on every replica (gradients are all-reduced first), so any
+                # tf.distribute strategy can train these variables without a merge_call.
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
+            for name, shape in self.shapes.items()
+        }
+
+    # -- weights ---------------------------------------------------------------------------
+    def assign(self, weights: dict) -> None:
+        """Load `{name: array}` (already validated against this config's shapes)."""
+        for name, var in self.weights.items():
+            var.assign(np.asarray(weights[name], np.float32))
+
+    def numpy_weights(self) -> dict:
+        return {name: var.numpy() for name, var in self.weights.items()}
+
+    @property
+    def trainable(self) -> list:
+        return [self.weights[name] for name in sorted(self.weights)]
+
+    # -- encoder ---------------------------------------------------------------------------
+    def encode(self, inputs, lengths):
+        """`inputs [B, T, I]`, `lengths [B]` → `(mu, sigma)` each `[B, z]` (tf tensors)."""
+        fn = _shared_function(self.config, "encode", _build_encoder)
+        return fn(dict(self.weights), tf.convert_to_tensor(inputs, tf.float32), tf.convert_to_tensor(lengths, tf.int32))
+
+    def _encode(self, inputs, lengths):
+        """Graph-mode encoder (differentiable; the trainer calls it inside its own tf.function)."""
+        return self._graph.encode(self.weights, inputs, lengths)
+
+    # -- decoder: inference ----------------------------------------------------------------
+    def sample(self, z, length: int, temperature: float | None = 0.5, seed: int | None = None):
+        """Decode `z [B, z]` for `length` steps; returns one-hot samples `[B, length, O]`.
+
+        `temperature` None or ≤ 0 means greedy (argmax).
+        """
+        samples, _ = self._run_decoder(z, length, temperature, seed, with_logits=False)
+        return samples
+
+    def sample_with_logits(self, z, length: int, temperature: float | None = 0.0, seed: int = 0):
+        """Like `sample`, also returning the logits `[B, length, O]` the choices were made from."""
+        return self._run_decoder(z, length, temperature, seed, with_logits=True)
+
+    def _run_decoder(self, z, length, temperature, seed, *, with_logits):
+        temp = 0.0 if temperature is None else float(temperature)
+        greedy = temp <= 0.0
+        if seed is None:
+            seed = int(np.random.randint(0, 2**31 - 1))
+        seed_t = tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)
+        z = tf.convert_to_tensor(z, tf.float32)
+        batch = int(z.shape[0])
+        jit = self.jit_compile and batch <= XLA_MAX_BATCH
+        if jit:
+            # XLA compiles one program per shape: pad to 1 or XLA_MAX_BATCH rows.
+            padded = 1 if batch <= 1 else XLA_MAX_BATCH
+            z = tf.pad(z, [[0, padded - batch], [0, 0]])
+        fn = _shared_function(self.config, "decode", _build_decoder, length=int(length), greedy=greedy,
+                              with_logits=with_logits, jit=jit)
+        temp_t = tf.constant(max(temp, 1e-6), tf.float32)
+        try:
+            samples, logits = fn(dict(self.weights), z, temp_t, seed_t)  # plain dict: tf.Module wraps its own
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
+            if not jit or ("XLA" not in str(exc) and "compil" not in str(exc).lower()):
+                raise
+            self.jit_compile = False  # XLA missing or unable: the same math as a plain graph
+            return self._run_decoder(z[:batch], length, temperature, seed, with_logits=with_logits)
+        if samples.shape[0] != batch:
+            samples = samples[:batch]
+            logits = logits[:batch] if with_logits else logits
+        return samples, (logits if with_logits else None)
+
+    # -- decoder: shared -------------------------------------------------------------------
+    def segment_length(self, length):
+        return self._graph.segment_length(length)
+
+    def conditioning(self, z, length=None):
+        """Per-segment conditioning vectors `[S, B, d]`: z itself (flat) or the conductor's output."""
+        del length  # the conductor always runs its configured number of bars
+        return self._graph.conditioning(self.weights, z)
+
+    # -- decoder: training / general ---------------------------------------------------------
+    def decode_loop(self, z, length, *, temperature=0.0, seed=None, targets=None, sampling_probability=None):
+        """The general step loop (differentiable).
+
+        Sampling: `targets` None; returns `(samples [B, T, O], logits [B, T, O])`.
+        Training: `targets [B, T, O]` given; the previous step's input is the target (teacher
+        forcing) or, with probability `sampling_probability` per row and step, the model's own
+        sample at temperature 1 (magenta's scheduled sampling). Returns `(samples, logits)` too.
+        """
+        return self._graph.decode_loop(self.weights, z, length, temperature=temperature, seed=seed,
+                                       targets=targets, sampling_probability=sampling_probability)
 
 
 def _split_state(state, sizes):

@@ -47,15 +47,29 @@ def describe_device() -> str:
     return f"CPU ({cores} cores)"
 
 
+def model_device(vae: Any) -> str:
+    """Where the model runs: its own ``device`` ('CPU' or a GPU name) when it says, else ours."""
+    try:
+        device = getattr(vae, "device", None)
+    except Exception:  # noqa: BLE001 - a label must never break the panel
+        device = None
+    if not device:
+        return describe_device()
+    if str(device).upper() == "CPU":
+        return f"CPU ({os.cpu_count() or 1} cores)"
+    return f"GPU: {device}"
+
+
 def model_info(vae: Any) -> dict[str, Any]:
     """The JSON dict behind the panel header."""
     config = getattr(vae, "config", None)
     return {
-        "name": str(getattr(config, "name", type(vae).__name__)),
+        "name": str(getattr(vae, "name", None) or getattr(config, "name", type(vae).__name__)),
         "kind": model_kind(vae),
         "z_size": int(getattr(config, "z_size", 0) or 0),
         "bars": _bars(config),
-        "device": describe_device(),
+        "device": model_device(vae),
+        "source": str(getattr(vae, "source", "") or ""),
     }
 
 

@@ -82,6 +82,10 @@ class MidiMePanel(MidimeWidget):
     ``initial_samples``: samples put in the gallery when training ends.
     ``midime_options``: extra ``MidiMeConfig`` fields (e.g. smaller layers for quick tests).
     ``seed``: makes prior samples and MidiMe samples repeatable.
+    ``warm_up``: compile the decoder in a background thread right away.
+    ``train_in_thread``: train in a background thread (default everywhere but Colab, whose front
+    end does not show updates sent from other threads; there training runs in the kernel's main
+    thread, so its progress streams but Stop waits for the end).
     """
 
     _view = traitlets.Unicode("panel").tag(sync=True)
@@ -124,7 +128,8 @@ class MidiMePanel(MidimeWidget):
 
     def __init__(self, vae: Any = None, *, n_vae_sliders: int = 16, initial_samples: int = 4,
                  midime_options: dict[str, Any] | None = None, seed: int | None = None,
-                 min_interval: float = 0.2, **kwargs: Any) -> None:
+                 min_interval: float = 0.2, warm_up: bool = True,
+                 train_in_thread: bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if vae is None:
             from ..models.musicvae import MusicVAE  # noqa: PLC0415 - TensorFlow loads here
@@ -134,6 +139,7 @@ class MidiMePanel(MidimeWidget):
         self._z_size = int(vae.config.z_size)
         self.n_vae_sliders = min(int(n_vae_sliders), self._z_size)
         self.initial_samples = int(initial_samples)
+        self.train_in_thread = (not _in_colab()) if train_in_thread is None else bool(train_in_thread)
         self.midime_options = dict(midime_options or {})
         self._rng = np.random.default_rng(seed)
         self._sync_lock = threading.RLock()
@@ -145,6 +151,7 @@ class MidiMePanel(MidimeWidget):
         self._input_mu = np.zeros((0, self._z_size), np.float32)
         self._input_sigma: np.ndarray | None = None
         self._vae_z = np.zeros(self._z_size, np.float32)
+        self._vae_decoding: tuple[float, int] = (0.0, 0)  # (temperature, seed) of the VAE view
         self._midime: Any = None
         self._midime_input_small: np.ndarray | None = None
         self._projection: Projection2D | None = None
@@ -161,6 +168,8 @@ class MidiMePanel(MidimeWidget):
             self.examples = example_menu()
             self.training = idle_status(self.model_info["device"])
         self.on_msg(self._on_frontend_msg)
+        if warm_up:
+            self._warm_up()
         self._handlers: dict[str, Callable[[dict, list], Any]] = {
             "ready": lambda c, b: self.stream.replay(),
             "upload": self._msg_upload,
@@ -258,11 +267,16 @@ class MidiMePanel(MidimeWidget):
         self._after_input_change(selected=file_index)
 
     def sample_prior(self, temperature: float | None = None, seed: int | None = None) -> Any:
-        """Decode a random MusicVAE code (standard normal prior) at ``temperature``."""
+        """Decode a random MusicVAE code (standard normal prior) at ``temperature``.
+
+        The decoding seed is kept, so moving the sliders afterwards re-decodes the edited code
+        with the same temperature and seed (only the code changes, not the dice).
+        """
         temperature = self.temperature if temperature is None else float(temperature)
         rng = self._rng if seed is None else np.random.default_rng(seed)
         z = rng.standard_normal(self._z_size).astype(np.float32)
-        seq = self._decode(z, temperature)
+        self._vae_decoding = (temperature, int(rng.integers(0, 2**31 - 1)))
+        seq = self._decode(z, *self._vae_decoding)
         self._show_vae_point(z, seq, f"prior sample (temperature {temperature:g})", window=-1)
         return seq
 
@@ -272,6 +286,7 @@ class MidiMePanel(MidimeWidget):
             raise MidiError("Load a MIDI file first.")
         index = int(np.clip(index, 0, len(self._input_mu) - 1))
         z = self._input_mu[index]
+        self._vae_decoding = (0.0, 0)
         seq = self._decode(z, 0.0)
         self._show_vae_point(z, seq, f"input window {index + 1} of {len(self._input_mu)}, "
                                     "as the MusicVAE reconstructs it", window=index)
@@ -303,11 +318,11 @@ class MidiMePanel(MidimeWidget):
         self._set(error="")
         self.stream.start(self.epochs, device=self.model_info.get("device", describe_device()),
                           message="Building the model…")
-        thread = threading.Thread(
-            target=self._train_worker,
-            args=(codes, self.epochs, self.latent_size, self.beta),
-            name="midime-train", daemon=True,
-        )
+        args = (codes, self.epochs, self.latent_size, self.beta)
+        if not self.train_in_thread:
+            self._train_worker(*args)
+            return
+        thread = threading.Thread(target=self._train_worker, args=args, name="midime-train", daemon=True)
         self._train_thread = thread
         thread.start()
         if wait:
@@ -481,12 +496,14 @@ class MidiMePanel(MidimeWidget):
         def decode() -> None:
             z = self._vae_z.copy()
             z[self.vae_dims] = change["new"]
-            seq = self._decode(z, 0.0)
+            seq = self._decode(z, *self._vae_decoding)
             self._vae_z = z
             self._current_vae_seq = seq
             with self._sync_lock, self.hold_sync():
                 self.vae_roll = self._wire(seq, "edited with the sliders")
-                self.vae_label = "your point (greedy decoding)"
+                temperature = self._vae_decoding[0]
+                self.vae_label = ("your point" if not temperature else
+                                  f"your point (temperature {temperature:g}, same seed)")
                 self.vae_window = -1
                 self.vae_stats = {**self.vae_stats, "values": _floats(change["new"])}
 
@@ -576,10 +593,26 @@ class MidiMePanel(MidimeWidget):
             self.selected_file = index
             self.input_roll = sequence_to_wire(f.sequence, highlight=highlight, label=f.name)
 
-    def _decode(self, z: np.ndarray, temperature: float) -> Any:
+    def _decode(self, z: np.ndarray, temperature: float, seed: int | None = None) -> Any:
+        """One code → one NoteSequence (greedy when temperature is 0; seeded otherwise)."""
         with self._decode_lock:
             batch = np.asarray(z, np.float32).reshape(1, -1)
+            if temperature and seed is not None:
+                return self._vae.decode(batch, temperature=float(temperature), seed=int(seed))[0]
             return self._vae.decode(batch, temperature=float(temperature))[0]
+
+    def _warm_up(self) -> None:
+        """Compile the decoder (greedy and sampling) in the background, so the first slider move
+        or sample does not wait for TensorFlow's tracing (seconds on a CPU)."""
+        def run() -> None:
+            try:
+                zero = np.zeros(self._z_size, np.float32)
+                self._decode(zero, 0.0)
+                self._decode(zero, 0.5, 0)
+            except Exception:  # noqa: BLE001 - warming up is only an optimisation
+                log.debug("decoder warm-up failed", exc_info=True)
+
+        threading.Thread(target=run, name="midime-warmup", daemon=True).start()
 
     def _show_vae_point(self, z: np.ndarray, seq: Any, label: str, window: int) -> None:
         self._vae_z = np.asarray(z, np.float32).copy()
@@ -703,7 +736,7 @@ class MidiMePanel(MidimeWidget):
 
     def _push_gallery(self) -> None:
         self.gallery = [
-            {"id": s.id, "label": s.label, "roll": sequence_to_wire(s.sequence), "novelty": s.novelty}
+            {"id": s.id, "label": s.label, "roll": sequence_to_wire(s.sequence, label=s.label), "novelty": s.novelty}
             for s in self._samples
         ]
         self.novelty_summary = summarize([s.novelty for s in self._samples])
@@ -732,6 +765,12 @@ class MidiMePanel(MidimeWidget):
     def _require_midime(self) -> None:
         if self._midime is None:
             raise TrainingError("Train MidiMe first (or load a saved one).")
+
+
+def _in_colab() -> bool:
+    import sys  # noqa: PLC0415
+
+    return "google.colab" in sys.modules
 
 
 def _message(exc: BaseException) -> str:
