@@ -7,6 +7,11 @@ fast: TensorFlow loads only when a model is first used.
 from __future__ import annotations
 
 import importlib
+import os
+
+# TensorFlow's C++ start-up messages (CUDA probing on CPU machines, oneDNN notes) are noise for
+# musicians in a notebook; anyone who wants them sets TF_CPP_MIN_LOG_LEVEL before importing us.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ._version import __version__
 from .errors import CheckpointError, MidiError, TrainingError

@@ -35,6 +35,10 @@ def piano_roll_figure(seq, *, title: str = "", width: int = 420, height: int = 1
                  x_axis_label="seconds", y_axis_label="pitch")
     fig.quad(left="start", right="end", bottom="pitch", top=_plus_one("pitch"), fill_color="colour",
              line_color=None, source=ColumnDataSource(data))
+    if data["pitch"]:  # at least an octave and a half of context, so one held note isn't a block
+        low, high = min(data["pitch"]), max(data["pitch"]) + 1
+        pad = max(0, 18 - (high - low)) / 2
+        fig.y_range.start, fig.y_range.end = low - pad - 1, high + pad + 1
     fig.toolbar.logo = None
     return fig
 

@@ -179,4 +179,5 @@ def test_notebook_runs_offline(name, workdir, monkeypatch):
     for cell in code_cells(nb)[1:]:
         if "internet" not in cell.metadata.get("tags", []):
             assert cell.execution_count is not None
-    assert seconds < 150, f"{name} took {seconds:.0f} s; keep each notebook well under 2 minutes on a CPU"
+    # A guard against an accidentally heavy cell, not a benchmark (each takes 30-90 s on 2 busy cores).
+    assert seconds < 240, f"{name} took {seconds:.0f} s; keep each notebook under ~90 s on a CPU"

@@ -12,12 +12,19 @@
  *
  * Prints one line `RESULT {json}` with wall-clock times in seconds:
  *   trained_at_unix  when the first train() finished (the parent subtracts its spawn time)
+ *   cold_cpu_s       CPU seconds (user+sys) of this process up to that moment
+ *   warm_cpu_s       CPU seconds of the second train()
  *   import_s, init_s, cold_fit_s, warm_fit_s, first/last loss of each fit, versions.
  */
 'use strict';
 
 const fs = require('fs');
 const {performance} = require('perf_hooks');
+
+function cpuSeconds() {
+  const usage = process.cpuUsage();  // since the process started
+  return (usage.user + usage.system) / 1e6;
+}
 
 function nowUnix() {
   return (performance.timeOrigin + performance.now()) / 1000;
@@ -58,7 +65,9 @@ async function main() {
 
   const cold = await fit();
   const trainedAt = nowUnix();
+  const coldCpu = cpuSeconds();
   const warm = await fit();
+  const warmCpu = cpuSeconds() - coldCpu;
 
   const result = {
     trained_at_unix: trainedAt,
@@ -66,6 +75,8 @@ async function main() {
     init_s: initS,
     cold_fit_s: cold.seconds,
     warm_fit_s: warm.seconds,
+    cold_cpu_s: coldCpu,
+    warm_cpu_s: warmCpu,
     cold_loss: [cold.first, cold.last],
     warm_loss: [warm.first, warm.last],
     epochs_run: [cold.epochs, warm.epochs],

@@ -23,11 +23,13 @@ from .configs import (
     get_config,
 )
 from .download import cache_dir, fetch_pretrained, safe_extract
+from .musicvae import MusicVAE  # TensorFlow loads when a model is built, not here
 
 __all__ = [
     "CHECKPOINTS",
     "CONFIGS",
     "CheckpointInfo",
+    "MusicVAE",
     "MusicVAEConfig",
     "cache_dir",
     "config_from_tfjs",

@@ -147,11 +147,6 @@ def _xla_enabled() -> bool:
     return os.environ.get(XLA_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-def batch_bucket(n: int) -> int:
-    """The padded batch size a compiled (XLA) decoder runs: the next power of two."""
-    return 1 << max(0, int(n) - 1).bit_length()
-
-
 # ---------------------------------------------------------------------------------------------
 # Per-step decoder math, shared by the training loop and the inference loop
 # ---------------------------------------------------------------------------------------------
@@ -185,6 +180,7 @@ class _DecoderStep:
              w[f"{stack.prefix}/multi_rnn_cell/cell_{layer}/lstm_cell/bias"])
             for layer in range(1, len(stack.rnn_sizes))
         ]
+        self.first_cond_gates = self.cond_gates[0]  # sliced once, outside any loop
         self.out_kernel = w[f"{stack.prefix}/output_projection/kernel"]
         self.out_bias = w[f"{stack.prefix}/output_projection/bias"]
         self.offsets = np.cumsum((0,) + tuple(stack.segments))[:-1].tolist()
@@ -210,7 +206,8 @@ class _DecoderStep:
     def __call__(self, prev_gates, state, segment):
         """One step: `(new state, logits [B, O])`."""
         c, h = state[0]
-        c, h = lstm_cell(prev_gates + self.cond_gates[segment] + tf.matmul(h, self.w_h0), c)
+        cond_gates = self.first_cond_gates if isinstance(segment, int) and segment == 0 else self.cond_gates[segment]
+        c, h = lstm_cell(prev_gates + cond_gates + tf.matmul(h, self.w_h0), c)
         new_state = [(c, h)]
         x = h
         for (kernel, bias), (c, h) in zip(self.upper, state[1:]):
@@ -345,9 +342,6 @@ class _Graph:
         batch = tf.shape(z)[0]
         depths = [d for step in steps for d in step.stack.segments]
         n_out = len(depths)
-        if not self.hierarchical:
-            for step in steps:  # one segment: slice its conditioning once, outside the loop
-                step.cond_gates = step.cond_gates[:1]
 
         def body(t, prev, states, idx_ta, logits_ta):
             segment = t // seg_len if self.hierarchical else 0

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, MidiError
-from ..music.converters import Window, converter_from_spec
 from .checkpoints import (
     TFJS_CONFIG,
     TFJS_MANIFEST,
@@ -56,6 +55,7 @@ class MusicVAE:
 
     def __init__(self, config: MusicVAEConfig, weights: dict | None = None, *, seed: int = 0,
                  name: str | None = None, source: str = ""):
+        from ..music.converters import converter_from_spec  # deferred: note_seq is slow to import
         from .core import MusicVAECore, variable_shapes  # deferred: imports TensorFlow
 
         self.config = get_config(config)
@@ -65,6 +65,7 @@ class MusicVAE:
         self.has_sigma = True
         if weights is not None:
             weights = dict(weights)
+            validate_weights(weights, self.config, allow_missing_sigma=True)
             if not all(k in weights for k in _SIGMA):
                 # magenta.js checkpoints may drop the sigma head (magenta.js never reads it):
                 # encode then returns sigma = 0 and z = mu.
@@ -202,7 +203,7 @@ class MusicVAE:
 
     def _one_window(self, item, index: int):
         """(inputs, length) of the single window a sequence (or Window) holds."""
-        if isinstance(item, Window):
+        if _is_window(item):
             return np.asarray(item.inputs, np.float32), int(item.length)
         try:
             tensors = self.converter.to_tensors(item, max_tensors=None)
@@ -377,9 +378,14 @@ def _check_temperature(temperature) -> float:
     return value
 
 
+def _is_window(item) -> bool:
+    """A `converter.windows(...)` item (it carries its tensors) rather than a NoteSequence."""
+    return hasattr(item, "inputs") and hasattr(item, "length") and not hasattr(item, "notes")
+
+
 def _as_list(items) -> list:
     """A single NoteSequence / Window becomes a one-item list."""
-    if isinstance(items, Window) or hasattr(items, "notes"):
+    if _is_window(items) or hasattr(items, "notes"):
         return [items]
     if isinstance(items, (str, bytes)):
         raise MidiError("encode() takes NoteSequences (see midime_widgets.load_midi), not a "

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -173,8 +174,9 @@ def pytest_runtest_makereport(item, call):
     page = item.funcargs.get("page")
     if page is None:
         return
-    out = REPO / "tests" / "e2e" / ".failures"
-    out.mkdir(exist_ok=True)
+    out = Path(os.environ.get("MIDIME_E2E_ARTIFACTS", Path(tempfile.gettempdir()) / "midime-e2e-failures"))
+    out.mkdir(parents=True, exist_ok=True)
+    report.sections.append(("browser artifacts", f"screenshot and console log in {out}"))
     try:
         page.screenshot(path=str(out / f"{item.name}.png"), full_page=True)
         logs = getattr(page, "_midime_console", [])

@@ -8,45 +8,70 @@ ERROR_OUTPUT = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.st
     ".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']"
 
 
+# The notebook on screen (other tabs stay in the DOM, hidden).
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
 def open_notebook(page: Page, url: str, timeout: float = 60_000) -> None:
-    """Open a notebook and wait until its kernel is idle."""
-    page.goto(url)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout)
+    """Open a notebook (with a fresh workspace: no tabs restored) and wait for its idle kernel."""
+    page.goto(url + ("&" if "?" in url else "?") + "reset")
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=timeout)
     wait_kernel_idle(page, timeout)
 
 
 def wait_kernel_idle(page: Page, timeout: float = 60_000) -> None:
-    """Wait until the kernel is connected and idle (the toolbar indicator says 'idle' even before
-    a kernel exists, so read the status bar, which names the kernel once connected)."""
+    """Wait until a kernel is connected and idle (JupyterLab 4 and Notebook 7).
+
+    The toolbar's indicator says 'idle' even before a kernel exists, so also require the kernel
+    name in the toolbar and, in JupyterLab, the status bar's "(ipykernel) | Idle".
+    """
     page.wait_for_function(
-        "() => /\\(ipykernel\\)\\s*\\|\\s*Idle/.test("
-        "document.querySelector('#jp-main-statusbar')?.innerText ?? '')",
+        """() => {
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+            const name = nb?.querySelector('.jp-Toolbar-kernelName')?.innerText ?? '';
+            const ind = nb?.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status;
+            const bar = document.querySelector('#jp-main-statusbar');
+            const labIdle = !bar || /\\(ipykernel\\)\\s*\\|\\s*Idle/.test(bar.innerText);
+            return /ipykernel/.test(name) && ind === 'idle' && labIdle;
+        }""",
         timeout=timeout,
     )
 
 
-def run_cell(page: Page, index: int, timeout: float = 10_000) -> None:
-    """Click into cell `index`, run it with Shift+Enter, and wait until the kernel took it."""
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+def run_cell(page: Page, index: int, timeout: float = 15_000) -> None:
+    """Click into cell `index`, run it with Shift+Enter, and wait until the kernel took it
+    (retried once: a run sent while the kernel was still connecting can be dropped)."""
+    cell = cell_at(page, index)
     prompt = cell.locator(".jp-InputPrompt")
     before = prompt.inner_text().strip()
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
-    page.wait_for_function(
-        "([el, before]) => { const t = el.innerText.trim(); return t !== before || t === '[*]:'; }",
-        arg=[prompt.element_handle(), before], timeout=timeout,
-    )
+    for attempt in range(2):
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(
+                "([el, before]) => { const t = el.innerText.trim(); return t !== before || t === '[*]:'; }",
+                arg=[prompt.element_handle(), before], timeout=timeout,
+            )
+            return
+        except PWTimeout:
+            if attempt:
+                raise
+
+
+def cell_at(page: Page, index: int):
+    """Cell `index` of the notebook on screen."""
+    return page.locator(f"{NOTEBOOK} .jp-Cell").nth(index)
 
 
 def cell_errors(page: Page, index: int) -> str:
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell = cell_at(page, index)
     return "\n".join(cell.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
                      .all_inner_texts())
 
 
 def wait_in_cell(page: Page, index: int, selector: str, timeout: float = 90_000):
     """Wait for `selector` inside cell `index`'s output; fail with the traceback if the cell errors."""
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell = cell_at(page, index)
     target = cell.locator(selector).first
     error = cell.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']").first
     try:

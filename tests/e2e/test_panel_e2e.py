@@ -16,7 +16,7 @@ import time
 import note_seq
 import pytest
 from conftest import attach_console
-from labdriver import canvas_ink, open_notebook, run_cell, wait_in_cell
+from labdriver import NOTEBOOK, canvas_ink, open_notebook, run_cell, wait_in_cell
 
 from midime_widgets import examples
 from midime_widgets.music import load_midi
@@ -53,7 +53,7 @@ CELLS = [
     MODEL_CELL + "\nfrom midime_widgets.widgets import MidiMePanel\n"
     "panel = MidiMePanel(vae, seed=0)\npanel",
 ]
-PANEL = ".jp-Cell .mm-panel"
+PANEL = f"{NOTEBOOK} .jp-Cell .mm-panel"
 EPOCHS = 1000  # long enough for several 5 Hz progress updates, short enough for the suite
 
 
