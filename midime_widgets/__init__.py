@@ -18,8 +18,25 @@ from .errors import CheckpointError, MidiError, TrainingError
 
 # public name → module that defines it
 _LAZY = {
+    # music data
     "load_midi": ".music",
     "to_midi_bytes": ".music",
+    "render_wav": ".music",
+    "find_melody": ".music",
+    "prepare_melody": ".music",
+    "inspect_midi": ".music",
+    # models
+    "MusicVAE": ".models.musicvae",
+    "MusicVAEConfig": ".models.configs",
+    "MidiMe": ".models.midime",
+    "MidiMeConfig": ".models.midime",
+    "Personalizer": ".personalize",
+    # widgets
+    "MidiMePanel": ".widgets",
+    "PianoRoll": ".widgets",
+    "Player": ".widgets",
+    "LatentSliders": ".widgets",
+    "TrainingMonitor": ".widgets",
 }
 
 __all__ = ["__version__", "CheckpointError", "MidiError", "TrainingError", *_LAZY]

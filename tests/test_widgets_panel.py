@@ -20,7 +20,6 @@ from midime_widgets.errors import MidiError, TrainingError
 from midime_widgets.music import load_midi, to_midi_bytes
 from midime_widgets.widgets import MidiMePanel
 from midime_widgets.widgets.examples import example_bytes
-from midime_widgets.widgets.serialization import wire_columns
 
 SMALL = {"encoder_layers": (32,), "decoder_layers": (32,), "seed": 0}
 TRIO = "folk_band"  # bundled multi-track song: melody, bass, chords, drums

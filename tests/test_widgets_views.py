@@ -102,6 +102,13 @@ def test_sliders_validate_dims_and_z():
     assert s.values == pytest.approx([0.0, 0.1, 0.2])
 
 
+def test_sliders_can_rank_dims_by_the_encoders_sigma():
+    vae = FakeMusicVAE(z_size=8)
+    sigma = np.array([[0.9, 0.2, 0.8, 0.1, 0.7, 0.6, 0.5, 0.4]] * 3)
+    s = LatentSliders(vae, dims=3, rank_by=sigma)
+    assert s.dims == [3, 1, 7] and s.labels == ["z3", "z1", "z7"]
+
+
 def test_slider_decode_errors_show_in_the_widget():
     vae = FakeMusicVAE(z_size=8)
     s = LatentSliders(vae, dims=2)

@@ -28,7 +28,6 @@ import io
 import logging
 import tempfile
 import threading
-import time
 import traceback
 import zipfile
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from .device import describe_device, model_info, musicvae_record
 from .examples import example_bytes, example_label, example_menu
 from .inputs import InputFile, load_input, prepare_input, read_source
 from .latent import Projection2D, rank_dims
-from .monitor import DONE, ERROR, RUNNING, STOPPED, LossStream, idle_status
+from .monitor import DONE, ERROR, STOPPED, LossStream, idle_status
 from .novelty import NoveltyIndex, summarize
 from .serialization import empty_wire, sequence_to_wire
 
@@ -161,7 +160,7 @@ class MidiMePanel(MidimeWidget):
         self._train_thread: threading.Thread | None = None
         self._training_model: Any = None
         self._stop_requested = threading.Event()
-        self._history: Any = None
+        self.fit_history: Any = None  # MidiMe.fit's FitHistory of the last run
         self.stream = LossStream(self, min_interval=min_interval, lock=self._sync_lock)
         with self.hold_sync():
             self.model_info = model_info(vae)
@@ -660,7 +659,7 @@ class MidiMePanel(MidimeWidget):
                     model.stop()
 
             history = model.fit(codes, epochs, on_progress=progress)
-            self._history = history
+            self.fit_history = history
             ran = len(history["total"]) if hasattr(history, "__getitem__") else epochs
             if ran == 0:
                 self.stream.finish(STOPPED, "Stopped before the first epoch; nothing was learned.")

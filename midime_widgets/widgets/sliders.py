@@ -10,20 +10,26 @@ import traitlets
 
 from .piano_roll import sequence_serialization
 from ._base import MidimeWidget
+from .latent import rank_dims
 
 
-def decode_one(vae: Any, z: np.ndarray, temperature: float = 0.0) -> Any:
-    """Decode one latent vector to a NoteSequence (greedy unless ``temperature`` > 0)."""
+def decode_one(vae: Any, z: np.ndarray, temperature: float = 0.0, seed: int = 0) -> Any:
+    """Decode one latent vector to a NoteSequence: greedy, or sampled at ``temperature`` with a
+    fixed ``seed`` (so the same ``z`` always gives the same music)."""
     batch = np.asarray(z, dtype=np.float32).reshape(1, -1)
-    return vae.decode(batch, temperature=float(temperature))[0]
+    if temperature:
+        return vae.decode(batch, temperature=float(temperature), seed=int(seed))[0]
+    return vae.decode(batch, temperature=0.0)[0]
 
 
 class LatentSliders(MidimeWidget):
     """Sliders over chosen dims of a MusicVAE latent vector ``z``, a piano roll and a player.
 
     ``dims`` is how many dims to show (the first ones, or the most informative when ``rank_by``
-    gives encoder sigmas), or an explicit list of indices. Moving a slider (in the browser or by
-    assigning ``values``) decodes the new ``z`` greedily and redraws.
+    gives encoder sigmas ``[n, z_size]``, e.g. from ``vae.encode(windows)``), or an explicit list
+    of indices. Moving a slider (in the browser or by
+    assigning ``values``) decodes the new ``z`` and redraws: greedily, or at ``temperature`` with
+    a fixed ``seed``.
     """
 
     _view = traitlets.Unicode("sliders").tag(sync=True)
@@ -38,18 +44,24 @@ class LatentSliders(MidimeWidget):
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, vae: Any, z: Any = None, dims: int | Sequence[int] = 8, *,
-                 temperature: float = 0.0, orientation: str = "vertical", **kwargs: Any) -> None:
+                 rank_by: Any = None, temperature: float = 0.0, seed: int = 0,
+                 orientation: str = "vertical", **kwargs: Any) -> None:
         z_size = int(vae.config.z_size)
         z = np.zeros(z_size, np.float32) if z is None else np.asarray(z, np.float32).reshape(-1)
         if z.shape[0] != z_size:
             raise ValueError(f"z has {z.shape[0]} values; this MusicVAE's z_size is {z_size}")
-        index = list(range(min(int(dims), z_size))) if isinstance(dims, (int, np.integer)) \
-            else [int(d) for d in dims]
+        if isinstance(dims, (int, np.integer)) and rank_by is not None:
+            index = [int(d) for d in rank_dims(None, np.atleast_2d(rank_by), int(dims))[0]]
+        elif isinstance(dims, (int, np.integer)):
+            index = list(range(min(int(dims), z_size)))
+        else:
+            index = [int(d) for d in dims]
         if not index or any(not 0 <= d < z_size for d in index):
             raise ValueError(f"dims must be indices in 0..{z_size - 1}, got {index}")
         super().__init__(orientation=orientation, **kwargs)
         self.vae = vae
         self.temperature = float(temperature)
+        self.seed = int(seed)
         self._z = z.copy()
         self._lock = threading.Lock()
         self.dims = index
@@ -71,7 +83,7 @@ class LatentSliders(MidimeWidget):
             self._z[self.dims] = values
             z = self._z.copy()
         try:
-            self.sequence = decode_one(self.vae, z, self.temperature)
+            self.sequence = decode_one(self.vae, z, self.temperature, self.seed)
             self.error = ""
         except Exception as exc:  # noqa: BLE001 - show the problem in the widget, keep it alive
             self.error = f"Could not decode this point: {exc}"

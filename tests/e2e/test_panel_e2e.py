@@ -245,6 +245,45 @@ def test_new_sample_adds_to_the_gallery(page):
     assert page.locator(f"{PANEL} .mm-sample.mm-current").count() == 1
 
 
+def test_clicking_the_map_loads_that_point(page):
+    canvas = page.locator(f"{PANEL} .mm-map canvas")
+    box = canvas.bounding_box()
+    # Far from every point: an empty spot near the top-left corner of the map.
+    canvas.click(position={"x": 6, "y": 6})
+    page.wait_for_function(
+        f"() => document.querySelector('{PANEL} .mm-midime-roll .mm-roll').dataset.label === 'a point on the map'",
+        timeout=10_000)
+    assert box["width"] > 100
+
+
+DROP_JS = """
+async ([selector, name, b64]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], name, { type: 'audio/midi' }));
+  const target = document.querySelector(selector);
+  for (const type of ['dragenter', 'dragover', 'drop']) {
+    target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }
+}
+"""
+
+
+def test_drag_and_drop_a_file(page):
+    import base64
+
+    data = base64.b64encode(examples.read("folk_reel")).decode()
+    page.evaluate(DROP_JS, [f"{PANEL} .mm-drop", "dropped_reel.mid", data])
+    page.wait_for_function(
+        f"() => document.querySelector('{PANEL} .mm-input-roll .mm-roll').dataset.label === 'dropped_reel.mid'",
+        timeout=30_000)
+    assert "dropped_reel.mid" in page.locator(f"{PANEL} .mm-files").inner_text()
+    page.set_input_files(f"{PANEL} .mm-file-input", str(examples.path("folk_band")))  # back to the song
+    page.wait_for_function(
+        f"() => document.querySelector('{PANEL} .mm-input-roll .mm-roll').dataset.label === 'folk_band.mid'",
+        timeout=30_000)
+
+
 def _shoot(page, selector, path):
     el = page.locator(selector)
     el.scroll_into_view_if_needed()
