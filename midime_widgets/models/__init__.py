@@ -1,4 +1,4 @@
-"""MusicVAE models: configs, checkpoint reading/validation and pretrained downloads.
+"""MusicVAE and MidiMe: configs, checkpoint reading/validation, pretrained downloads, the models.
 
 Importing this package does not import TensorFlow; reading a TF checkpoint does.
 """
@@ -23,12 +23,17 @@ from .configs import (
     get_config,
 )
 from .download import cache_dir, fetch_pretrained, safe_extract
+from .midime import FitHistory, MidiMe, MidiMeConfig, MidiMeInputError
 from .musicvae import MusicVAE  # TensorFlow loads when a model is built, not here
 
 __all__ = [
     "CHECKPOINTS",
     "CONFIGS",
     "CheckpointInfo",
+    "FitHistory",
+    "MidiMe",
+    "MidiMeConfig",
+    "MidiMeInputError",
     "MusicVAE",
     "MusicVAEConfig",
     "cache_dir",
