@@ -139,6 +139,18 @@ Measured on {result['validation_windows']} validation windows by
 `python -m midime_widgets.training.model_card`. Tests (`tests/test_default_model.py`) assert floors on
 a small held-out set so a broken model cannot ship.
 
+## Reproduce or continue training
+The corpus windows (`runs/default/data/`) and the latest training checkpoint with its Adam state
+(`runs/default/train/`) are committed, so a later session resumes exactly where this one stopped:
+
+```bash
+python -m midime_widgets.training.default_model prepare      # only to rebuild the data from music21
+python -m midime_widgets.training.default_model train --max-minutes 150   # resumes from runs/default/train
+python -m midime_widgets.training.default_model export       # weights → midime_widgets/models/default/
+python -m midime_widgets.training.model_card                 # re-measure, rewrite this file
+TF_USE_LEGACY_KERAS=1 /root/magenta-oracle/bin/python tests/oracle/gen_default_model_fixture.py
+```
+
 ## Intended use and limits
 Personalization with MidiMe, teaching latent spaces, offline demos. Trained on folk tunes and
 chorale lines in 4/4: it reconstructs and samples such melodies best; other styles work but sound
