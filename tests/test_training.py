@@ -26,6 +26,7 @@ from midime_widgets.training.trainer import (
 )
 
 TINY = CONFIGS["cat-mel_2bar_small"].replace(name="tiny-mel", enc_rnn_sizes=(16,), dec_rnn_sizes=(16, 16), z_size=8)
+TINY4 = TINY.replace(batch_size=4)
 
 
 def _windows(n=8, seed=0):
@@ -69,9 +70,10 @@ def test_kl_and_reconstruction_terms_match_numpy():
 
 
 def test_training_learns_and_checkpoints_in_magenta_layout(tmp_path):
-    tc = TrainConfig(batch_size=8, learning_rate=1e-2, log_every=10, checkpoint_every=50, eval_every=10**9,
-                     sampling_schedule="constant", sampling_rate=0.0, free_bits=0, max_beta=0.0)
-    trainer = MusicVAETrainer(TINY, tc, tmp_path / "run")
+    config = TINY.replace(batch_size=8, learning_rate=1e-2, sampling_schedule="constant", sampling_rate=0.0,
+                          free_bits=0, max_beta=0.0)
+    tc = TrainConfig(log_every=10, checkpoint_every=50, eval_every=10**9)
+    trainer = MusicVAETrainer(config, tc, tmp_path / "run")
     ds = melody_dataset(_windows(), batch_size=8)
     result = trainer.fit(ds, steps=120, progress=False)
     first, last = result["history"][0], result["history"][-1]
@@ -91,12 +93,12 @@ def test_training_learns_and_checkpoints_in_magenta_layout(tmp_path):
 
 
 def test_resume_continues_from_the_saved_step_with_identical_weights(tmp_path):
-    tc = TrainConfig(batch_size=4, log_every=5, checkpoint_every=1000, eval_every=10**9)
+    tc = TrainConfig(log_every=5, checkpoint_every=1000, eval_every=10**9)
     ds = melody_dataset(_windows(4), batch_size=4)
-    first = MusicVAETrainer(TINY, tc, tmp_path)
+    first = MusicVAETrainer(TINY4, tc, tmp_path)
     first.fit(ds, steps=7, progress=False)  # checkpoint on the way out
     saved = first.core.numpy_weights()
-    second = MusicVAETrainer(TINY, tc, tmp_path)
+    second = MusicVAETrainer(TINY4, tc, tmp_path)
     assert second.restored_from.endswith("model.ckpt-7")
     assert int(second.global_step.numpy()) == 7
     for name, value in saved.items():
@@ -109,8 +111,8 @@ def test_resume_continues_from_the_saved_step_with_identical_weights(tmp_path):
 
 
 def test_stop_request_checkpoints_and_returns(tmp_path):
-    tc = TrainConfig(batch_size=4, log_every=1, checkpoint_every=1000, eval_every=10**9)
-    trainer = MusicVAETrainer(TINY, tc, tmp_path)
+    tc = TrainConfig(log_every=1, checkpoint_every=1000, eval_every=10**9)
+    trainer = MusicVAETrainer(TINY4, tc, tmp_path)
     calls = []
 
     def stop_after_three(record):

@@ -40,12 +40,11 @@ def run(args) -> int:
         print(f"error: unknown config {args.config!r}; known: {', '.join(sorted(CONFIGS))}", file=sys.stderr)
         return 2
     config = CONFIGS[args.config]
-    overrides = {"steps": args.steps, "seed": args.seed}
     if args.batch_size:
-        overrides["batch_size"] = args.batch_size
+        config = config.replace(batch_size=args.batch_size)
     if args.learning_rate:
-        overrides["learning_rate"] = args.learning_rate
-    tc = TrainConfig.from_model_config(config, **overrides)
+        config = config.replace(learning_rate=args.learning_rate)
+    tc = TrainConfig(steps=args.steps, seed=args.seed)
     try:
         weights = None
         if args.init_from:
@@ -58,13 +57,13 @@ def run(args) -> int:
             import numpy as np
 
             windows = np.load(args.data[0], allow_pickle=False)["windows"]
-            dataset = melody_dataset(windows, batch_size=tc.batch_size, seed=args.seed, transpose=args.transpose)
+            dataset = melody_dataset(windows, batch_size=config.batch_size, seed=args.seed, transpose=args.transpose)
         else:
             converter = converter_from_spec(config.converter)
             skip = lambda path, why: print(f"skipped {path}: {why}", file=sys.stderr)  # noqa: E731
             x, y, lengths = midi_training_tensors(args.data, converter, on_skip=skip)
             print(f"{len(lengths)} distinct windows", file=sys.stderr)
-            dataset = tensor_dataset(x, y, lengths, batch_size=tc.batch_size, seed=args.seed)
+            dataset = tensor_dataset(x, y, lengths, batch_size=config.batch_size, seed=args.seed)
         trainer = MusicVAETrainer(config, tc, args.run_dir, strategy=strategy, weights=weights)
         result = trainer.fit(dataset, steps=args.steps,
                              max_seconds=None if args.max_minutes is None else 60 * args.max_minutes)

@@ -72,13 +72,12 @@ def train(run_dir: Path = RUN_DIR, *, steps: int = 20000, max_minutes: float | N
     val_windows = load_windows(data_dir, "val")
     rng = np.random.default_rng(seed)
     val_subset = val_windows[rng.permutation(len(val_windows))[:eval_windows]]
-    tc = TrainConfig.from_model_config(DEFAULT_CONFIG, steps=steps, seed=seed, eval_every=500,
-                                       checkpoint_every=200)
+    tc = TrainConfig(steps=steps, seed=seed, eval_every=500, checkpoint_every=200)
     trainer = MusicVAETrainer(DEFAULT_CONFIG, tc, run_dir / "train")
     if trainer.restored_from:
         print(f"resuming from {trainer.restored_from}", file=sys.stderr)
     start_step = int(trainer.global_step.numpy())
-    dataset = melody_dataset(train_windows, batch_size=tc.batch_size, seed=seed + start_step,
+    dataset = melody_dataset(train_windows, batch_size=DEFAULT_CONFIG.batch_size, seed=seed + start_step,
                              transpose=TRANSPOSE_SEMITONES)
     result = trainer.fit(dataset, steps=steps, max_seconds=None if max_minutes is None else 60 * max_minutes,
                          evaluate=make_evaluator(val_subset))

@@ -18,7 +18,7 @@ import math
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,38 +33,19 @@ ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 
 @dataclass
 class TrainConfig:
-    """Optimisation hyper-parameters (magenta's names and defaults unless noted)."""
+    """How a run proceeds (length, logging, checkpoints, seed).
+
+    The objective's hyper-parameters (learning rate and decay, batch size, free bits, beta schedule,
+    scheduled sampling, gradient clipping) are part of the model config (`MusicVAEConfig`, magenta's
+    HParams) and are read from there; change them with `config.replace(...)`.
+    """
 
     steps: int = 20000
-    batch_size: int = 64  # magenta used 512 on GPUs; smaller suits a CPU
-    learning_rate: float = 1e-3
-    decay_rate: float = 0.9999
-    min_learning_rate: float = 1e-5
-    grad_clip: float = 1.0
-    grad_norm_clip_to_zero: float = 10000.0
-    free_bits: float = 0.0
-    max_beta: float = 0.2
-    beta_rate: float = 0.99999
-    sampling_schedule: str = "inverse_sigmoid"  # or "constant" (sampling_rate = probability)
-    sampling_rate: float = 1000.0
     checkpoint_every: int = 250
     log_every: int = 25
     eval_every: int = 500
     keep_checkpoints: int = 3
     seed: int = 0
-    extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_model_config(cls, config, **overrides):
-        """Take magenta's training hparams from a MusicVAEConfig where it has them."""
-        values = {}
-        for name in ("learning_rate", "decay_rate", "min_learning_rate", "free_bits", "max_beta",
-                     "beta_rate", "sampling_schedule", "sampling_rate", "batch_size"):
-            value = getattr(config, name, None)
-            if value is not None:
-                values[name] = value
-        values.update(overrides)
-        return cls(**values)
 
 
 def sampling_probability(step, schedule: str, rate: float):
@@ -111,6 +92,7 @@ class MusicVAETrainer:
 
     def __init__(self, config, train_config: TrainConfig, run_dir, *, strategy=None, weights=None):
         self.config = config
+        self.hp = config  # the objective's hyper-parameters live in the model config
         self.tc = train_config
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +131,8 @@ class MusicVAETrainer:
         prefix = str(self.run_dir / f"model.ckpt-{step}")
         tf1_checkpoint.write_checkpoint(prefix, self.state_tensors())
         tf1_checkpoint.update_state_file(self.run_dir, prefix, keep=self.tc.keep_checkpoints)
-        (self.run_dir / "train_config.json").write_text(json.dumps(asdict(self.tc), indent=2))
+        (self.run_dir / "train_config.json").write_text(
+            json.dumps({"run": asdict(self.tc), "config": self.config.to_dict()}, indent=2))
         return prefix
 
     def restore(self) -> str | None:
@@ -170,37 +153,37 @@ class MusicVAETrainer:
 
     # -- the step -----------------------------------------------------------------------------
     def learning_rate(self, step):
-        tc = self.tc
+        hp = self.hp
         step = tf.cast(step, tf.float32)
-        return (tc.learning_rate - tc.min_learning_rate) * tf.pow(tc.decay_rate, step) + tc.min_learning_rate
+        return (hp.learning_rate - hp.min_learning_rate) * tf.pow(hp.decay_rate, step) + hp.min_learning_rate
 
     def beta(self, step):
-        return (1.0 - tf.pow(self.tc.beta_rate, tf.cast(step, tf.float32))) * self.tc.max_beta
+        return (1.0 - tf.pow(self.hp.beta_rate, tf.cast(step, tf.float32))) * self.hp.max_beta
 
     def _replica_step(self, inputs, targets, lengths, seed):
-        tc = self.tc
-        global_batch = tf.cast(tc.batch_size, tf.float32)
+        hp = self.hp
+        global_batch = tf.cast(hp.batch_size, tf.float32)
         step = self.global_step
         variables = [self.core.weights[n] for n in self._names]
         with tf.GradientTape() as tape:
             mu, sigma = self.core._encode(inputs, lengths)
             eps = tf.random.stateless_normal(tf.shape(mu), seed)
             z = mu + sigma * eps
-            prob = sampling_probability(step, tc.sampling_schedule, tc.sampling_rate)
+            prob = sampling_probability(step, hp.sampling_schedule, hp.sampling_rate)
             _, logits = self.core.decode_loop(
                 z, tf.shape(targets)[1], targets=targets, sampling_probability=prob, seed=seed + 7
             )
             r_loss, accuracy = reconstruction_terms(logits, targets, lengths, self.segments)
             kl = kl_divergence(mu, sigma)
-            kl_cost = tf.maximum(kl - tc.free_bits * math.log(2.0), 0.0)
+            kl_cost = tf.maximum(kl - hp.free_bits * math.log(2.0), 0.0)
             beta = self.beta(step)
             loss = tf.reduce_sum(r_loss + beta * kl_cost) / global_batch
         grads = tape.gradient(loss, variables)
         ctx = tf.distribute.get_replica_context()
         grads = ctx.all_reduce("sum", grads)
-        grads, norm = tf.clip_by_global_norm(grads, tc.grad_clip)
+        grads, norm = tf.clip_by_global_norm(grads, hp.grad_clip)
         # magenta's grad_norm_clip_to_zero: drop the update entirely on exploding gradients.
-        keep = tf.cast(norm < tc.grad_norm_clip_to_zero, tf.float32)
+        keep = tf.cast(norm < hp.grad_norm_clip_to_zero, tf.float32)
         lr = self.learning_rate(step)
         lr_t = lr * tf.sqrt(1.0 - self.beta2_power) / (1.0 - self.beta1_power)
         for name, var, g in zip(self._names, variables, grads):
