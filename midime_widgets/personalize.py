@@ -3,13 +3,26 @@
     p = Personalizer(MusicVAE.default())
     p.add_midi("song.mid")            # melody chosen per model type; warnings kept on the song
     p.fit(epochs=100)                 # MidiMe on the windows' MusicVAE codes
+    p.fit(epochs=50, resume=True)     # … and 50 more epochs on the same MidiMe
     samples = p.sample(8, seed=0)     # NoteSequences (+ their MidiMe / MusicVAE codes)
     report = p.novelty(samples)       # copied vs varied windows, closeness to input vs prior
 
 The novelty readout puts numbers on the paper's memorisation-vs-variety trade-off: how many sampled
 windows copy an input window exactly, how similar each is to its nearest input window, and whether
 the samples' pitch-class and rhythm statistics sit closer to the input than plain MusicVAE prior
-samples do.
+samples do. It is one mechanism, :class:`NoveltyIndex`, used both here and by the panel's gallery.
+
+**The copy test.** Every window is put on the 16th-note grid, counted from the window's start:
+per step, which notes start there and which are still sounding (by instrument, pitch and drum
+flag). A sample copies input window k when its grid equals window k's at every step. Input
+windows (`Window.sequence`, `vae.chunks`) and samples (`vae.decode`) are both the model's
+one-hot steps decoded at 120 qpm, so their notes lie exactly on the grid and nothing is lost
+by rounding. We compare notes rather than per-step output classes because the panel holds only
+NoteSequences, and because two class sequences can spell the same notes: a "note off" while
+nothing sounds is a no-op (the melody converter even rewrites leading note-offs of the input
+windows to "no event"), so a sample that only differs that way sounds identical and is counted
+as the copy it is. A shifted copy (same notes, moved by some steps) is *not* exact; its nearest
+similarity shows how close it is.
 """
 
 from __future__ import annotations
@@ -17,16 +30,22 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
-from note_seq.protobuf.music_pb2 import NoteSequence
 
 from .errors import MidiError, TrainingError
-from .models.midime import MidiMe, MidiMeConfig
-from .music import load_midi, prepare_melody
 
-STEPS_PER_BAR = 16
-SECONDS_PER_STEP = 0.125  # every decoded / window sequence is at 120 qpm, 4 steps per quarter
+# note_seq and the MidiMe model are imported inside the functions that need them, so the widgets
+# can import the novelty index below without loading them.
+if TYPE_CHECKING:
+    from note_seq.protobuf.music_pb2 import NoteSequence
+
+    from .models.midime import FitHistory, MidiMe, MidiMeConfig
+
+STEPS_PER_QUARTER = 4
+STEPS_PER_BAR = 16  # the models read 4/4 only
+DEFAULT_QPM = 120.0  # every decoded / window sequence is at 120 qpm
 
 
 @dataclasses.dataclass
@@ -51,6 +70,208 @@ class Sample:
     tensor: np.ndarray
 
 
+# ---------------------------------------------------------------------------------------------
+# Novelty: one index over the input windows, used by Personalizer.novelty() and the panel
+# ---------------------------------------------------------------------------------------------
+
+SILENT_STEP: tuple = ((), ())  # (notes starting here, notes still sounding) of an empty step
+
+
+def _notes(item: Any) -> Any:
+    """The NoteSequence of a NoteSequence, a music.Window or a Sample."""
+    return getattr(item, "sequence", item)
+
+
+def step_seconds(seq: Any) -> float:
+    """Length of one 16th-note step of `seq` (its first tempo; 120 qpm when it has none)."""
+    qpm = seq.tempos[0].qpm if len(seq.tempos) and seq.tempos[0].qpm > 0 else DEFAULT_QPM
+    return 60.0 / qpm / STEPS_PER_QUARTER
+
+
+def grid_notes(seq: Any) -> list[tuple[int, int, tuple]]:
+    """`(start_step, end_step, (instrument, pitch, is_drum))` of every note, on the 16th grid.
+
+    Steps count from time 0 (a window's start); every note lasts at least one step.
+    """
+    step = step_seconds(seq)
+    out = []
+    for n in seq.notes:
+        start = int(round(n.start_time / step))
+        end = max(int(round(n.end_time / step)), start + 1)
+        out.append((start, end, (int(n.instrument), int(n.pitch), bool(n.is_drum))))
+    return out
+
+
+def step_grid(seq: Any) -> list[tuple]:
+    """Per 16th step from the window start: `(notes starting, notes still sounding)`.
+
+    Each part is a sorted tuple of `(instrument, pitch, is_drum)`; an empty step is
+    `SILENT_STEP`. Two windows with equal grids hold the same notes (see the module docstring).
+    """
+    notes = grid_notes(seq)
+    length = max((end for _, end, _ in notes), default=0)
+    onsets: list[list] = [[] for _ in range(length)]
+    held: list[list] = [[] for _ in range(length)]
+    for start, end, key in notes:
+        onsets[start].append(key)
+        for t in range(start + 1, end):
+            held[t].append(key)
+    return [(tuple(sorted(o)), tuple(sorted(h))) for o, h in zip(onsets, held)]
+
+
+def window_fingerprint(seq: Any) -> tuple:
+    """The copy key: the step grid with trailing silence dropped (equal keys = exact copy)."""
+    return _copy_key(step_grid(_notes(seq)))
+
+
+def _copy_key(grid: list[tuple]) -> tuple:
+    end = len(grid)
+    while end and grid[end - 1] == SILENT_STEP:
+        end -= 1
+    return tuple(grid[:end])
+
+
+def pitch_class_histogram(seqs: Iterable[Any]) -> np.ndarray:
+    """Share of each of the 12 pitch classes over all pitched notes, weighted by duration in
+    steps (what you hear: a held tonic counts more than a passing note). Zeros when none."""
+    hist = np.zeros(12)
+    for seq in seqs:
+        for start, end, (_, pitch, is_drum) in grid_notes(_notes(seq)):
+            if not is_drum:
+                hist[pitch % 12] += end - start
+    total = hist.sum()
+    return hist / total if total > 0 else hist
+
+
+def rhythm_histogram(seqs: Iterable[Any]) -> np.ndarray:
+    """Share of note onsets at each of the 16 steps of a bar (drums included). Zeros when none."""
+    hist = np.zeros(STEPS_PER_BAR)
+    for seq in seqs:
+        for start, _, _ in grid_notes(_notes(seq)):
+            hist[start % STEPS_PER_BAR] += 1
+    total = hist.sum()
+    return hist / total if total > 0 else hist
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Total-variation distance: 0 = same use, 1 = nothing in common.
+
+    A histogram with no notes is 1 away from one with notes, and 0 from another empty one
+    (e.g. the pitch classes of two drum parts).
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    empty_a, empty_b = a.sum() == 0, b.sum() == 0
+    if empty_a or empty_b:
+        return 0.0 if empty_a and empty_b else 1.0
+    return float(0.5 * np.abs(a - b).sum())
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleNovelty:
+    """How one sample relates to the input windows (see :meth:`NoveltyIndex.score`)."""
+
+    copied: bool  # identical to an input window on the 16th grid
+    copied_window: int | None  # index of the first identical input window (0-based)
+    nearest_window: int | None  # index of the most similar input window
+    nearest_similarity: float  # share of steps equal to that window (1.0 = copy)
+    pitch_class_distance: float  # this sample vs all input windows (0 = same, 1 = disjoint)
+    verdict: str  # "copy of input window k" (1-based) / "new" / "silent"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready readout (the panel's gallery sends this to the browser)."""
+        return {
+            "copied": self.copied,
+            "copied_window": self.copied_window,
+            "nearest_window": self.nearest_window,
+            "nearest_similarity": round(self.nearest_similarity, 3),
+            "pitch_class_distance": round(self.pitch_class_distance, 3),
+            "verdict": self.verdict,
+        }
+
+
+class NoveltyIndex:
+    """The input windows, prepared once so that scoring one sample is cheap.
+
+    `input_windows` are NoteSequences, `music.Window`s or anything with a `.sequence`. Holds
+    each window's copy key, its step grid as integer codes (for the nearest-window similarity,
+    one vectorised comparison per sample), and the inputs' pitch-class and rhythm histograms.
+    `steps` is the window length in 16ths (the model's `max_seq_len`), so that similarities are
+    shares of the whole window even when its last steps are silent; `Window.length` gives it too.
+    """
+
+    def __init__(self, input_windows: Sequence[Any], *, steps: int | None = None):
+        lengths = [int(getattr(w, "length", 0) or 0) for w in input_windows]
+        seqs = [_notes(w) for w in input_windows]
+        grids = [step_grid(seq) for seq in seqs]
+        self.n_inputs = len(seqs)
+        self._copies: dict[tuple, int] = {}  # copy key → first input window with it
+        for i, grid in enumerate(grids):
+            self._copies.setdefault(_copy_key(grid), i)
+        self._codes: dict[tuple, int] = {SILENT_STEP: 0}  # step state → integer code
+        coded = [[self._codes.setdefault(state, len(self._codes)) for state in g] for g in grids]
+        width = max([int(steps or 0), *lengths, *(len(c) for c in coded)])
+        self._grid = np.zeros((len(coded), width), np.int32)  # padded with silence (0)
+        for i, c in enumerate(coded):
+            self._grid[i, : len(c)] = c
+        self.histogram = pitch_class_histogram(seqs)
+        self.rhythm = rhythm_histogram(seqs)
+
+    def similarities(self, sample: Any) -> np.ndarray:
+        """Per input window: the share of 16th steps where `sample` has the same notes."""
+        return self._similarities(step_grid(_notes(sample)))
+
+    def _similarities(self, grid: list[tuple]) -> np.ndarray:
+        codes = np.array([self._codes.get(state, -1) for state in grid], np.int32)  # -1: unseen
+        width = max(self._grid.shape[1], len(codes))
+        if width == 0:  # silent sample, silent inputs
+            return np.ones(self.n_inputs)
+        inputs = np.pad(self._grid, ((0, 0), (0, width - self._grid.shape[1])))
+        codes = np.pad(codes, (0, width - len(codes)))
+        return (inputs == codes).mean(axis=1)
+
+    def score(self, sample: Any) -> SampleNovelty:
+        """Is `sample` a copy of an input window, which is nearest, how far its pitch classes are."""
+        seq = _notes(sample)
+        grid = step_grid(seq)
+        silent = len(seq.notes) == 0
+        match = None if silent else self._copies.get(_copy_key(grid))
+        sims = self._similarities(grid)
+        nearest = int(np.argmax(sims)) if len(sims) else None
+        if match is not None:
+            verdict = f"copy of input window {match + 1}"
+        else:
+            verdict = "silent" if silent else "new"
+        return SampleNovelty(
+            copied=match is not None,
+            copied_window=match,
+            nearest_window=nearest,
+            nearest_similarity=float(sims[nearest]) if nearest is not None else 0.0,
+            pitch_class_distance=histogram_distance(pitch_class_histogram([seq]), self.histogram),
+            verdict=verdict,
+        )
+
+    def readout(self, sample: Any) -> dict[str, Any]:
+        """:meth:`score` as a JSON-ready dict (`copied`, `copied_window`, `verdict` …)."""
+        return self.score(sample).to_dict()
+
+
+def novelty_readout(sample: Any, input_windows: Sequence[Any]) -> dict[str, Any]:
+    """One sample's readout against `input_windows` (build a `NoveltyIndex` to score many)."""
+    return NoveltyIndex(input_windows).readout(sample)
+
+
+def summarize(readouts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over a gallery of readouts: how many copy an input window, mean pitch-class distance."""
+    copied = sum(1 for r in readouts if r.get("copied"))
+    dists = [r["pitch_class_distance"] for r in readouts if "pitch_class_distance" in r]
+    return {
+        "samples": len(readouts),
+        "copied": copied,
+        "varied": len(readouts) - copied,
+        "mean_pitch_class_distance": round(float(np.mean(dists)), 3) if dists else None,
+    }
+
+
 @dataclasses.dataclass
 class NoveltyReport:
     """Memorisation vs variety, in numbers (see module docstring)."""
@@ -62,6 +283,7 @@ class NoveltyReport:
     rhythm_distance: float
     prior_pitch_class_distance: float  # plain MusicVAE prior samples vs input
     prior_rhythm_distance: float
+    readouts: list = dataclasses.field(default_factory=list)  # per sample: SampleNovelty.to_dict()
 
     @property
     def varied(self) -> int:
@@ -84,11 +306,36 @@ class NoveltyReport:
         return d
 
 
+def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[Any]) -> NoveltyReport:
+    """Score `samples` with `index` and compare their statistics with `prior` samples'."""
+    if not samples:
+        raise ValueError("No samples to compare.")
+    scores = [index.score(s) for s in samples]
+    seqs = [_notes(s) for s in samples]
+    return NoveltyReport(
+        samples=len(scores),
+        copied=sum(s.copied for s in scores),
+        nearest_similarity=[s.nearest_similarity for s in scores],
+        pitch_class_distance=histogram_distance(pitch_class_histogram(seqs), index.histogram),
+        rhythm_distance=histogram_distance(rhythm_histogram(seqs), index.rhythm),
+        prior_pitch_class_distance=histogram_distance(pitch_class_histogram(prior), index.histogram),
+        prior_rhythm_distance=histogram_distance(rhythm_histogram(prior), index.rhythm),
+        readouts=[s.to_dict() for s in scores],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The pipeline
+# ---------------------------------------------------------------------------------------------
+
+
 class Personalizer:
     """Holds the inputs, their MusicVAE codes and the MidiMe trained on them."""
 
-    def __init__(self, vae, *, latent_size: int = 4, beta: float = 1.0, midime_config: MidiMeConfig | None = None,
-                 seed: int | None = 0):
+    def __init__(self, vae, *, latent_size: int = 4, beta: float = 1.0,
+                 midime_config: MidiMeConfig | None = None, seed: int | None = 0):
+        from .models.midime import MidiMeConfig  # noqa: PLC0415
+
         self.vae = vae
         self.songs: list[InputSong] = []
         self.seed = seed
@@ -97,6 +344,7 @@ class Personalizer:
         self.midime: MidiMe | None = None
         self.history = None
         self._codes = None
+        self._novelty_index: NoveltyIndex | None = None
 
     # -- inputs -----------------------------------------------------------------------------
     def add_midi(self, source, *, name: str | None = None, instrument: int | None = None) -> InputSong:
@@ -104,15 +352,21 @@ class Personalizer:
 
         Raises MidiError (nothing is added) when the file is unreadable or too short.
         """
+        from note_seq.protobuf.music_pb2 import NoteSequence  # noqa: PLC0415
+
+        from .music import load_midi  # noqa: PLC0415
+
         if name is None:
             name = os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else f"upload {len(self.songs) + 1}"
         seq = source if isinstance(source, NoteSequence) else load_midi(source)
         song = self.prepare(seq, name=name, instrument=instrument)
         self.songs.append(song)
-        self._codes = None
+        self._inputs_changed()
         return song
 
     def prepare(self, seq: NoteSequence, *, name: str, instrument: int | None = None) -> InputSong:
+        from .music import prepare_melody  # noqa: PLC0415
+
         kind = self.vae.kind
         warnings_, choice = [], None
         if kind == "melody":
@@ -130,7 +384,11 @@ class Personalizer:
 
     def remove(self, index: int) -> None:
         del self.songs[index]
+        self._inputs_changed()
+
+    def _inputs_changed(self) -> None:
         self._codes = None
+        self._novelty_index = None
 
     @property
     def windows(self) -> list:
@@ -150,16 +408,34 @@ class Personalizer:
         return self._codes
 
     def new_midime(self) -> MidiMe:
+        from .models.midime import MidiMe  # noqa: PLC0415
+
         return MidiMe(self.midime_config, musicvae=self.musicvae_info())
 
     def musicvae_info(self) -> dict:
         return {"name": self.vae.name, "z_size": self.vae.config.z_size, "fingerprint": self.vae.fingerprint}
 
-    def fit(self, epochs: int = 100, *, on_progress=None, batch_size=None, midime: MidiMe | None = None):
-        """Train a fresh MidiMe (or `midime`) on the input codes; returns its history."""
+    def fit(self, epochs: int = 100, *, on_progress=None, batch_size=None,
+            midime: MidiMe | None = None, resume: bool = False) -> FitHistory:
+        """Train MidiMe on the input codes; returns this run's history.
+
+        By default every call trains a fresh MidiMe (or the given `midime`). With `resume=True`
+        the MidiMe trained before (by `fit` or `load_midime`) keeps its weights and trains for
+        `epochs` more on the current inputs, e.g. after a stopped run, when the loss is still
+        falling, or to adapt a saved MidiMe to new songs (Adam restarts each call, as in
+        magenta.js; `midime.epochs_trained` counts all runs). When nothing has been trained yet,
+        `resume=True` starts fresh, so a notebook cell can always pass it.
+        """
+        if resume and midime is not None:
+            raise TrainingError("Pass either midime= (train that model) or resume=True (keep "
+                                "training the current one), not both.")
         codes = self.codes()
-        self.midime = midime or self.new_midime()
-        self.history = self.midime.fit(codes, epochs=epochs, on_progress=on_progress, batch_size=batch_size)
+        if resume and self.midime is not None and self.midime.trained:
+            model = self.midime
+        else:
+            model = midime or self.new_midime()
+        self.midime = model
+        self.history = model.fit(codes, epochs=epochs, on_progress=on_progress, batch_size=batch_size)
         return self.history
 
     def stop(self) -> None:
@@ -198,32 +474,24 @@ class Personalizer:
         return np.asarray(mu)
 
     # -- novelty ----------------------------------------------------------------------------
+    def novelty_index(self) -> NoveltyIndex:
+        """The :class:`NoveltyIndex` of the current input windows (cached until inputs change)."""
+        if self._novelty_index is None:
+            windows = self.windows
+            if not windows:
+                raise MidiError("Add at least one MIDI file first.")
+            self._novelty_index = NoveltyIndex(windows)
+        return self._novelty_index
+
     def novelty(self, samples: list[Sample], *, prior_samples: int = 32, temperature: float = 0.5,
                 seed: int = 0) -> NoveltyReport:
+        """Copies, nearest-window similarity and histogram distances of `samples` (Samples or
+        NoteSequences), next to `prior_samples` plain MusicVAE samples for comparison."""
         if not samples:
             raise ValueError("No samples to compare.")
-        windows = self.windows
-        input_classes = [_classes(w.outputs, self.vae.config.output_depths) for w in windows]
-        sample_classes = [_classes(s.tensor, self.vae.config.output_depths) for s in samples]
-        input_keys = {c.tobytes() for c in input_classes}
-        copied = sum(c.tobytes() in input_keys for c in sample_classes)
-        nearest = []
-        for c in sample_classes:
-            sims = [float(np.mean(c == ic)) for ic in input_classes if ic.shape == c.shape]
-            nearest.append(max(sims) if sims else 0.0)
-        input_seqs = [w.sequence for w in windows]
+        index = self.novelty_index()
         prior = self.vae.sample(prior_samples, temperature=temperature, seed=seed)
-        inp_pc, inp_rh = _pitch_class_hist(input_seqs), _rhythm_hist(input_seqs)
-        smp = [s.sequence for s in samples]
-        return NoveltyReport(
-            samples=len(samples),
-            copied=int(copied),
-            nearest_similarity=nearest,
-            pitch_class_distance=_tv(_pitch_class_hist(smp), inp_pc),
-            rhythm_distance=_tv(_rhythm_hist(smp), inp_rh),
-            prior_pitch_class_distance=_tv(_pitch_class_hist(prior), inp_pc),
-            prior_rhythm_distance=_tv(_rhythm_hist(prior), inp_rh),
-        )
+        return novelty_report(index, samples, prior)
 
     # -- persistence ----------------------------------------------------------------------------
     def save_midime(self, path) -> Path:
@@ -231,38 +499,8 @@ class Personalizer:
         return Path(path)
 
     def load_midime(self, path) -> MidiMe:
+        from .models.midime import MidiMe  # noqa: PLC0415
+
         midime = MidiMe.load(path, musicvae_fingerprint=self.vae.fingerprint)
         self.midime = midime
         return midime
-
-
-def _classes(tensor: np.ndarray, depths) -> np.ndarray:
-    """Argmax class per step and output segment `[T, segments]`."""
-    tensor = np.asarray(tensor)
-    out, start = [], 0
-    for d in depths:
-        out.append(np.argmax(tensor[:, start : start + d], axis=-1))
-        start += d
-    return np.stack(out, axis=-1)
-
-
-def _pitch_class_hist(seqs) -> np.ndarray:
-    hist = np.zeros(12)
-    for seq in seqs:
-        for n in seq.notes:
-            if not n.is_drum:
-                hist[n.pitch % 12] += 1
-    return hist / max(hist.sum(), 1.0)
-
-
-def _rhythm_hist(seqs) -> np.ndarray:
-    """Onsets by position in the bar (16 steps), drums included."""
-    hist = np.zeros(STEPS_PER_BAR)
-    for seq in seqs:
-        for n in seq.notes:
-            hist[int(round(n.start_time / SECONDS_PER_STEP)) % STEPS_PER_BAR] += 1
-    return hist / max(hist.sum(), 1.0)
-
-
-def _tv(a, b) -> float:
-    return float(0.5 * np.abs(a - b).sum())

@@ -35,6 +35,7 @@ def no_internet(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
     monkeypatch.delenv(dl.BASE_URL_ENV, raising=False)
+    monkeypatch.delenv(dl.OFFLINE_ENV, raising=False)  # tests that want it set it themselves
 
 
 class Server:
@@ -334,3 +335,55 @@ def test_mirror_url_keeps_the_path():
 def test_unknown_pretrained_name(tmp_path):
     with pytest.raises(CheckpointError, match="Unknown pretrained checkpoint"):
         dl.fetch_pretrained("cat-mel_3bar", cache=tmp_path)
+
+
+# ---- is_cached and the offline switch -----------------------------------------------------------
+
+
+def test_is_cached_only_after_a_complete_fetch(server, tmp_path):
+    from midime_widgets.models import is_cached
+
+    server.add(TAR_PATH, GOOD_TAR)
+    cache = tmp_path / "cache"
+    info = tiny_info()
+    assert is_cached(info, cache=cache) is False
+    # an interrupted earlier attempt (folder without the completion marker) does not count
+    (cache / "checkpoints" / "tiny").mkdir(parents=True)
+    assert not is_cached(info, cache=cache)
+    dl.fetch_pretrained(info, base_url=server.url, cache=cache, progress=False)
+    assert is_cached(info, cache=cache) is True
+    assert not is_cached("cat-mel_2bar_big", cache=cache)  # a table name, not downloaded here
+    with pytest.raises(CheckpointError, match="Unknown pretrained checkpoint"):
+        is_cached("cat-mel_3bar", cache=cache)
+
+
+def test_is_cached_reads_the_cache_environment(server, tmp_path, monkeypatch):
+    server.add(TAR_PATH, GOOD_TAR)
+    monkeypatch.setenv(dl.CACHE_ENV, str(tmp_path / "envcache"))
+    assert not dl.is_cached(tiny_info())
+    dl.fetch_pretrained(tiny_info(), base_url=server.url, progress=False)
+    assert dl.is_cached(tiny_info()) and not dl.is_cached(tiny_info(), cache=tmp_path / "other")
+
+
+@pytest.mark.parametrize("value, offline", [("1", True), ("yes", True), ("TRUE", True), ("on", True),
+                                            ("", False), ("0", False), ("false", False), ("No", False)])
+def test_offline_switch_values(monkeypatch, value, offline):
+    monkeypatch.setenv(dl.OFFLINE_ENV, value)
+    assert dl.is_offline() is offline
+
+
+def test_offline_refuses_to_download_but_cached_checkpoints_load(server, tmp_path, monkeypatch):
+    server.add(TAR_PATH, GOOD_TAR)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(dl.OFFLINE_ENV, "1")
+    with pytest.raises(CheckpointError,
+                       match="'tiny' is not in the cache and MIDIME_WIDGETS_OFFLINE is set"):
+        dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
+    assert server.requests == []  # no request was made
+    assert not cache.exists()  # and nothing was written
+    monkeypatch.delenv(dl.OFFLINE_ENV)
+    prefix = dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
+    assert server.requests == [TAR_PATH]
+    monkeypatch.setenv(dl.OFFLINE_ENV, "1")
+    server.stop()
+    assert dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache) == prefix

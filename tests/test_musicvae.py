@@ -33,6 +33,7 @@ HIER_TRIO = CONFIGS["hierdec-trio_16bar"].replace(enc_rnn_sizes=(8,), dec_rnn_si
 def _graph_mode(monkeypatch):
     """Plain graphs (XLA compiles cost seconds); the XLA path is compared explicitly below."""
     monkeypatch.setenv("MIDIME_WIDGETS_XLA", "0")
+    monkeypatch.delenv("MIDIME_WIDGETS_OFFLINE", raising=False)  # set only where a test says so
 
 
 def melody(pitches, start=0.0, step=0.5, program=0):
@@ -142,6 +143,26 @@ def test_pretrained_downloads_once_then_works_offline(tmp_path):
     again = MusicVAE.pretrained("mel_2bar_small", base_url="http://127.0.0.1:9/unreachable",
                                 cache=cache, progress=False)
     assert again.fingerprint == vae.fingerprint
+
+
+def test_pretrained_offline_loads_only_cached_checkpoints(tmp_path, monkeypatch):
+    from midime_widgets.models import is_cached
+
+    mirror = tmp_path / "mirror"
+    shutil.copytree(FIXTURES / "tfjs" / "oracle-cat-mel_2bar_small",
+                    mirror / "magentadata/js/checkpoints/music_vae/mel_2bar_small")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MIDIME_WIDGETS_OFFLINE", "1")
+    with pytest.raises(CheckpointError, match="not in the cache and MIDIME_WIDGETS_OFFLINE is set"):
+        MusicVAE.pretrained("mel_2bar_small", base_url=mirror.as_uri(), cache=cache, progress=False)
+    assert not is_cached("mel_2bar_small", cache=cache)
+    monkeypatch.delenv("MIDIME_WIDGETS_OFFLINE")
+    vae = MusicVAE.pretrained("mel_2bar_small", base_url=mirror.as_uri(), cache=cache, progress=False)
+    assert is_cached("mel_2bar_small", cache=cache)
+    monkeypatch.setenv("MIDIME_WIDGETS_OFFLINE", "1")
+    shutil.rmtree(mirror)
+    again = MusicVAE.pretrained("mel_2bar_small", cache=cache, progress=False)
+    assert again.fingerprint == vae.fingerprint and again.name == "mel_2bar_small"
 
 
 def test_pretrained_tar_uses_the_table_config(tmp_path):

@@ -16,7 +16,8 @@ from midime_widgets import examples
 from midime_widgets.errors import MidiError, TrainingError
 from midime_widgets.models.musicvae import MusicVAE
 from midime_widgets.music import load_midi
-from midime_widgets.personalize import Personalizer
+from midime_widgets.music.converters import MelodyConverter
+from midime_widgets.personalize import NoveltyIndex, Personalizer, novelty_report
 
 MIDI_FIXTURES = Path(__file__).parent / "fixtures" / "midi"
 
@@ -83,16 +84,175 @@ def test_same_seed_same_samples(trained):
         np.testing.assert_array_equal(x.tensor, y.tensor)
 
 
+def _notes(seq):
+    return sorted((n.instrument, n.pitch, n.is_drum, round(n.start_time, 4), round(n.end_time, 4))
+                  for n in seq.notes)
+
+
 def test_copies_are_counted(trained):
-    """Decoding an input window's own code reproduces it; the readout must count such copies."""
+    """Decoding an input window's own code reproduces it; the readout must count such copies.
+
+    A copy is a sample with exactly the notes of an input window (the documented copy test);
+    equal output classes step for step always are one."""
     windows = trained.windows
     sample_like = trained.decode(trained.input_positions()[:4], temperature=0)
     report = trained.novelty(sample_like, prior_samples=8)
-    exact = sum(
-        any(np.array_equal(np.argmax(s.tensor, -1), np.argmax(w.outputs, -1)) for w in windows)
+    same_notes = sum(
+        len(s.sequence.notes) > 0 and any(_notes(s.sequence) == _notes(w.sequence) for w in windows)
         for s in sample_like
     )
-    assert report.copied == exact
+    same_classes = sum(
+        len(s.sequence.notes) > 0
+        and any(np.array_equal(np.argmax(s.tensor, -1), np.argmax(w.outputs, -1)) for w in windows)
+        for s in sample_like
+    )
+    assert report.copied == same_notes >= same_classes
+    assert [r["copied"] for r in report.readouts].count(True) == report.copied
+
+
+def test_input_windows_score_as_copies_of_themselves(trained):
+    windows = trained.windows
+    report = trained.novelty([w.sequence for w in windows[:6]], prior_samples=4)
+    assert report.copied == 6 and report.nearest_similarity == [1.0] * 6
+    for i, readout in enumerate(report.readouts):
+        k = readout["copied_window"]
+        assert k <= i and _notes(windows[k].sequence) == _notes(windows[i].sequence)  # first equal one
+        assert readout["verdict"] == f"copy of input window {k + 1}"
+    assert report.pitch_class_distance < 0.5 and report.to_dict()["varied"] == 0
+
+
+def test_fit_resume_continues_the_same_midime(vae, monkeypatch):
+    p = Personalizer(vae, seed=0)
+    p.add_midi(examples.path("folk_reel"))
+    first = p.fit(epochs=20)
+    model = p.midime
+    trained_weights = {k: v.copy() for k, v in model.get_weights().items()}
+    start_weights = {}
+    real_fit = model.fit
+
+    def spy(*args, **kwargs):  # the weights the resumed run starts from
+        start_weights.update({k: v.copy() for k, v in model.get_weights().items()})
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(model, "fit", spy)
+    second = p.fit(epochs=15, resume=True)
+    assert p.midime is model and p.history is second
+    assert second.epochs_run == 15 and model.epochs_trained == 35
+    assert start_weights.keys() == trained_weights.keys()
+    assert all(np.array_equal(start_weights[k], trained_weights[k]) for k in trained_weights)
+    # it starts where training left off, far below a fresh model's first losses
+    assert second["total"][0] < first["total"][0] / 3
+
+
+def test_fit_without_resume_starts_fresh_and_resume_needs_no_earlier_model(vae):
+    p = Personalizer(vae, seed=0)
+    p.add_midi(examples.path("folk_reel"))
+    p.fit(epochs=5, resume=True)  # nothing trained yet: a fresh MidiMe
+    first = p.midime
+    assert first.epochs_trained == 5
+    p.fit(epochs=5)
+    assert p.midime is not first and p.midime.epochs_trained == 5
+    with pytest.raises(TrainingError, match="not both"):
+        p.fit(epochs=5, resume=True, midime=first)
+    assert first.epochs_trained == 5  # the refused call trained nothing
+
+
+def test_resume_continues_a_loaded_midime(trained, vae, tmp_path):
+    path = trained.save_midime(tmp_path / "mm")
+    p = Personalizer(vae)
+    p.add_midi(examples.path("folk_band"))
+    loaded = p.load_midime(path)
+    before = loaded.epochs_trained
+    p.fit(epochs=5, resume=True)
+    assert p.midime is loaded and loaded.epochs_trained == before + 5
+
+
+# ---- the novelty index (no model needed) -------------------------------------------------------
+
+STEP = 0.125  # one 16th at 120 qpm
+
+
+def _seq(notes, qpm=120):
+    """NoteSequence from (pitch, start_step, end_step) triples."""
+    seq = note_seq.NoteSequence()
+    seq.tempos.add(qpm=qpm)
+    seq.time_signatures.add(numerator=4, denominator=4)
+    step = 60.0 / qpm / 4
+    for pitch, start, end in notes:
+        seq.notes.add(pitch=pitch, velocity=80, start_time=start * step, end_time=end * step)
+    seq.total_time = max((e for _, _, e in notes), default=0) * step
+    return seq
+
+
+@pytest.fixture(scope="module")
+def staccato_windows():
+    """2-bar melody windows with a rest between notes (rests are where spellings can differ)."""
+    pitches = [60, 62, 64, 65, 67, 65, 64, 62] * 2
+    song = _seq([(p, 1 + 4 * i, 3 + 4 * i) for i, p in enumerate(pitches)])
+    converter = MelodyConverter(slice_bars=2)
+    return converter, converter.windows(song)
+
+
+def test_a_sample_spelling_the_same_notes_differently_is_a_copy(staccato_windows):
+    """A note-off while nothing sounds is a no-op: same notes, other classes → still a copy."""
+    converter, windows = staccato_windows
+    classes = windows[0].outputs.argmax(-1)
+    assert classes[0] == 0 and classes[3] == 1  # rest, then a note ending at step 3
+    respelled = classes.copy()
+    respelled[0] = 1  # "note off" instead of "no event" before the first note
+    tensor = np.eye(windows[0].outputs.shape[-1], dtype=np.float32)[respelled]
+    sample = converter.from_tensors([tensor])[0]
+    score = NoveltyIndex(windows).score(sample)
+    assert score.copied and score.copied_window == 0 and score.nearest_similarity == 1.0
+    assert score.verdict == "copy of input window 1"
+
+
+def test_changed_and_shifted_samples_are_new_with_their_similarity(staccato_windows):
+    converter, windows = staccato_windows
+    index = NoveltyIndex(windows)
+    notes = [(n.pitch, round(n.start_time / STEP), round(n.end_time / STEP)) for n in windows[0].sequence.notes]
+    changed = [(notes[0][0] + 1, *notes[0][1:])] + notes[1:]  # first note a semitone up (2 steps)
+    score = index.score(_seq(changed))
+    assert not score.copied and score.copied_window is None and score.verdict == "new"
+    assert score.nearest_window == 0 and score.nearest_similarity == pytest.approx(30 / 32)
+    assert index.similarities(_seq(changed))[0] == pytest.approx(30 / 32)
+    shifted = index.score(_seq([(p, s + 1, e + 1) for p, s, e in notes]))  # a 16th later
+    assert not shifted.copied and shifted.nearest_similarity < 1.0
+
+
+def test_silent_sample_and_pitch_classes_weighted_by_duration():
+    index = NoveltyIndex([_seq([(60, 0, 6), (62, 6, 8)])])  # C for 6 steps, D for 2: 3/4 and 1/4
+    silent = index.score(_seq([]))
+    assert silent.verdict == "silent" and not silent.copied and silent.pitch_class_distance == 1.0
+    d_only = index.score(_seq([(62, 0, 8)]))
+    assert d_only.pitch_class_distance == pytest.approx(0.5 * (0.75 + 0.75))
+    # the same notes at another tempo sit on the same 16th grid: a copy
+    assert index.score(_seq([(60, 0, 6), (62, 6, 8)], qpm=90)).copied
+
+
+def test_novelty_report_from_the_index_and_a_prior():
+    inputs = [_seq([(60, 0, 4), (64, 4, 8), (67, 8, 16)]), _seq([(62, 0, 8), (65, 8, 16)])]
+    index = NoveltyIndex(inputs)
+    copy, new = inputs[1], _seq([(60, 0, 4), (64, 4, 8), (67, 8, 12)])
+    prior = [_seq([(61, 2, 3), (66, 3, 5)])]  # other pitch classes, off-beat onsets
+    report = novelty_report(index, [copy, new], prior)
+    assert report.samples == 2 and report.copied == 1 and report.varied == 1
+    assert [r["verdict"] for r in report.readouts] == ["copy of input window 2", "new"]
+    # `new` equals input 0 on 12 of 16 steps (it stops 4 steps early)
+    assert report.nearest_similarity == [1.0, pytest.approx(12 / 16)]
+    assert report.prior_pitch_class_distance == pytest.approx(1.0)  # no pitch class in common
+    assert report.pitch_class_distance < report.prior_pitch_class_distance
+    assert report.rhythm_distance < report.prior_rhythm_distance
+    assert "1 of 2 samples copy an input window exactly" in report.summary()
+    with pytest.raises(ValueError):
+        novelty_report(index, [], prior)
+
+
+def test_panel_and_pipeline_share_one_readout():
+    from midime_widgets.widgets import novelty as widget_novelty
+    from midime_widgets.widgets import panel
+
+    assert panel.NoveltyIndex is NoveltyIndex and widget_novelty.NoveltyIndex is NoveltyIndex
 
 
 def test_bad_inputs_are_clear_and_add_nothing(vae):

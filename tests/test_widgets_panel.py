@@ -368,6 +368,38 @@ def test_novelty_flags_an_exact_copy(trained):
     assert readout["pitch_class_distance"] < 0.6
 
 
+def test_gallery_readouts_come_from_the_pipeline_novelty_index(trained):
+    """One novelty mechanism: the panel scores samples with midime_widgets.personalize's index,
+    over whole 2-bar windows, and calls a sample a copy exactly when it has an input window's notes."""
+    from midime_widgets.personalize import NoveltyIndex
+
+    panel, _ = trained
+    msg(panel, {"type": "midime_sample"})
+    index = NoveltyIndex(panel.input_windows, steps=panel.vae.config.max_seq_len)
+
+    def notes(seq):
+        return sorted((n.pitch, round(n.start_time, 4), round(n.end_time, 4)) for n in seq.notes)
+
+    inputs = [notes(w) for w in panel.input_windows]
+    for record, item in zip(panel.sample_records, panel.gallery):
+        assert item["novelty"] == record.novelty == index.readout(record.sequence)
+        copied = bool(record.sequence.notes) and notes(record.sequence) in inputs
+        assert record.novelty["copied"] == copied
+        assert 0.0 <= record.novelty["nearest_similarity"] <= 1.0
+        verdict = record.novelty["verdict"]
+        assert verdict in ("new", "silent") or verdict.startswith("copy of input window")
+    # the first note of input window 0 a semitone up: not a copy; only that note's steps differ
+    # (assuming no other input window is closer, which holds for this song)
+    changed = note_seq.NoteSequence()
+    changed.CopyFrom(panel.input_windows[0])
+    first = min(changed.notes, key=lambda n: n.start_time)
+    first.pitch += 1
+    steps = round((first.end_time - first.start_time) / 0.125)  # 16ths at 120 qpm
+    readout = panel._novelty.readout(changed)
+    assert not readout["copied"] and readout["verdict"] == "new"
+    assert readout["nearest_similarity"] == round((32 - steps) / 32, 3)
+
+
 def test_clicks_on_the_map_load_points(trained):
     panel, _ = trained
     msg(panel, {"type": "pick", "kind": "input", "index": 2})

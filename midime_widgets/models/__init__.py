@@ -22,7 +22,7 @@ from .configs import (
     get_checkpoint_info,
     get_config,
 )
-from .download import cache_dir, fetch_pretrained, safe_extract
+from .download import cache_dir, fetch_pretrained, is_cached, is_offline, safe_extract
 from .midime import FitHistory, MidiMe, MidiMeConfig, MidiMeInputError
 from .musicvae import MusicVAE  # TensorFlow loads when a model is built, not here
 
@@ -45,6 +45,8 @@ __all__ = [
     "get_checkpoint_info",
     "get_config",
     "infer_config",
+    "is_cached",
+    "is_offline",
     "read_checkpoint",
     "read_tfjs_weights",
     "safe_extract",

@@ -8,6 +8,9 @@
 - `fetch_pretrained(name)`: download + extract a CHECKPOINTS entry into the cache once; later calls
   touch no network. `$MIDIME_WIDGETS_BASE_URL` (or `base_url=`) replaces the scheme and host of the
   table's URLs, keeping their paths, e.g. a local mirror `http://127.0.0.1:8000` or `file:///srv`.
+- `is_cached(name)`: whether that checkpoint is complete in the cache (loads with no download).
+- `$MIDIME_WIDGETS_OFFLINE=1` (also `true` / `yes` / `on`): never download; a checkpoint that is
+  not cached raises CheckpointError saying so, cached ones still load.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ from .._version import __version__
 from ..errors import CheckpointError
 from .configs import CheckpointInfo, get_checkpoint_info
 
-__all__ = ["cache_dir", "download", "safe_extract", "fetch_pretrained", "mirror_url",
-           "CACHE_ENV", "BASE_URL_ENV"]
+__all__ = ["cache_dir", "download", "safe_extract", "fetch_pretrained", "is_cached", "is_offline",
+           "mirror_url", "CACHE_ENV", "BASE_URL_ENV", "OFFLINE_ENV"]
 
 CACHE_ENV = "MIDIME_WIDGETS_CACHE"
 BASE_URL_ENV = "MIDIME_WIDGETS_BASE_URL"
+OFFLINE_ENV = "MIDIME_WIDGETS_OFFLINE"
+_OFF_VALUES = ("", "0", "false", "no", "off")
 COMPLETE_MARKER = ".midime-widgets-complete"
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60.0
@@ -50,6 +55,11 @@ def cache_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path("~/.cache/midime-widgets").expanduser()
+
+
+def is_offline() -> bool:
+    """True when `$MIDIME_WIDGETS_OFFLINE` is set to anything but empty / 0 / false / no / off."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in _OFF_VALUES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,6 +317,26 @@ def mirror_url(url: str, base_url: str | None) -> str:
     return base_url.rstrip("/") + path
 
 
+def _cached_folder(info: CheckpointInfo, cache: str | os.PathLike | None) -> Path:
+    root = Path(cache) if cache is not None else cache_dir()
+    return root / "checkpoints" / info.name
+
+
+def _info(name_or_info: "str | CheckpointInfo") -> CheckpointInfo:
+    if isinstance(name_or_info, CheckpointInfo):
+        return name_or_info
+    return get_checkpoint_info(name_or_info)
+
+
+def is_cached(name_or_info: "str | CheckpointInfo", *, cache: str | os.PathLike | None = None) -> bool:
+    """True when checkpoint `name_or_info` (a CHECKPOINTS key or a CheckpointInfo) is completely
+    downloaded in the cache (`cache`, default :func:`cache_dir`), so loading it needs no network.
+
+    A download that was interrupted does not count. Unknown names raise CheckpointError.
+    """
+    return (_cached_folder(_info(name_or_info), cache) / COMPLETE_MARKER).is_file()
+
+
 def fetch_pretrained(name: "str | CheckpointInfo", *, base_url: str | None = None,
                      cache: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """Local path of a pretrained checkpoint, downloading and unpacking it the first time.
@@ -314,13 +344,20 @@ def fetch_pretrained(name: "str | CheckpointInfo", *, base_url: str | None = Non
     `name` is a key of CHECKPOINTS (or a CheckpointInfo). Returns the TF checkpoint prefix for
     "tf" checkpoints and the folder for magenta.js ("tfjs") ones. Once complete, the cached copy
     is used without any network access. `base_url` (default `$MIDIME_WIDGETS_BASE_URL`) points
-    downloads at a mirror that has the same paths as the official storage.
+    downloads at a mirror that has the same paths as the official storage. With
+    `$MIDIME_WIDGETS_OFFLINE` set, a checkpoint that is not cached raises CheckpointError instead
+    of being downloaded (from any URL, mirrors included).
     """
-    info = name if isinstance(name, CheckpointInfo) else get_checkpoint_info(name)
+    info = _info(name)
     root = Path(cache) if cache is not None else cache_dir()
-    final = root / "checkpoints" / info.name
+    final = _cached_folder(info, root)
     if (final / COMPLETE_MARKER).is_file():
         return _local_checkpoint(info, final)
+    if is_offline():
+        raise CheckpointError(
+            f"Checkpoint {info.name!r} is not in the cache and {OFFLINE_ENV} is set, so it is "
+            f"not downloaded (looked in {final}). Unset {OFFLINE_ENV} and run once with internet "
+            f"access, or point {CACHE_ENV} at a cache that already holds it.")
     base_url = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or None
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{info.name}.", suffix=".partial", dir=final.parent))

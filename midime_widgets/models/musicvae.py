@@ -102,7 +102,11 @@ class MusicVAE:
     def pretrained(cls, name: str, *, progress: bool = True, base_url: str | None = None,
                    cache: str | os.PathLike | None = None) -> "MusicVAE":
         """A checkpoint from the `CHECKPOINTS` table, downloaded once (sha256-checked when known)
-        into the cache (`$MIDIME_WIDGETS_CACHE`, default `~/.cache/midime-widgets`), then offline."""
+        into the cache (`$MIDIME_WIDGETS_CACHE`, default `~/.cache/midime-widgets`), then offline.
+
+        `models.is_cached(name)` tells whether that needs the network; with
+        `$MIDIME_WIDGETS_OFFLINE=1` an uncached checkpoint raises CheckpointError instead of
+        downloading."""
         from .download import fetch_pretrained
 
         info = get_checkpoint_info(name)

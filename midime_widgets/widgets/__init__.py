@@ -5,7 +5,7 @@ its ``_view`` trait picks the JS view. Importing this package does not import Te
 """
 
 from .monitor import LossStream, TrainingMonitor
-from .novelty import novelty_readout
+from ..personalize import novelty_readout
 from .panel import MidiMePanel
 from .piano_roll import PianoRoll
 from .player import Player

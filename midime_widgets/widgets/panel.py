@@ -38,13 +38,13 @@ import numpy as np
 import traitlets
 
 from ..errors import CheckpointError, MidiError, TrainingError
+from ..personalize import NoveltyIndex, summarize  # the one novelty readout
 from ._base import MidimeWidget
 from .device import describe_device, model_info, musicvae_record
 from .examples import example_bytes, example_label, example_menu
 from .inputs import InputFile, load_input, prepare_input, read_source
 from .latent import Projection2D, rank_dims
 from .monitor import DONE, ERROR, STOPPED, LossStream, idle_status
-from .novelty import NoveltyIndex, summarize
 from .serialization import empty_wire, sequence_to_wire
 
 log = logging.getLogger(__name__)
@@ -552,7 +552,8 @@ class MidiMePanel(MidimeWidget):
         self._windows = windows
         self._input_mu = np.asarray(mu, np.float32)
         self._input_sigma = None if sigma is None else np.asarray(sigma, np.float32)
-        self._novelty = NoveltyIndex(windows)
+        window_steps = getattr(getattr(self._vae, "config", None), "max_seq_len", None)
+        self._novelty = NoveltyIndex(windows, steps=window_steps)
         dims, how = rank_dims(self._input_mu, self._input_sigma, self.n_vae_sliders)
         stats = {
             "dims": [int(d) for d in dims],
