@@ -26,12 +26,12 @@ from note_seq.protobuf.music_pb2 import NoteSequence
 # Collections that are melodies (folk tunes, one part) or have a melodic top voice; licence notes
 # go to MODEL_CARD.md.
 COLLECTIONS = {
-    "essenFolksong": "Essen Folksong Collection (Schaffrath), **kern/ABC encodings distributed with music21",
+    "essenFolksong": "Essen Folksong Collection (Schaffrath), traditional songs; ABC encodings bundled with music21",
     "ryansMammoth": "Ryan's Mammoth Collection (1883), public domain; ABC from music21's corpus",
     "oneills1850": "O'Neill's Music of Ireland (1850), public domain; ABC from music21's corpus",
     "airdsAirs": "Aird's Airs (18th c.), public domain; ABC from music21's corpus",
     "miscFolk": "Miscellaneous folk tunes bundled with music21",
-    "bach": "J.S. Bach chorales (soprano line), public-domain music; encodings bundled with music21",
+    "bach": "J.S. Bach chorales (every voice as a line), public-domain music; encodings bundled with music21",
 }
 QPM = 120.0
 

@@ -39,6 +39,15 @@ DEFAULT_CONFIG = CONFIGS["cat-mel_2bar_small"].replace(
     description="midime-widgets default 2-bar melody model (music21 folk corpus)",
 )
 TRANSPOSE_SEMITONES = 5
+# What the data files alone don't say about how the shipped weights came about (model card).
+TRAINING_HISTORY = [
+    "Steps 0-2,774 used an early cut of the corpus (Aird's Airs and 310 Ryan's Mammoth files, "
+    "5.8k windows, 2/4 tunes not yet read as 4/4) while music21 was still parsing the rest; "
+    "steps 2,774-12,914 used the data described above (Bach chorales and 24 of the 31 Essen "
+    "files; Ryan's Mammoth, O'Neill's and the remaining Essen files were not parsed in time).",
+    "Trained on a shared 2-core CPU (about 1-2 steps/s) in two runs of one session, resumed from "
+    "the magenta-layout checkpoint in runs/default/train/.",
+]
 
 
 def load_windows(data_dir: Path, split: str) -> np.ndarray:
@@ -113,6 +122,7 @@ def export(run_dir: Path = RUN_DIR, out_dir: Path = PACKAGE_DIR) -> Path:
             "steps": int(tensors["global_step"]),
             "seconds": round(sum(s["seconds"] for s in sessions), 1),
             "transpose_semitones": TRANSPOSE_SEMITONES,
+            "history": TRAINING_HISTORY,
         },
     }
     data_meta = run_dir / "data" / "meta.json"

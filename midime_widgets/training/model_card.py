@@ -76,6 +76,7 @@ def render(result: dict) -> str:
     cfg, training, data = meta["config"], meta.get("training", {}), meta.get("data", {})
     prior = result["prior"]
     goal = "meets" if result["val_step_accuracy"] >= 0.90 else "does not yet meet"
+    history = "\n".join(f"- {line}" for line in training.get("history", []))
     rows = "\n".join(
         f"| {name} | {c['files']} | {c['tunes']} | {c['windows']} | {c['source']} |"
         for name, c in data.get("collections", {}).items()
@@ -112,15 +113,17 @@ are removed from validation). Training windows are transposed by a random ±{tra
 Train: {data.get('train_windows', '?')} windows from {data.get('train_tunes', '?')} tunes; validation:
 {data.get('val_windows', '?')} windows from {data.get('val_tunes', '?')} tunes.
 
-Licence notes: the melodies are traditional or centuries old (public domain as music). The
-encodings are those distributed with music21 (BSD-3-Clause licensed toolkit; its corpus README
-states the sources: the Essen Folksong Collection is distributed for research use, the ABC
-collections (Ryan's Mammoth 1883, O'Neill's 1850, Aird's Airs) are transcriptions of public-domain
-books). The trained weights are released with this package under its licence.
+Licence notes: the music itself is traditional folk song (Essen) or centuries old (Bach), i.e. in
+the public domain. The machine-readable encodings are the ones shipped in music21's corpus
+(music21 is BSD-3-Clause licensed); check music21's corpus notes for each collection's terms before
+redistributing the *data*. This package ships only the trained weights, never the corpus, and the
+data-prep script rebuilds the windows from a local music21 install.
 
 ## Training
-{training.get('steps', '?')} steps, {training.get('seconds', 0) / 3600:.1f} h of CPU time on the project's 2-core machine
-(checkpointed and resumed across sessions).
+{training.get('steps', '?')} steps, {training.get('seconds', 0) / 3600:.1f} h of wall-clock time on the project's 2-core machine
+(checkpointed and resumed).
+
+{history}
 
 ## Quality (validation tunes never seen in training)
 | metric | value |
