@@ -3,6 +3,7 @@
     python -m midime_widgets.training.default_model prepare   # corpus → runs/default/data
     python -m midime_widgets.training.default_model train --max-minutes 120   # resumable
     python -m midime_widgets.training.default_model export    # → midime_widgets/models/default/
+    python -m midime_widgets.training.default_model compact   # what gets committed for resuming
 
 Training checkpoints (with Adam state) live in `runs/default/train/` and resume across sessions;
 `export` writes the weights only (float32, magenta's variable names) plus `config.json`.
@@ -132,6 +133,29 @@ def export(run_dir: Path = RUN_DIR, out_dir: Path = PACKAGE_DIR) -> Path:
     return out_dir
 
 
+def compact(run_dir: Path = RUN_DIR) -> str:
+    """Keep only the latest training checkpoint, its Adam moments stored as bfloat16.
+
+    That is what gets committed so the next session resumes (bfloat16 keeps float32's range, so
+    tiny second moments don't underflow the way float16 would); the weights stay float32.
+    """
+    import tensorflow as tf
+
+    from . import tf1_checkpoint
+
+    train_dir = run_dir / "train"
+    prefix = tf1_checkpoint.latest_checkpoint(train_dir)
+    if prefix is None:
+        raise SystemExit(f"No checkpoint in {train_dir}.")
+    tensors = tf1_checkpoint.read_checkpoint_tensors(prefix)
+    for name, value in tensors.items():
+        if name.endswith(("/Adam", "/Adam_1")):
+            tensors[name] = tf.cast(np.asarray(value, np.float32), tf.bfloat16)
+    tf1_checkpoint.write_checkpoint(prefix, tensors)
+    tf1_checkpoint.update_state_file(train_dir, prefix, keep=1)
+    return prefix
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Build the embedded default MusicVAE.")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -143,6 +167,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-minutes", type=float, default=None)
     p = sub.add_parser("export")
     p.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    p = sub.add_parser("compact", help="keep the latest checkpoint only, Adam state in bfloat16")
+    p.add_argument("--run-dir", type=Path, default=RUN_DIR)
     args = parser.parse_args(argv)
     if args.cmd == "prepare":
         from .corpus import prepare
@@ -150,6 +176,8 @@ def main(argv=None) -> int:
         print(json.dumps(prepare(args.run_dir / "data"), indent=2))
     elif args.cmd == "train":
         print(json.dumps({k: v for k, v in train(args.run_dir, steps=args.steps, max_minutes=args.max_minutes).items() if k != "history"}))
+    elif args.cmd == "compact":
+        print(compact(args.run_dir))
     else:
         print(export(args.run_dir))
     return 0

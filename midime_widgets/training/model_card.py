@@ -144,12 +144,14 @@ a small held-out set so a broken model cannot ship.
 
 ## Reproduce or continue training
 The corpus windows (`runs/default/data/`) and the latest training checkpoint with its Adam state
-(`runs/default/train/`) are committed, so a later session resumes exactly where this one stopped:
+(`runs/default/train/`, Adam moments stored as bfloat16 to stay small) are committed, so a later
+session resumes where this one stopped:
 
 ```bash
 python -m midime_widgets.training.default_model prepare      # only to rebuild the data from music21
 python -m midime_widgets.training.default_model train --max-minutes 150   # resumes from runs/default/train
 python -m midime_widgets.training.default_model export       # weights → midime_widgets/models/default/
+python -m midime_widgets.training.default_model compact      # latest checkpoint only, Adam state as bfloat16 (to commit)
 python -m midime_widgets.training.model_card                 # re-measure, rewrite this file
 TF_USE_LEGACY_KERAS=1 /root/magenta-oracle/bin/python tests/oracle/gen_default_model_fixture.py
 ```

@@ -143,9 +143,9 @@ class MusicVAETrainer:
         for name, var in self.core.weights.items():
             var.assign(tensors[name])
         for name, (m, v) in self.slots.items():
-            if f"{name}/Adam" in tensors:
-                m.assign(tensors[f"{name}/Adam"])
-                v.assign(tensors[f"{name}/Adam_1"])
+            if f"{name}/Adam" in tensors:  # stored as float32, or bfloat16 in compacted checkpoints
+                m.assign(np.asarray(tensors[f"{name}/Adam"], np.float32))
+                v.assign(np.asarray(tensors[f"{name}/Adam_1"], np.float32))
         self.global_step.assign(int(tensors.get("global_step", 0)))
         self.beta1_power.assign(float(tensors.get("beta1_power", ADAM_BETA1 ** (int(self.global_step.numpy()) + 1))))
         self.beta2_power.assign(float(tensors.get("beta2_power", ADAM_BETA2 ** (int(self.global_step.numpy()) + 1))))
