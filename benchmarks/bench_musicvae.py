@@ -214,16 +214,20 @@ def _fmt(seconds: float | None) -> str:
 
 def print_table(rows) -> None:
     header = ("config", "op", "batch", "ours median", "ours min", "ours 1st call",
-              "magenta median", "magenta min", "ratio (median)", "ratio (min)")
+              "magenta median", "magenta min", "ratio (median)", "ratio (min)", "floor",
+              "floor / magenta")
     lines = [header]
-    for config, op, batch, ours, theirs in rows:
-        ratio_med = ratio_min = "-"
+    for config, op, batch, ours, theirs, floor in rows:
+        ratio_med = ratio_min = floor_ratio = "-"
         if theirs:
             ratio_med = f"{ours['median_s'] / theirs['median_s']:.2f}"
             ratio_min = f"{ours['min_s'] / theirs['min_s']:.2f}"
+            if floor is not None:
+                floor_ratio = f"{floor / theirs['median_s']:.2f}"
         lines.append((config, op, str(batch), _fmt(ours["median_s"]), _fmt(ours["min_s"]),
                       _fmt(ours["first_s"]), _fmt(theirs and theirs["median_s"]),
-                      _fmt(theirs and theirs["min_s"]), ratio_med, ratio_min))
+                      _fmt(theirs and theirs["min_s"]), ratio_med, ratio_min, _fmt(floor),
+                      floor_ratio))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for k, line in enumerate(lines):
         print(" | ".join(cell.ljust(w) for cell, w in zip(line, widths)))
@@ -239,6 +243,8 @@ def main(argv=None) -> None:
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--oracle-python", default=DEFAULT_ORACLE)
     parser.add_argument("--no-magenta", action="store_true")
+    parser.add_argument("--no-roofline", action="store_true",
+                        help="skip measuring this machine's peak rates (about 10 s)")
     parser.add_argument("--magenta-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.magenta_worker:
@@ -246,6 +252,8 @@ def main(argv=None) -> None:
         return
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import roofline
+    from midime_widgets.models.configs import CONFIGS
     from midime_widgets.models.download import cache_dir
 
     batches = [int(b) for b in args.batches.split(",")]
@@ -272,10 +280,22 @@ def main(argv=None) -> None:
         for batch in batches:
             for op in ops:
                 key = f"{op}/{batch}"
-                rows.append((config, op, batch, ours[key], theirs and theirs.get(key)))
+                rows.append([config, op, batch, ours[key], theirs and theirs.get(key), None])
+    machine = None
+    if not args.no_roofline:
+        machine = roofline.measure_machine()
+        for row in rows:
+            work = (roofline.encode_work if row[1] == "encode" else roofline.decode_work)
+            row[5] = roofline.total(work(CONFIGS[row[0]], row[2]), machine)[1]
     print(f"\nours on {device}; magenta TrainedModel on CPU (TF1 graph); wall-clock per call, "
           f"first call excluded; ratio = ours / magenta (goal <= 0.5)\n")
     print_table(rows)
+    if machine:
+        print(f"\nfloor: the least time any exact float32 code needs on this machine (roofline.py): "
+              f"flops / {machine.gflops:.0f} GFLOP/s, weight bytes streamed per step / "
+              f"{machine.gbps_cache:.0f} GB/s (fits L3) or {machine.gbps_dram:.0f} GB/s (does not), "
+              f"all measured in this run. floor / magenta > 0.5 means the goal is out of reach "
+              f"there, whatever the code.")
 
 
 if __name__ == "__main__":

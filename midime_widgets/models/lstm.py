@@ -108,21 +108,27 @@ def hoisted_lstm(cells):
     return [tf.transpose(a.stack(), [1, 0, 2]) for a in arrays]
 
 
-def use_block_lstm(input_depth: int, units: int) -> bool:
-    """Fused BlockLSTM when the input is narrow next to the state (≤ 1/4 more bytes per step)."""
-    return input_depth * 4 <= units
+FUSED_MAX_ROWS = 16  # BlockLSTM below this many rows; above, hoisting wins (batch-32 2-bar encode: -15%)
 
 
-def bidirectional_layer(inputs, lengths, fw, bw):
+def use_block_lstm(input_depth: int, units: int, rows: int | None = None) -> bool:
+    """Fused BlockLSTM when the input is narrow next to the state (≤ 1/4 more bytes per step) and
+    the batch is small (memory-bound: one op per sequence saves per-step graph overhead). With
+    many rows the step is compute-bound and the hoisted loop's one big input matmul is faster."""
+    return input_depth * 4 <= units and (rows is None or rows < FUSED_MAX_ROWS)
+
+
+def bidirectional_layer(inputs, lengths, fw, bw, *, rows: int | None = None):
     """One layer of magenta's stacked bidirectional encoder (`stack_bidirectional_dynamic_rnn`).
 
     `fw` / `bw` are `(kernel, bias)`. The backward direction reads each row reversed within its
     length. Returns `(outputs [B, T, 2n], h_fw_final [B, n], h_bw_final [B, n])`, the backward
-    outputs restored to input order (steps past a row's length hold unspecified values).
+    outputs restored to input order (steps past a row's length hold unspecified values). `rows`
+    is a hint of the batch size for choosing the implementation (see `use_block_lstm`).
     """
     reversed_inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
     units = fw[0].shape[-1] // 4
-    if use_block_lstm(inputs.shape[-1], units):
+    if use_block_lstm(inputs.shape[-1], units, rows):
         fw_out = block_lstm(inputs, *fw)
         bw_rev = block_lstm(reversed_inputs, *bw)
     else:
