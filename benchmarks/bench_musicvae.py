@@ -13,6 +13,12 @@ runs in lockstep with ours (one call of ours, one of magenta's, and so on), so b
 machine load even when it changes. The first call (graph build / trace / XLA compile) is reported
 separately and excluded from the medians.
 
+The `floor` column (roofline.py, skipped with `--no-roofline`) is the least time any exact float32
+code needs for that call on this machine: its multiply-adds at the best matmul rate measured in
+this run, or its weight bytes streamed once per step at the best measured streaming rate,
+whichever is larger. `floor / magenta` above 0.5 means "half of magenta's time" is out of reach
+there, whatever the code.
+
 This file is also the magenta worker (`--magenta-worker JSON`), which imports nothing from
 midime_widgets: it runs under the oracle venv's TF1-compat magenta.
 """
