@@ -11,7 +11,7 @@ import note_seq
 from note_seq import drums_encoder_decoder
 from note_seq.protobuf import music_pb2
 
-from .quantize import steps_per_bar_of
+from .quantize import fit_length, next_search_start, steps_per_bar_of
 
 NoteSequence = music_pb2.NoteSequence
 
@@ -75,19 +75,10 @@ def extract_drum_tracks(
             pad_end=pad_end,
             ignore_is_drum=ignore_is_drum,
         )
-        # Next search starts at the first bar boundary at or after this track's end (magenta
-        # measures bars from the *original* search start).
-        start = track.end_step + (search_start_step - track.end_step) % steps_per_bar
+        start = next_search_start(track.end_step, search_start_step, steps_per_bar)
         if not track:
             break
-        if len(track) < track.steps_per_bar * min_bars:
-            continue
-        if max_steps_discard is not None and len(track) > max_steps_discard:
-            continue
-        if max_steps_truncate is not None and len(track) > max_steps_truncate:
-            length = max_steps_truncate
-            if pad_end:
-                length -= max_steps_truncate % track.steps_per_bar
-            track.set_length(length)
-        tracks.append(track)
+        if fit_length(track, min_bars=min_bars, max_steps_discard=max_steps_discard,
+                      max_steps_truncate=max_steps_truncate, pad_end=pad_end):
+            tracks.append(track)
     return tracks

@@ -19,7 +19,7 @@ from note_seq.protobuf import music_pb2
 
 from ..errors import MidiError
 from .midi_io import MidiWarning
-from .quantize import DEFAULT_QPM, steps_per_bar_of
+from .quantize import DEFAULT_QPM, fit_length, next_search_start, steps_per_bar_of
 
 NoteSequence = music_pb2.NoteSequence
 
@@ -28,43 +28,12 @@ MIN_PITCH = 21
 MAX_PITCH = 108
 
 
-def extract_melodies(
-    qseq: NoteSequence,
-    *,
-    search_start_step: int = 0,
-    min_bars: int = 7,
-    max_steps_truncate: int | None = None,
-    max_steps_discard: int | None = None,
-    gap_bars: float = 1.0,
-    min_unique_pitches: int = 5,
-    ignore_polyphonic_notes: bool = True,
-    pad_end: bool = False,
-    filter_drums: bool = True,
-) -> list[note_seq.Melody]:
+def extract_melodies(qseq: NoteSequence, **options) -> list[note_seq.Melody]:
     """Monophonic melodies of every instrument in a quantized sequence (magenta semantics).
 
-    Each instrument is scanned from `search_start_step`; a melody ends after `gap_bars` bars of
-    silence and the next one is searched from the following bar boundary. Melodies shorter than
-    `min_bars`, with fewer than `min_unique_pitches` pitch classes, or (if set) longer than
-    `max_steps_discard` are dropped; longer than `max_steps_truncate` are cut. When notes start
-    together the highest one is kept (`ignore_polyphonic_notes`), otherwise the instrument is
-    skipped.
+    Options are those of `extract_melodies_by_instrument`; this drops the instrument numbers.
     """
-    return [
-        melody
-        for _, melody in extract_melodies_by_instrument(
-            qseq,
-            search_start_step=search_start_step,
-            min_bars=min_bars,
-            max_steps_truncate=max_steps_truncate,
-            max_steps_discard=max_steps_discard,
-            gap_bars=gap_bars,
-            min_unique_pitches=min_unique_pitches,
-            ignore_polyphonic_notes=ignore_polyphonic_notes,
-            pad_end=pad_end,
-            filter_drums=filter_drums,
-        )
-    ]
+    return [melody for _, melody in extract_melodies_by_instrument(qseq, **options)]
 
 
 def extract_melodies_by_instrument(
@@ -80,7 +49,15 @@ def extract_melodies_by_instrument(
     pad_end: bool = False,
     filter_drums: bool = True,
 ) -> list[tuple[int, note_seq.Melody]]:
-    """`extract_melodies`, but each melody comes with the instrument number it was taken from."""
+    """Monophonic melodies of every instrument, each with the instrument number it came from.
+
+    Each instrument is scanned from `search_start_step`; a melody ends after `gap_bars` bars of
+    silence and the next one is searched from the following bar boundary. Melodies shorter than
+    `min_bars`, with fewer than `min_unique_pitches` pitch classes, or (if set) longer than
+    `max_steps_discard` are dropped; longer than `max_steps_truncate` are cut. When notes start
+    together the highest one is kept (`ignore_polyphonic_notes`), otherwise the instrument is
+    skipped.
+    """
     steps_per_bar = steps_per_bar_of(qseq)
     melodies = []
     # magenta iterates a `set` of instrument numbers; for small ints that is ascending order.
@@ -100,19 +77,12 @@ def extract_melodies_by_instrument(
                 )
             except note_seq.PolyphonicMelodyError:
                 break  # this instrument is polyphonic and polyphony is not allowed
-            # magenta measures the next bar boundary from the original search start.
-            start = melody.end_step + (search_start_step - melody.end_step) % steps_per_bar
+            start = next_search_start(melody.end_step, search_start_step, steps_per_bar)
             if not melody:
                 break
-            if len(melody) < melody.steps_per_bar * min_bars:
+            if not fit_length(melody, min_bars=min_bars, max_steps_discard=max_steps_discard,
+                              max_steps_truncate=max_steps_truncate, pad_end=pad_end):
                 continue
-            if max_steps_discard is not None and len(melody) > max_steps_discard:
-                continue
-            if max_steps_truncate is not None and len(melody) > max_steps_truncate:
-                length = max_steps_truncate
-                if pad_end:
-                    length -= max_steps_truncate % melody.steps_per_bar
-                melody.set_length(length)
             if np.count_nonzero(melody.get_note_histogram()) < min_unique_pitches:
                 continue
             melodies.append((instrument, melody))

@@ -93,6 +93,29 @@ def steps_per_bar_of(qseq: NoteSequence) -> int:
     return int(sequences_lib.steps_per_bar_in_quantized_sequence(qseq))
 
 
+def next_search_start(end_step: int, search_start_step: int, steps_per_bar: int) -> int:
+    """The first bar boundary at or after `end_step`; magenta measures bars from the original
+    search start, not from zero."""
+    return end_step + (search_start_step - end_step) % steps_per_bar
+
+
+def fit_length(events, *, min_bars: int, max_steps_discard: int | None,
+               max_steps_truncate: int | None, pad_end: bool) -> bool:
+    """magenta's length rules for an extracted Melody / DrumTrack: False when it is shorter than
+    `min_bars` or longer than `max_steps_discard`; otherwise True, after truncating it in place
+    to `max_steps_truncate` (to a bar boundary when `pad_end`)."""
+    if len(events) < events.steps_per_bar * min_bars:
+        return False
+    if max_steps_discard is not None and len(events) > max_steps_discard:
+        return False
+    if max_steps_truncate is not None and len(events) > max_steps_truncate:
+        length = max_steps_truncate
+        if pad_end:
+            length -= max_steps_truncate % events.steps_per_bar
+        events.set_length(length)
+    return True
+
+
 def window_ends(length: int, slice_steps: int, hop_steps: int) -> range:
     """End indices of the windows magenta slices from an event list of `length` steps.
 

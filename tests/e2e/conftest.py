@@ -188,6 +188,33 @@ def pytest_runtest_makereport(item, call):
         pass
 
 
+@pytest.fixture(scope="module")
+def notebook_page(context, lab_server):
+    """A factory: `notebook_page(name, cells, ui="lab" | "notebook7")` writes a notebook, opens
+    it in a new page of this module's browser context (console kept for failure reports) and
+    waits for its idle kernel. The pages close when the module ends."""
+    from labdriver import NOTEBOOK, open_notebook, wait_kernel_idle
+
+    pages = []
+
+    def open_page(name: str, cells: list[str], ui: str = "lab"):
+        lab_server.write_notebook(name, cells)
+        page = context.new_page()
+        attach_console(page)
+        pages.append(page)
+        if ui == "lab":
+            open_notebook(page, lab_server.notebook_url(name))
+        else:
+            page.goto(f"{lab_server.url}/notebooks/{name}?token={lab_server.token}")
+            page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
+            wait_kernel_idle(page)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.close()
+
+
 def attach_console(page) -> None:
     """Keep the browser console (errors from the widget JS) for failure reports."""
     page._midime_console = []

@@ -15,8 +15,7 @@ import time
 
 import note_seq
 import pytest
-from conftest import attach_console
-from labdriver import NOTEBOOK, canvas_ink, open_notebook, run_cell, wait_in_cell
+from labdriver import NOTEBOOK, canvas_ink, run_cell, wait_in_cell
 
 from midime_widgets import examples
 from midime_widgets.music import load_midi
@@ -58,16 +57,12 @@ EPOCHS = 1000  # long enough for several 5 Hz progress updates, short enough for
 
 
 @pytest.fixture(scope="module")
-def page(context, lab_server):
-    lab_server.write_notebook("panel.ipynb", CELLS)
-    page = context.new_page()
-    attach_console(page)
-    open_notebook(page, lab_server.notebook_url("panel.ipynb"))
+def page(notebook_page):
+    page = notebook_page("panel.ipynb", CELLS)
     page.keyboard.press("Control+b")  # hide the file browser: the panel gets the full width
     run_cell(page, 0)
     wait_in_cell(page, 0, ".mm-panel", timeout=180_000)
-    yield page
-    page.close()
+    return page
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,7 @@ and the PianoRoll in Notebook 7."""
 from __future__ import annotations
 
 import pytest
-from conftest import attach_console
-from labdriver import NOTEBOOK, canvas_ink, cell_at, open_notebook, run_cell, wait_in_cell, wait_kernel_idle
+from labdriver import NOTEBOOK, canvas_ink, cell_at, run_cell, wait_in_cell
 
 pytestmark = pytest.mark.browser
 
@@ -49,13 +48,8 @@ monitor""",
 
 
 @pytest.fixture(scope="module")
-def page(context, lab_server):
-    lab_server.write_notebook("roll.ipynb", CELLS)
-    page = context.new_page()
-    attach_console(page)
-    open_notebook(page, lab_server.notebook_url("roll.ipynb"))
-    yield page
-    page.close()
+def page(notebook_page):
+    return notebook_page("roll.ipynb", CELLS)
 
 
 def test_piano_roll_draws_notes_in_jupyterlab(page):
@@ -117,17 +111,9 @@ def test_screenshot_piano_roll(page, screenshots_dir):
     cell_at(page, 1).locator(".midime").screenshot(path=str(screenshots_dir / "player.png"))
 
 
-def test_piano_roll_in_notebook_7(context, lab_server):
+def test_piano_roll_in_notebook_7(notebook_page):
     """The same widget in Notebook 7's interface (/notebooks/...)."""
-    lab_server.write_notebook("roll_nb7.ipynb", CELLS[:1])
-    page = context.new_page()
-    attach_console(page)
-    try:
-        page.goto(f"{lab_server.url}/notebooks/roll_nb7.ipynb?token={lab_server.token}")
-        page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
-        wait_kernel_idle(page)
-        run_cell(page, 0)
-        wait_in_cell(page, 0, ".mm-roll[data-note-count='16']")
-        assert canvas_ink(page, f"{NOTEBOOK} .jp-Cell .mm-roll-canvas") > 500
-    finally:
-        page.close()
+    page = notebook_page("roll_nb7.ipynb", CELLS[:1], ui="notebook7")
+    run_cell(page, 0)
+    wait_in_cell(page, 0, ".mm-roll[data-note-count='16']")
+    assert canvas_ink(page, f"{NOTEBOOK} .jp-Cell .mm-roll-canvas") > 500
