@@ -3,6 +3,7 @@
     python benchmarks/bench_musicvae.py                       # both sizes, batch 1 and 32
     python benchmarks/bench_musicvae.py --configs cat-mel_2bar_small --reps 50
     python benchmarks/bench_musicvae.py --no-magenta          # ours only
+    python benchmarks/bench_musicvae.py --isolated            # each side's calls back to back
 
 For each config a full-size checkpoint with random weights is written once (cached under
 `$MIDIME_WIDGETS_CACHE/bench/`). Ours: `MusicVAE.from_checkpoint(...).encode_tensors` and
@@ -10,7 +11,9 @@ For each config a full-size checkpoint with random weights is written once (cach
 `encode_tensors` / `decode_to_tensors` run in the oracle venv (`--oracle-python`, default
 /root/magenta-oracle/bin/python; see tests/oracle/README.md) in a subprocess of this script that
 runs in lockstep with ours (one call of ours, one of magenta's, and so on), so both see the same
-machine load even when it changes. The first call (graph build / trace / XLA compile) is reported
+machine load even when it changes; each side then starts every call after an idle gap (the other
+side's call), as a notebook user does. `--isolated` times each side's calls back to back instead
+(warm threads and caches). The first call (graph build / trace / XLA compile) is reported
 separately and excluded from the medians.
 
 The `floor` column (roofline.py, skipped with `--no-roofline`) is the least time any exact float32
@@ -176,9 +179,11 @@ def _stats(first: float, times: list) -> dict:
 
 
 def bench_config(config_name: str, checkpoint: str, batches, ops, reps: int,
-                 worker: "MagentaWorker | None") -> tuple[dict, dict | None, str]:
+                 worker: "MagentaWorker | None", isolated: bool = False) -> tuple[dict, dict | None, str]:
     """Time ours and (when `worker` is given) magenta alternately, call by call, so both see
-    the same machine load. Returns (ours, magenta or None, our device)."""
+    the same machine load; with `isolated`, all of ours back to back, then all of magenta's
+    (no idle gap between one side's calls: warm threads and caches). Returns (ours, magenta or
+    None, our device)."""
     import numpy as np
 
     from midime_widgets.models.musicvae import MusicVAE
@@ -200,12 +205,15 @@ def bench_config(config_name: str, checkpoint: str, batches, ops, reps: int,
             fn()
             first = time.perf_counter() - start
             mine, other = [], []
-            for _ in range(_reps_for(config_name, op, batch, reps)):
+            count = _reps_for(config_name, op, batch, reps)
+            for _ in range(count):
                 start = time.perf_counter()
                 fn()
                 mine.append(time.perf_counter() - start)
-                if worker:
+                if worker and not isolated:
                     other.append(worker.call(op, batch))
+            if worker and isolated:
+                other = [worker.call(op, batch) for _ in range(count)]
             ours[key] = _stats(first, mine)
             if worker:
                 theirs[key] = _stats(worker.first[key], other)
@@ -249,6 +257,8 @@ def main(argv=None) -> None:
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--oracle-python", default=DEFAULT_ORACLE)
     parser.add_argument("--no-magenta", action="store_true")
+    parser.add_argument("--isolated", action="store_true",
+                        help="time each side's calls back to back instead of alternating")
     parser.add_argument("--no-roofline", action="store_true",
                         help="skip measuring this machine's peak rates (about 10 s)")
     parser.add_argument("--magenta-worker", help=argparse.SUPPRESS)
@@ -279,7 +289,7 @@ def main(argv=None) -> None:
                 print(f"{config}: {exc}; timing ours only", file=sys.stderr)
         try:
             ours, theirs, device = bench_config(config, checkpoint, batches, ops, args.reps,
-                                                worker)
+                                                worker, args.isolated)
         finally:
             if worker:
                 worker.close()
@@ -293,8 +303,9 @@ def main(argv=None) -> None:
         for row in rows:
             work = (roofline.encode_work if row[1] == "encode" else roofline.decode_work)
             row[5] = roofline.total(work(CONFIGS[row[0]], row[2]), machine)[1]
+    timing = "each side back to back" if args.isolated else "calls alternating ours / magenta"
     print(f"\nours on {device}; magenta TrainedModel on CPU (TF1 graph); wall-clock per call, "
-          f"first call excluded; ratio = ours / magenta (goal <= 0.5)\n")
+          f"{timing}, first call excluded; ratio = ours / magenta (goal <= 0.5)\n")
     print_table(rows)
     if machine:
         print(f"\nfloor: the least time any exact float32 code needs on this machine (roofline.py): "
