@@ -586,7 +586,8 @@ class MusicVAECore(tf.Module):
         rows = None
         if jit:
             rows = xla_rows(batch)  # XLA compiles one program per shape
-            z = np.pad(z, [[0, rows - batch], [0, 0]])
+            if rows != batch:
+                z = np.pad(z, [[0, rows - batch], [0, 0]])
         specs = (tf.TensorSpec([rows, self.config.z_size], tf.float32), tf.TensorSpec([], tf.float32),
                  tf.TensorSpec([2], tf.int32))
         temp_t = np.float32(max(temp, 1e-6))
