@@ -184,7 +184,8 @@ class _DecoderStep:
         self.out_kernel = w[f"{stack.prefix}/output_projection/kernel"]
         self.out_bias = w[f"{stack.prefix}/output_projection/bias"]
         self.offsets = np.cumsum((0,) + tuple(stack.segments))[:-1].tolist()
-        self._prev_table = None
+        # w_prev plus one zero row (the first step's input); graphs that never gather prune it
+        self.prev_table = tf.concat([self.w_prev, tf.zeros_like(self.w_prev[:1])], axis=0)
 
     def initial_state(self, segment):
         """`[(c, h)]` per layer for segment `segment` (magenta's order c0, h0, c1, h1, …)."""
@@ -198,19 +199,11 @@ class _DecoderStep:
         """Input projection of a one-hot previous output given as class indices, one `[B]` per
         output segment: a row gather per segment (exactly the one-hot matmul). Index
         `output_depth` (see `no_prev_indices`) selects an all-zero row: the first step's input."""
-        table = self.prev_table
         gates = None
         for offset, index in zip(self.offsets, indices):
-            rows = tf.gather(table, index + offset)
+            rows = tf.gather(self.prev_table, index + offset)
             gates = rows if gates is None else gates + rows
         return gates
-
-    @property
-    def prev_table(self):
-        """`w_prev` with one zero row appended (built once per trace)."""
-        if self._prev_table is None:
-            self._prev_table = tf.concat([self.w_prev, tf.zeros_like(self.w_prev[:1])], axis=0)
-        return self._prev_table
 
     def no_prev_indices(self, batch):
         """Per-segment indices that all land on the zero row of `prev_table` (first step)."""

@@ -31,7 +31,9 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Screenshots and the latency probe go to a temporary folder; set this to docs/screenshots to
+# refresh the README's pictures: MIDIME_SCREENSHOTS_DIR=docs/screenshots bash scripts/test.sh tests/e2e
+SCREENSHOTS_ENV = "MIDIME_SCREENSHOTS_DIR"
 
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
@@ -162,9 +164,13 @@ def context(browser):
 
 
 @pytest.fixture(scope="session")
-def screenshots_dir() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: a temporary folder, so a test run leaves the checkout untouched, or
+    `$MIDIME_SCREENSHOTS_DIR` (relative to the repository) to refresh the documentation's."""
+    chosen = os.environ.get(SCREENSHOTS_ENV)
+    folder = REPO / chosen if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.hookimpl(hookwrapper=True)
