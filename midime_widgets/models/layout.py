@@ -82,6 +82,17 @@ def _dense_shapes(prefix: str, input_depth: int, units: int) -> dict[str, tuple]
     return {f"{prefix}/kernel": (input_depth, units), f"{prefix}/bias": (units,)}
 
 
+def _stacked_lstm_shapes(stack, cond_depth: int, input_depth: int) -> dict[str, tuple]:
+    """A unidirectional stack: `tanh(Dense(conditioning))` → the initial `(c, h)` of every layer
+    (`stack.initial_state`), then cells `stack.cell(l)`, layer l reading layer l-1's output."""
+    sizes = stack.rnn_sizes
+    shapes = _dense_shapes(stack.initial_state, cond_depth, 2 * sum(sizes))
+    for layer, units in enumerate(sizes):
+        shapes.update(_lstm_shapes(stack.cell(layer), input_depth, units))
+        input_depth = units
+    return shapes
+
+
 # ---------------------------------------------------------------------------------------------
 # Encoders
 # ---------------------------------------------------------------------------------------------
@@ -188,11 +199,7 @@ class DecoderStack:
         return f"{self.prefix}/output_projection"
 
     def variable_shapes(self) -> dict[str, tuple]:
-        shapes = _dense_shapes(self.initial_state, self.cond_depth, 2 * sum(self.rnn_sizes))
-        depth = self.output_depth + self.cond_depth
-        for layer, units in enumerate(self.rnn_sizes):
-            shapes.update(_lstm_shapes(self.cell(layer), depth, units))
-            depth = units
+        shapes = _stacked_lstm_shapes(self, self.cond_depth, self.output_depth + self.cond_depth)
         shapes.update(_dense_shapes(self.output_projection, self.rnn_sizes[-1], self.output_depth))
         return shapes
 
@@ -219,12 +226,7 @@ class Conductor:
         return self.rnn_sizes[-1]
 
     def variable_shapes(self) -> dict[str, tuple]:
-        shapes = _dense_shapes(self.initial_state, self.z_size, 2 * sum(self.rnn_sizes))
-        depth = 1
-        for layer, units in enumerate(self.rnn_sizes):
-            shapes.update(_lstm_shapes(self.cell(layer), depth, units))
-            depth = units
-        return shapes
+        return _stacked_lstm_shapes(self, self.z_size, 1)
 
 
 @dataclass(frozen=True)
