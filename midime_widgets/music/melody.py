@@ -1,8 +1,10 @@
 """Melody extraction (magenta semantics) and choosing the melody of a multi-instrument song.
 
 `extract_melodies` reproduces magenta's `melody_pipelines.extract_melodies` on top of note_seq's
-`Melody.from_quantized_sequence`. `find_melody` / `prepare_melody` are ours: they pick the most
-melodic instrument of a song, explain the choice, and turn it into a monophonic in-range line.
+`Melody.from_quantized_sequence`. `find_melody` / `prepare_melody` are ours: they pick the part a
+musician would call the melody (the first violin of a quartet, the soprano of a chorale, the lead
+of a band), explain the choice, and turn it into a monophonic in-range line. `resolve_track`
+turns a track number or name, as `midime-widgets inspect` lists them, into a track number.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import collections
 import copy
 import dataclasses
 import warnings
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 import note_seq
 import numpy as np
@@ -130,7 +132,7 @@ class MelodyCandidate:
     mean_pitch: float
     monophony: float  # share of notes that start alone and do not overlap the previous note
     score: float
-    top_share: float = 0.0  # share of its playing time in which it is the highest part sounding
+    top_share: float = 0.0  # share of the song's attacks at which it strikes the highest note
     stepwise: float = 0.0  # share of moves between successive notes by a tone or a semitone
     activity: float = 0.0  # notes struck (onsets), relative to the busiest part
     name_says: str = ""  # what the track name says about the part's role, in words
@@ -143,8 +145,8 @@ class MelodyCandidate:
     def qualities(self) -> list[str]:
         """What makes this part sound like a melody, in a musician's words (strongest first)."""
         out = [self.name_says] if self.name_says and not self.name_says.startswith("an") else []
-        if self.top_share >= 0.5:
-            out.append(f"it is the highest part {self.top_share:.0%} of the time it plays")
+        if self.top_share >= 0.4:
+            out.append(f"it has the highest note at {self.top_share:.0%} of the song's attacks")
         if self.monophony >= 0.8:
             out.append("it plays one note at a time")
         if self.stepwise >= 0.4:
@@ -377,13 +379,15 @@ def _no_melody_error(seq: NoteSequence) -> MidiError:
 
 
 def find_melody(seq: NoteSequence) -> MelodyChoice:
-    """Pick the most melodic non-drum instrument and say why.
+    """Pick the part a musician would call the melody, and say why in a musician's words.
 
-    Heuristic score per instrument: 3 x monophony (share of notes played alone) + 2 x pitch
-    height (mean pitch from C3 = 0 to C5 = 1) + pitch variety (distinct pitches / 8, at most 1)
-    + amount (log note count, full at 64 notes) + General MIDI family prior (bass -2, pads and
-    ensembles -0.5, lead/solo instruments +0.5) + track-name hint ("melody", "lead", "vocal" ...
-    +1.5; "bass", "chords", "pad" ... -1). Raises MidiError for drums-only songs.
+    Each non-drum part is scored on features from 0 to 1, weighted by `WEIGHTS`: its top line
+    (the share of the song's attacks at which it strikes the highest new note, times its
+    monophony), monophony, stepwise motion, activity, pitch rank among the parts and pitch
+    variety; plus a General MIDI family prior (bass -2, pads and ensembles -0.5, solo
+    instruments and voices +0.5) and what its track name says (`name_hint`: "Melody", "Lead
+    Vocal", "Soprano" up; "Bass", "Backing Vocals", "Viola" down; "Violin I" above "Violin II").
+    Raises MidiError for drums-only songs.
     """
     candidates = melody_candidates(seq)
     if not candidates:
@@ -394,14 +398,81 @@ def find_melody(seq: NoteSequence) -> MelodyChoice:
         reason += f"is the only melodic instrument: {best.describe()}."
     else:
         runner = candidates[1]
-        reason += (f"looks most like a melody: {best.describe()}; next best is "
+        why = "; ".join(best.qualities()) or "it scores best on the whole"
+        reason += (f"looks most like a melody: {why} ({best.describe()}); next best is "
                    f"'{runner.name}' ({runner.describe()}).")
     return MelodyChoice(best.instrument, best.program, best.name, reason, tuple(candidates))
 
 
-def _choose(seq: NoteSequence, instrument: int | None) -> MelodyChoice:
-    if instrument is None:
+# --------------------------------------------------------------------------------------------
+# Naming a track: the numbers and names `midime-widgets inspect` lists
+# --------------------------------------------------------------------------------------------
+
+#: A track to take the melody from: its number as `inspect` lists it, or its name.
+TrackSpec = Union[int, str]
+
+
+def track_names(seq: NoteSequence) -> dict[int, str]:
+    """Every track with notes, by number, with the name `inspect` lists and `--track` accepts.
+
+    The track name stored in the file; without one, "Drums" for a drum track and the General
+    MIDI instrument name otherwise.
+    """
+    stored = instrument_names(seq)
+    programs: dict[int, collections.Counter] = collections.defaultdict(collections.Counter)
+    drums: dict[int, bool] = {}
+    for n in seq.notes:
+        if n.velocity > 0:
+            programs[n.instrument][n.program] += 1
+            drums[n.instrument] = drums.get(n.instrument, False) or n.is_drum
+    return {i: stored.get(i) or ("Drums" if drums[i] else
+                                 program_name(programs[i].most_common(1)[0][0]))
+            for i in sorted(programs)}
+
+
+def _track_list(names: dict[int, str]) -> str:
+    return ", ".join(f"#{i} '{name}'" for i, name in names.items())
+
+
+def resolve_track(seq: NoteSequence, track: TrackSpec) -> int:
+    """The number of the track `track` names: a number, or a name as `inspect` lists it.
+
+    Names match without regard to case; the start of a name is enough when only one track's
+    name starts so ("viol" is ambiguous in a quartet, "violin i" is not). A text of digits
+    ("2", "#2") is a number unless a track is called exactly that. Raises MidiError listing the
+    tracks when nothing (or more than one) matches.
+    """
+    names = track_names(seq)
+    if not names:
+        raise MidiError("This song has no notes, so it has no track to choose.")
+    if isinstance(track, (int, np.integer)) and not isinstance(track, bool):
+        if int(track) in names:
+            return int(track)
+        raise MidiError(f"This song has no track number {track}; its tracks are: "
+                        f"{_track_list(names)}.")
+    if not isinstance(track, str):
+        raise TypeError(f"A track is a number or a name, not {type(track).__name__}.")
+    wanted = " ".join(track.lower().split())
+    exact = [i for i, name in names.items() if " ".join(name.lower().split()) == wanted]
+    if len(exact) == 1:
+        return exact[0]
+    if not exact and wanted.lstrip("#").isdigit():
+        return resolve_track(seq, int(wanted.lstrip("#")))
+    matches = exact or [i for i, name in names.items()
+                        if wanted and " ".join(name.lower().split()).startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise MidiError(f"Several tracks are called '{track}': "
+                        f"{_track_list({i: names[i] for i in matches})}; give the number.")
+    raise MidiError(f"This song has no track called '{track}'; its tracks are: "
+                    f"{_track_list(names)}.")
+
+
+def _choose(seq: NoteSequence, track: TrackSpec | None) -> MelodyChoice:
+    if track is None:
         return find_melody(seq)
+    instrument = resolve_track(seq, track)
     candidates = melody_candidates(seq)
     for c in candidates:
         if c.instrument == instrument:
@@ -411,8 +482,8 @@ def _choose(seq: NoteSequence, instrument: int | None) -> MelodyChoice:
     if not candidates:
         raise _no_melody_error(seq)
     available = ", ".join(f"{c.instrument} ('{c.name}')" for c in candidates)
-    raise MidiError(f"There is no melodic instrument number {instrument} in this song; "
-                    f"choose one of: {available}.")
+    raise MidiError(f"Track {instrument} ('{track_names(seq)[instrument]}') plays drums, not "
+                    f"a melody; choose one of: {available}.")
 
 
 def _fold_into_range(pitch: int, lo: int, hi: int) -> int:
@@ -459,12 +530,12 @@ def _skyline(seq: NoteSequence, notes) -> tuple[list, int]:
     return kept, changed
 
 
-def prepare_melody(seq: NoteSequence, instrument: int | None = None, *,
+def prepare_melody(seq: NoteSequence, instrument: TrackSpec | None = None, *,
                    min_pitch: int = MIN_PITCH, max_pitch: int = MAX_PITCH) -> PreparedMelody:
     """A single monophonic melody line for the melody models, plus what was changed.
 
-    Takes `instrument` (default: `find_melody`'s choice), keeps the highest note where notes
-    overlap, folds pitches outside `min_pitch..max_pitch` by octaves into range, and moves the
+    Takes the track `instrument` names (a number or a name, see `resolve_track`; default:
+    `find_melody`'s choice), keeps the highest note where notes overlap, folds pitches outside `min_pitch..max_pitch` by octaves into range, and moves the
     notes to instrument 0, program 0 (piano) so every melody model reads them. Each change is
     reported by `warnings.warn(..., MidiWarning)` and in the returned `warnings` list.
     """
