@@ -135,6 +135,7 @@ class MelodyCandidate:
     top_share: float = 0.0  # share of the song's attacks at which it strikes the highest note
     stepwise: float = 0.0  # share of moves between successive notes by a tone or a semitone
     activity: float = 0.0  # notes struck (onsets), relative to the busiest part
+    figure: float = 0.0  # how much it repeats one short figure (arpeggio, ostinato), 0..1
     name_says: str = ""  # what the track name says about the part's role, in words
 
     def describe(self) -> str:
@@ -144,7 +145,7 @@ class MelodyCandidate:
 
     def qualities(self) -> list[str]:
         """What makes this part sound like a melody, in a musician's words (strongest first)."""
-        out = [self.name_says] if self.name_says and not self.name_says.startswith("an") else []
+        out = [self.name_says] if self.name_says.startswith("its name") else []
         if self.top_share >= 0.4:
             out.append(f"it has the highest note at {self.top_share:.0%} of the song's attacks")
         if self.monophony >= 0.8:
@@ -153,6 +154,15 @@ class MelodyCandidate:
             out.append(f"it moves by step ({self.stepwise:.0%} of its moves)")
         if self.activity >= 0.99:
             out.append("it is the busiest part")
+        return out
+
+    def drawbacks(self) -> list[str]:
+        """What speaks against this part being the melody, in a musician's words."""
+        out = [self.name_says] if self.name_says and not self.name_says.startswith("its name") else []
+        if self.figure > 0:
+            out.append("it repeats one short figure, like an arpeggio or ostinato")
+        if self.monophony < 0.5:
+            out.append("it mostly plays chords")
         return out
 
 
@@ -273,6 +283,27 @@ def _stepwise(onsets) -> float:
     return sum(1 for m in moves if 1 <= m <= 2) / len(moves) if moves else 0.0
 
 
+#: How often a part's moves may repeat at a fixed distance before it counts as a figure: tunes in
+#: the labelled set stay at or below 0.3, arpeggios, ostinati and strummed patterns go far above.
+FIGURE_THRESHOLD = 0.3
+
+
+def _figure(onsets) -> float:
+    """How much a part repeats one short figure (0 = not at all, 1 = nothing else).
+
+    The share of moves (intervals between successive notes) equal to the move 2, 3, 4, 6 or 8
+    notes earlier, at the best of those distances, above `FIGURE_THRESHOLD` and rescaled to 0..1.
+    Arpeggios, Alberti basses, ostinati and strumming repeat their moves; tunes rarely do.
+    """
+    moves = [b - a for (_, a), (_, b) in zip(onsets, onsets[1:])]
+    best = 0.0
+    for lag in (2, 3, 4, 6, 8):
+        pairs = list(zip(moves[lag:], moves))
+        if pairs:
+            best = max(best, sum(1 for x, y in pairs if x == y != 0) / len(pairs))
+    return max(best - FIGURE_THRESHOLD, 0.0) / (1.0 - FIGURE_THRESHOLD)
+
+
 def _top_shares(by_instrument: dict[int, list]) -> dict[int, float]:
     """For each part, the share of the song's attacks at which it strikes the highest new note.
 
@@ -321,6 +352,7 @@ WEIGHTS = {
     "activity": 0.5,  # notes struck, relative to the busiest part
     "height": 2.0,  # rank of its mean pitch among the parts (highest = 1)
     "variety": 1.0,  # distinct pitches, relative to the part with the most
+    "figure": -4.0,  # repeats one short figure: an arpeggio or ostinato accompanies
 }
 
 
@@ -359,13 +391,15 @@ def melody_candidates(seq: NoteSequence) -> list[MelodyCandidate]:
             "activity": len(onsets[instrument]) / busiest,
             "height": ranks[instrument] / max(len(ranks) - 1, 1),
             "variety": distinct / most_pitches,
+            "figure": _figure(onsets[instrument]),
         }
         candidates.append(MelodyCandidate(
             instrument=instrument, program=program, name=track_name or program_name(program),
             note_count=len(notes), distinct_pitches=distinct, min_pitch=min(pitches),
             max_pitch=max(pitches), mean_pitch=means[instrument], monophony=mono,
             score=round(_score(features, program, bonus), 4), top_share=tops[instrument],
-            stepwise=features["stepwise"], activity=features["activity"], name_says=says,
+            stepwise=features["stepwise"], activity=features["activity"],
+            figure=features["figure"], name_says=says,
         ))
     candidates.sort(key=lambda c: (-c.score, -c.note_count, c.instrument))
     return candidates
@@ -383,8 +417,8 @@ def find_melody(seq: NoteSequence) -> MelodyChoice:
 
     Each non-drum part is scored on features from 0 to 1, weighted by `WEIGHTS`: its top line
     (the share of the song's attacks at which it strikes the highest new note, times its
-    monophony), monophony, stepwise motion, activity, pitch rank among the parts and pitch
-    variety; plus a General MIDI family prior (bass -2, pads and ensembles -0.5, solo
+    monophony), monophony, stepwise motion, activity, pitch rank among the parts, pitch
+    variety, and - against it - how much it repeats one short figure (`_figure`); plus a General MIDI family prior (bass -2, pads and ensembles -0.5, solo
     instruments and voices +0.5) and what its track name says (`name_hint`: "Melody", "Lead
     Vocal", "Soprano" up; "Bass", "Backing Vocals", "Viola" down; "Violin I" above "Violin II").
     Raises MidiError for drums-only songs.
@@ -399,8 +433,9 @@ def find_melody(seq: NoteSequence) -> MelodyChoice:
     else:
         runner = candidates[1]
         why = "; ".join(best.qualities()) or "it scores best on the whole"
+        against = "; ".join(runner.drawbacks())
         reason += (f"looks most like a melody: {why} ({best.describe()}); next best is "
-                   f"'{runner.name}' ({runner.describe()}).")
+                   f"'{runner.name}' ({runner.describe()}{'; ' + against if against else ''}).")
     return MelodyChoice(best.instrument, best.program, best.name, reason, tuple(candidates))
 
 
