@@ -95,14 +95,15 @@ def extract_melodies_by_instrument(
 # Choosing the melody of a multi-instrument song
 # --------------------------------------------------------------------------------------------
 
-#: Words in a track name that say the part carries the tune.
+#: Words in a track name that say the part carries the tune (a plural "s" may follow).
 MELODY_NAME_HINTS = ("melody", "melodie", "melodia", "lead", "vocal", "voice", "voce", "vox",
                      "singer", "gesang", "solo", "tune", "theme", "soprano", "sopran", "canto",
-                     "cantus", "superius", "discant", "treble", "right hand", "rh")
+                     "cantus", "superius", "discant", "discantus", "treble", "right hand", "rh")
 #: Words that say the part accompanies (they win over melody words: "Backing Vocals").
-ACCOMPANIMENT_NAME_HINTS = ("bass", "basso", "contrabass", "chord", "pad", "comp", "accomp",
-                            "rhythm", "backing", "harmony", "bgv", "arp", "drum", "perc",
-                            "left hand", "lh", "strings", "ensemble", "continuo")
+ACCOMPANIMENT_NAME_HINTS = ("bass", "basso", "bassi", "bassline", "contrabass", "chord", "pad",
+                            "comp", "accomp", "accompaniment", "rhythm", "backing", "harmony",
+                            "bgv", "arp", "arpeggio", "drum", "perc", "percussion", "left hand",
+                            "lh", "strings", "ensemble", "continuo")
 #: Inner and lower parts of a choir or string group ("Alto", "Viola"), unless the name goes on
 #: to name a solo instrument ("Alto Sax", "Tenor Trombone").
 LOWER_PART_NAMES = ("alto", "tenor", "baritone", "viola", "cello", "violoncello", "violone",
@@ -236,7 +237,7 @@ def _has_hint(words: list[str], hints) -> bool:
         if " " in hint:
             if f" {hint} " in joined:
                 return True
-        elif any(w == hint or (len(hint) >= 4 and w.startswith(hint)) for w in words):
+        elif any(w in (hint, hint + "s") for w in words):
             return True
     return False
 
@@ -261,7 +262,7 @@ def name_hint(name: str) -> tuple[float, str]:
     if any(w not in _GENERIC_WORDS and not w.isdigit() for w in words):
         if _FIRST_WORDS.intersection(words):
             bonus += 1.5
-            says = says if bonus > 1.5 else "its name marks it as the first part"
+            says = says or "its name marks it as the first part"
         elif _LATER_WORDS.intersection(words):
             bonus -= 1.5
             says = says or "a second or lower part by its name"
