@@ -12,8 +12,9 @@ from __future__ import annotations
 import collections
 import copy
 import dataclasses
+import itertools
 import warnings
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import note_seq
 import numpy as np
@@ -280,7 +281,7 @@ def _onsets(notes) -> list[tuple[float, int]]:
 
 def _stepwise(onsets) -> float:
     """Share of moves between successive notes by a semitone or a tone (conjunct motion)."""
-    moves = [abs(b - a) for (_, a), (_, b) in zip(onsets, onsets[1:])]
+    moves = [abs(b - a) for (_, a), (_, b) in itertools.pairwise(onsets)]
     return sum(1 for m in moves if 1 <= m <= 2) / len(moves) if moves else 0.0
 
 
@@ -296,7 +297,7 @@ def _figure(onsets) -> float:
     notes earlier, at the best of those distances, above `FIGURE_THRESHOLD` and rescaled to 0..1.
     Arpeggios, Alberti basses, ostinati and strumming repeat their moves; tunes rarely do.
     """
-    moves = [b - a for (_, a), (_, b) in zip(onsets, onsets[1:])]
+    moves = [b - a for (_, a), (_, b) in itertools.pairwise(onsets)]
     best = 0.0
     for lag in (2, 3, 4, 6, 8):
         pairs = list(zip(moves[lag:], moves))
@@ -317,7 +318,7 @@ def _top_shares(by_instrument: dict[int, list]) -> dict[int, float]:
     struck: dict[int, dict[int, int]] = collections.defaultdict(dict)
     for inst, notes in by_instrument.items():
         for n in notes:
-            slot = int(round(n.start_time * 50))  # 20 ms
+            slot = round(n.start_time * 50)  # 20 ms
             struck[slot][inst] = max(struck[slot].get(inst, 0), n.pitch)
     wins: collections.Counter = collections.Counter()
     for parts in struck.values():
@@ -445,7 +446,7 @@ def find_melody(seq: NoteSequence) -> MelodyChoice:
 # --------------------------------------------------------------------------------------------
 
 #: A track to take the melody from: its number as `inspect` lists it, or its name.
-TrackSpec = Union[int, str]
+TrackSpec = int | str
 
 
 def track_names(seq: NoteSequence) -> dict[int, str]:

@@ -83,7 +83,6 @@ class MidiSummary:
             lines.append(f"  {label:<14} {count:>5}{extra}")
         return "\n".join(lines)
 
-
     def _other_track(self) -> str:
         """The runner-up melody candidate for the hint's example: its name, or its number when
         another track has the same name."""
