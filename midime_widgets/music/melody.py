@@ -509,7 +509,7 @@ def resolve_track(seq: NoteSequence, track: TrackSpec) -> int:
 def _choose(seq: NoteSequence, track: TrackSpec | None) -> MelodyChoice:
     if track is None:
         return find_melody(seq)
-    instrument = resolve_track(seq, track)
+    instrument = resolve_track(seq, track) if isinstance(track, str) else track
     candidates = melody_candidates(seq)
     for c in candidates:
         if c.instrument == instrument:
@@ -519,8 +519,12 @@ def _choose(seq: NoteSequence, track: TrackSpec | None) -> MelodyChoice:
     if not candidates:
         raise _no_melody_error(seq)
     available = ", ".join(f"{c.instrument} ('{c.name}')" for c in candidates)
-    raise MidiError(f"Track {instrument} ('{track_names(seq)[instrument]}') plays drums, not "
-                    f"a melody; choose one of: {available}.")
+    names = track_names(seq)
+    if instrument in names:
+        raise MidiError(f"Track {instrument} ('{names[instrument]}') plays drums, not a melody; "
+                        f"choose one of: {available}.")
+    raise MidiError(f"There is no melodic instrument number {instrument} in this song; "
+                    f"choose one of: {available}.")
 
 
 def _fold_into_range(pitch: int, lo: int, hi: int) -> int:
