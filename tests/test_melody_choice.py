@@ -90,6 +90,20 @@ def test_first_violin_of_a_mozart_quartet_and_why(songs):
     assert find_melody(_without_names(seq, programs=True)).instrument == choice.instrument
 
 
+def test_an_arpeggio_above_the_tune_is_accompaniment(songs):
+    seq = _without_names(songs["band_sax_under_arp.mid"], programs=True)
+    choice = find_melody(seq)
+    assert choice.instrument == LABELS["band_sax_under_arp.mid"]["instrument"]
+    assert "repeats one short figure, like an arpeggio" in choice.reason
+
+
+def test_the_lead_vocal_beats_backing_vocals_above_it(songs):
+    choice = find_melody(songs["band_backing_vocals.mid"])
+    assert choice.name == "Lead Vocal"
+    assert "next best is 'Backing Vocals'" in choice.reason
+    assert "an accompaniment part by its name" in choice.reason
+
+
 def test_track_names_say_the_part_role():
     assert name_hint("Violin I")[0] > name_hint("Violin II")[0]
     assert name_hint("1st Violin")[0] > name_hint("Viola")[0]
