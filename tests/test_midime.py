@@ -446,3 +446,52 @@ def test_save_never_clobbers_other_files(tmp_path):
         small().save(other)
     assert (other / "cat.jpg").read_bytes() == b"meow"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no staging dirs left
+
+
+# -- one compiled training function per shape ----------------------------------------------------
+
+
+def test_midime_of_one_shape_share_their_compiled_functions(caplog):
+    """Six MidiMe of the same shape in a row (different seeds, betas, rates and song lengths)
+    trace each compiled function once, and TensorFlow logs no retracing warning."""
+    import logging
+    import warnings
+
+    from midime_widgets.models.midime import _shared_functions
+
+    def use(model, z):
+        model.fit(z, epochs=2)
+        model.fit(z, epochs=2, batch_size=8)
+        model.sample(3, seed=0)
+        model.encode(z)
+        model.reconstruct(z)
+
+    shape = dict(SMALL, latent_size=5)  # a shape no other test uses, so the counts start here
+    use(MidiMe(MidiMeConfig(**shape, seed=0)), subspace_codes(10, 24))
+    counts = _shared_functions(MidiMeConfig(**shape)).tracing_counts()
+    assert set(counts) == {"copy", "probe", "encode", "decode", "run", "run_batched"}
+    assert all(count == 1 for count in counts.values())
+    caplog.set_level(logging.WARNING, logger="tensorflow")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(1, 6):
+            model = MidiMe(MidiMeConfig(**shape, seed=i, beta=0.5 * i, learning_rate=1e-3 * i))
+            use(model, subspace_codes(10 + 3 * i, 24, seed=i))
+    assert _shared_functions(MidiMeConfig(**shape)).tracing_counts() == counts
+    messages = [r.getMessage() for r in caplog.records] + [str(w.message) for w in caught]
+    assert not [m for m in messages if "retracing" in m.lower()]
+
+
+def test_shared_functions_keep_each_models_weights_apart():
+    """Two MidiMe of one shape train through the same compiled function; each keeps its own
+    weights and optimizer state (the same seed gives the same result, whatever ran between)."""
+    z = subspace_codes(16, 24)
+    first, other = small(seed=4), small(seed=9)
+    first.fit(z, epochs=3)
+    other.fit(z, epochs=7)
+    first.fit(z, epochs=5)
+    again = small(seed=4)
+    again.fit(z, epochs=3)
+    again.fit(z, epochs=5)
+    assert same_weights(first.get_weights(), again.get_weights())
+    assert not same_weights(first.get_weights(), other.get_weights())
