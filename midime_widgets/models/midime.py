@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import json
 import math
 import os
@@ -1127,9 +1128,22 @@ class MidiMe:
 
         With ``musicvae_fingerprint`` / ``z_size`` the model is checked against the MusicVAE it is
         about to be used with (see :meth:`check_compatible`). Missing, corrupt or foreign files
-        raise CheckpointError.
+        raise CheckpointError, and nothing else: the sizes in ``midime.json`` and in the weight
+        archive's directory are checked (see :data:`SAVED_LIMITS`) before anything is read in
+        full or built, so a hostile file cannot exhaust memory.
         """
         directory = Path(path)
+        try:
+            return cls._load(directory, musicvae_fingerprint, z_size)
+        except CheckpointError:
+            raise
+        except Exception as err:  # noqa: BLE001 - a bad file must give CheckpointError, whatever broke
+            raise CheckpointError(
+                f"the saved MidiMe at {directory} cannot be loaded ({type(err).__name__}: {err})"
+            ) from None
+
+    @classmethod
+    def _load(cls, directory: Path, musicvae_fingerprint: str | None, z_size: int | None) -> MidiMe:
         if directory.is_file() and directory.name == CONFIG_FILENAME:
             directory = directory.parent
         if not directory.is_dir():
@@ -1139,11 +1153,12 @@ class MidiMe:
             config = MidiMeConfig.from_dict(metadata["config"])
         except (TypeError, ValueError) as err:
             raise CheckpointError(f"{directory / CONFIG_FILENAME}: invalid config: {err}") from None
+        shapes = _saved_shapes(config, directory / CONFIG_FILENAME)
         try:
             musicvae = _musicvae_record(metadata.get("musicvae"), config.input_size)
         except MidiMeInputError as err:
             raise CheckpointError(f"{directory / CONFIG_FILENAME}: invalid musicvae record: {err}") from None
-        weights = _read_weights(directory / WEIGHTS_FILENAME)
+        weights = _read_weights(directory / WEIGHTS_FILENAME, shapes)
         model = cls(config, musicvae=musicvae)
         try:
             model.set_weights(weights)
@@ -1264,13 +1279,94 @@ def _is_midime_dir(path: Path) -> bool:
     return path.is_dir() and (path / CONFIG_FILENAME).is_file()
 
 
+#: Bounds a saved MidiMe must respect; checked before anything is built or read in full.
+SAVED_LIMITS = {
+    "json_bytes": 16 * 2**20,  # midime.json (the loss history of ~200,000 epochs fits)
+    "json_depth": 8,  # nesting of lists/dicts in midime.json (the format needs 4)
+    "layers": 16,  # encoder or decoder layers
+    "layer_size": 16384,  # units in one layer, input_size and latent_size
+    "parameters": 64 * 2**20,  # weights in all (256 MB of float32)
+}
+_NPY_HEADER_BYTES = 4096  # room for a .npy member's header beyond its data
+
+
+def _json_depth(value: Any, limit: int) -> int:
+    """Nesting depth of a parsed JSON value, walking at most ``limit + 1`` levels deep."""
+    depth, level = 0, [value]
+    while level and depth <= limit:
+        children = []
+        for item in level:
+            if isinstance(item, dict):
+                children.extend(item.values())
+            elif isinstance(item, list):
+                children.extend(item)
+        if not children:
+            break
+        depth, level = depth + 1, children
+    return depth
+
+
+def _saved_shapes(config: MidiMeConfig, path: Path) -> dict[str, tuple[int, ...]]:
+    """The weight shapes ``config`` implies, keyed like ``weights.npz``; CheckpointError when the
+    sizes are beyond :data:`SAVED_LIMITS` (nothing is allocated to find out)."""
+    limits = SAVED_LIMITS
+    for name, layers in (("encoder_layers", config.encoder_layers), ("decoder_layers", config.decoder_layers)):
+        if len(layers) > limits["layers"]:
+            raise CheckpointError(f"{path}: {name} has {len(layers)} layers; at most {limits['layers']} are allowed")
+    sizes = {"input_size": config.input_size, "latent_size": config.latent_size,
+             **{f"a layer of {len(config.encoder_layers)} encoder layers": max(config.encoder_layers, default=1),
+                f"a layer of {len(config.decoder_layers)} decoder layers": max(config.decoder_layers, default=1)}}
+    for name, size in sizes.items():
+        if size > limits["layer_size"]:
+            raise CheckpointError(
+                f"{path}: {name} is {size:,} units; a MidiMe layer may have at most {limits['layer_size']:,}"
+            )
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def dense(name: str, units_in: int, units_out: int) -> int:
+        shapes[f"{name}/kernel"] = (units_in, units_out)
+        shapes[f"{name}/bias"] = (units_out,)
+        return units_out
+
+    width = config.input_size
+    for i, units in enumerate(config.encoder_layers):
+        width = dense(f"encoder_{i}", width, units)
+    dense("mu", width, config.latent_size)
+    dense("sigma", width, config.latent_size)
+    width = config.latent_size
+    for i, units in enumerate(config.decoder_layers):
+        width = dense(f"decoder_{i}", width, units)
+    dense("output", width, config.input_size)
+    total = sum(math.prod(shape) for shape in shapes.values())
+    if total > limits["parameters"]:
+        raise CheckpointError(
+            f"{path}: these layer sizes need {total:,} weights; a MidiMe may have at most "
+            f"{limits['parameters']:,}"
+        )
+    return shapes
+
+
 def _read_metadata(path: Path) -> dict[str, Any]:
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > SAVED_LIMITS["json_bytes"]:
+            raise CheckpointError(
+                f"{path} is {size:,} bytes; a MidiMe's {CONFIG_FILENAME} is at most "
+                f"{SAVED_LIMITS['json_bytes']:,}"
+            )
+        with open(path, "rb") as fh:
+            text = fh.read(SAVED_LIMITS["json_bytes"] + 1).decode("utf-8")
+        metadata = json.loads(text)
+    except CheckpointError:
+        raise
     except FileNotFoundError:
         raise CheckpointError(f"{path} is missing; this is not a saved MidiMe") from None
+    except RecursionError:
+        raise CheckpointError(f"{path} is nested too deeply to be a MidiMe file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path} is corrupt or unreadable: {err}") from None
+    if _json_depth(metadata, SAVED_LIMITS["json_depth"]) > SAVED_LIMITS["json_depth"]:
+        raise CheckpointError(f"{path} is nested too deeply to be a MidiMe file")
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path} is not a MidiMe file (format {FORMAT_NAME!r} expected)")
     version = metadata.get("format_version")
@@ -1283,11 +1379,41 @@ def _read_metadata(path: Path) -> dict[str, Any]:
     return metadata
 
 
-def _read_weights(path: Path) -> dict[str, np.ndarray]:
+def _read_weights(path: Path, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The arrays of ``weights.npz``, read only after its zip directory shows each member is one
+    of ``shapes`` and no bigger than that shape's float32 ``.npy`` (a member that inflates to
+    gigabytes is refused unread; one whose directory entry lies is cut off at its limit)."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            names = {info.filename.removesuffix(".npy"): info for info in members}
+            if len(members) != len(names) or len(members) > len(shapes):
+                raise CheckpointError(
+                    f"{path} holds {len(members)} entries; a MidiMe of this shape has {len(shapes)} weights"
+                )
+            limits = {}
+            for name, info in names.items():
+                if name not in shapes:
+                    continue  # reported by set_weights as unexpected, without reading it
+                limits[name] = 4 * math.prod(shapes[name]) + _NPY_HEADER_BYTES
+                if info.file_size > limits[name]:
+                    raise CheckpointError(
+                        f"{path}: weight {name!r} unpacks to {info.file_size:,} bytes; its shape "
+                        f"{shapes[name]} needs at most {limits[name]:,}"
+                    )
+            weights = {}
+            for name, limit in limits.items():
+                with archive.open(names[name]) as member:
+                    data = member.read(limit + 1)
+                if len(data) > limit:
+                    raise CheckpointError(f"{path}: weight {name!r} is larger than its shape {shapes[name]} allows")
+                weights[name] = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+            for name in set(names) - set(limits):
+                weights[name] = np.zeros(0, np.float32)  # a placeholder: set_weights names it
+            return weights
+    except CheckpointError:
+        raise
     except FileNotFoundError:
         raise CheckpointError(f"{path} is missing; the saved MidiMe is incomplete") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as err:
         raise CheckpointError(f"{path} is corrupt or unreadable: {err}") from None
