@@ -399,15 +399,17 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
 class Personalizer:
     """Holds the inputs, their MusicVAE codes and the MidiMe trained on them."""
 
-    def __init__(self, vae, *, latent_size: int = 4, beta: float = 1.0,
+    def __init__(self, vae, *, latent_size: int | None = None, beta: float | None = None,
                  midime_config: MidiMeConfig | None = None, seed: int | None = 0):
+        """`latent_size` and `beta` override the product's MidiMe (`MidiMeConfig.personal`);
+        `midime_config` replaces it entirely."""
         from .models.midime import MidiMeConfig  # noqa: PLC0415
 
         self.vae = vae
         self.songs: list[InputSong] = []
         self.seed = seed
-        self.midime_config = midime_config or MidiMeConfig(
-            input_size=vae.config.z_size, latent_size=latent_size, beta=beta, seed=seed)
+        overrides = {k: v for k, v in (("latent_size", latent_size), ("beta", beta)) if v is not None}
+        self.midime_config = midime_config or MidiMeConfig.personal(vae.config.z_size, seed=seed, **overrides)
         self.midime: MidiMe | None = None
         self.history = None
         self._codes = None
