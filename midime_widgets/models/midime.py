@@ -13,6 +13,11 @@ Defaults equal magenta.js's ``MidiMe`` (``music/src/music_vae/midi_me.ts``) so r
   ``KL = −0.5 · mean_batch Σ (1 + log σ² − μ² − σ²)``, beta 1, Adam with lr 1e-3;
 * ``fit`` is full-batch by default: one Adam step per epoch, a fresh Adam state per ``fit`` call.
 
+Two things differ by default. ``fit()`` trains until the loss stops falling (a plateau rule with a
+step budget, :data:`UNTIL_CONVERGED`) rather than a fixed number of epochs, and the MidiMe the
+product trains, :meth:`MidiMeConfig.personal`, has smaller hidden layers and a higher learning
+rate (:data:`PERSONAL_DEFAULTS`), chosen by measurement on held-out real tunes.
+
 The one deliberate difference: ``log σ²`` is computed as ``log(σ² + 1e-12)``
 (:data:`LOG_VARIANCE_EPSILON`). That moves it by at most 1e-12/σ² (under 1e-6 for σ ≥ 1e-3) and
 keeps the KL finite when softplus underflows to exactly 0, where magenta.js gets −inf/NaN.
@@ -20,7 +25,7 @@ keeps the KL finite when softplus underflows to exactly 0, where magenta.js gets
 adds ε to the bias-corrected √v̂; the two differ only for gradients below ~1e-5.)
 
 Training runs inside one compiled ``tf.function`` per chunk of epochs (a ``tf.while_loop`` over
-steps), with a stop flag variable read every step so :meth:`MidiMe.stop` from another thread ends
+steps), shared by every MidiMe of the same layer sizes (so a process traces it once), with a stop flag variable read every step so :meth:`MidiMe.stop` from another thread ends
 training after the current step. Every step checks its loss and gradients before applying its
 update, and copies the weights (on-device, inside the step) just before each good update. A
 non-finite loss means the previous update broke the weights, so the copy is put back and
@@ -505,7 +510,6 @@ class _SharedFunctions:
         self.tf = tf
         self.n_encoder = len(config.encoder_layers)
         self.n_decoder = len(config.decoder_layers)
-        self._train_fns: dict[bool, Any] = {}
         self._lock = threading.Lock()
         codes = tf.TensorSpec([None, config.input_size], tf.float32)
         small = tf.TensorSpec([None, config.latent_size], tf.float32)
@@ -519,19 +523,26 @@ class _SharedFunctions:
             "decode": compiled(lambda weights, z: self._decode(weights, z)),
         }
         self._traced: set = set()
-        self.specs = {
-            "codes": codes, "small": small,
-            "int32": tf.TensorSpec([], tf.int32), "int64": tf.TensorSpec([], tf.int64),
-            "float32": tf.TensorSpec([], tf.float32),
+        # For each function, what its first trace sees in place of each argument: a spec for
+        # tensors (any batch size), or None to trace with the argument itself (variables are
+        # traced by shape and dtype, so any MidiMe's variables of this shape match).
+        scalar = {dtype: tf.TensorSpec([], dtype) for dtype in (tf.int32, tf.int64, tf.float32)}
+        run = (None, codes, scalar[tf.int64], scalar[tf.int32], scalar[tf.int64],
+               scalar[tf.float32], scalar[tf.float32], scalar[tf.int32])
+        self._trace_as = {
+            "copy": (None, None), "probe": (None, codes, scalar[tf.float32]),
+            "encode": (None, codes), "decode": (None, small), "run": run, "run_batched": run,
         }
 
-    def call(self, name: str, args: tuple, specs: tuple):
-        """Call compiled function ``name``. Its first call traces it with ``specs`` (tensors of
-        any batch size, any variables of the right shapes), so later calls never retrace."""
+    def call(self, name: str, *args):
+        """Call compiled function ``name``; its first call traces it generically (see
+        ``_trace_as``), so later calls, from any MidiMe of this shape, never retrace."""
         function = self._functions[name]
         with self._lock:
             if name not in self._traced:
-                function.get_concrete_function(*specs)
+                function.get_concrete_function(
+                    *(arg if spec is None else spec for arg, spec in zip(args, self._trace_as[name]))
+                )
                 self._traced.add(name)
         return function(*args)
 
@@ -756,19 +767,7 @@ class _CompiledTraining:
         )
 
     def _call(self, name: str, *args):
-        """Call a shared function; tensors in ``args`` are generalised to specs for its first
-        trace (variables stand for any variables of their shape)."""
-        specs = self.functions.specs
-        by_name = {
-            "copy": (), "probe": (None, specs["codes"], specs["float32"]),
-            "encode": (None, specs["codes"]), "decode": (None, specs["small"]),
-        }
-        run_specs = (None, specs["codes"], specs["int64"], specs["int32"], specs["int64"],
-                     specs["float32"], specs["float32"], specs["int32"])
-        pattern = by_name.get(name, run_specs)
-        generic = tuple(arg if i >= len(pattern) or pattern[i] is None else pattern[i]
-                        for i, arg in enumerate(args))
-        return self.functions.call(name, args, generic)
+        return self.functions.call(name, *args)
 
     def reset_optimizer(self):
         for slot in (*self.state.adam_m, *self.state.adam_v):
