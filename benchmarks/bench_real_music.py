@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import sys
@@ -166,7 +167,13 @@ def measure_tune(vae, path: Path, prior, samples: int, seed: int) -> dict:
     codes = person.codes()
     cpu = time.process_time()
     fit_started = time.perf_counter()
-    history = person.fit()
+    first_epoch: list[float] = []
+
+    def progress(epoch, total, logs):
+        if not first_epoch:
+            first_epoch.append(time.perf_counter() - fit_started)
+
+    history = person.fit(on_progress=progress)
     fit_seconds = time.perf_counter() - fit_started
     fit_cpu = time.process_time() - cpu
     generated = person.sample(samples, seed=seed)
@@ -182,6 +189,7 @@ def measure_tune(vae, path: Path, prior, samples: int, seed: int) -> dict:
         "samples": report.samples,
         "density": [report.input_note_density, report.note_density, report.prior_note_density],
         "fit_seconds": fit_seconds,
+        "first_epoch_seconds": first_epoch[0] if first_epoch else None,
         "fit_cpu_seconds": fit_cpu,
         "steps": history.steps,
         "stop_reason": history.stop_reason,
@@ -226,6 +234,17 @@ def table(chosen: list[dict], results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+class RetracingCounter(logging.Handler):
+    """Counts TensorFlow's "triggered tf.function retracing" warnings."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record):
+        self.count += "retracing" in record.getMessage()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tunes", type=int, default=24, help="how many tunes (default 24)")
@@ -251,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     from midime_widgets.models.musicvae import MusicVAE
     from midime_widgets.personalize import SAMPLE_TEMPERATURE
 
+    retracing = RetracingCounter()
+    logging.getLogger("tensorflow").addHandler(retracing)
     vae = MusicVAE.default()
     prior = vae.sample(args.samples, temperature=SAMPLE_TEMPERATURE, seed=args.seed + 1)
     results: dict[str, dict] = {}
@@ -269,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
           f"at most {DEFAULT_MAX_STEPS} steps), {args.samples} samples and {args.samples} prior samples "
           f"at temperature {SAMPLE_TEMPERATURE}.\n")
     print(table(chosen, results))
+    later = [results[e["file"]]["first_epoch_seconds"] for e in chosen if e["file"] in results][1:]
+    if later:
+        print(f"\nFirst epoch after the first tune: median {statistics.median(later):.3f} s, "
+              f"max {max(later):.3f} s; TensorFlow retracing warnings: {retracing.count}.")
     if refused:
         print(f"\nRefused files ({len(refused)}):")
         print("\n".join(refused))

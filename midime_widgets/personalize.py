@@ -49,7 +49,7 @@ DEFAULT_QPM = 120.0  # every decoded / window sequence is at 120 qpm
 
 #: MusicVAE decoding temperature of personalized samples (and of the prior samples they are
 #: compared with), used by `Personalizer.sample`, the CLI and the panel. Chosen by measurement on
-#: held-out real tunes (benchmarks/bench_real_music.py): see the README's Benchmarks section.
+#: held-out real tunes with benchmarks/bench_real_music.py.
 SAMPLE_TEMPERATURE = 0.5
 
 

@@ -112,7 +112,7 @@ PLATEAU_TOLERANCE = 0.01
 #: What the product's MidiMe (:meth:`MidiMeConfig.personal`) changes from magenta.js's: hidden
 #: layers [256, 64] instead of [1024, 256, 64] (5x fewer weights, so a 3-minute song trains to
 #: convergence in about 2 s on a 2-core CPU) and a learning rate of 3e-3 (converges in ~400-900
-#: steps). Measured on held-out real tunes: see the README's Benchmarks section.
+#: steps). Measured on held-out real tunes with benchmarks/bench_real_music.py.
 PERSONAL_DEFAULTS: dict[str, Any] = {
     "latent_size": 4,
     "encoder_layers": (256, 64),
