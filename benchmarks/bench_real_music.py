@@ -207,8 +207,13 @@ def _row(label: str, files: int, results: list[dict]) -> str:
     if not ok:
         return f"| {label} | 0/{files} | – | – | – | – | – | – | – | – |"
     both = sum(r["pitch_closer"] and r["density_closer"] for r in results)
-    share = lambda key: f"{sum(r[key] for r in results) / ok:.0%}"  # noqa: E731
-    med = lambda key: statistics.median(r[key] for r in results)  # noqa: E731
+
+    def share(key: str) -> str:
+        return f"{sum(r[key] for r in results) / ok:.0%}"
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in results)
+
     copies, total = sum(r["copies"] for r in results), sum(r["samples"] for r in results)
     return (
         f"| {label} | {ok}/{files} | {sum(r['windows'] for r in results)} | "
