@@ -263,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.tunes < 1 or args.samples < 1:
         parser.error("--tunes and --samples must be at least 1")
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from midime_widgets.cli import hide_native_stderr
+
+    hide_native_stderr()  # TensorFlow's C++ start-up lines; Python's stderr still prints
     index = build_collection(args.cache, args.pool)
     metres = [m.strip() for m in args.metres.split(",")] if args.metres else None
     chosen = choose_tunes(index, args.tunes, metres)
