@@ -784,7 +784,9 @@ class MidiMe:
     """A small VAE over MusicVAE latent codes: ``fit`` on a user's codes, then ``sample``.
 
     >>> midime = MidiMe(MidiMeConfig(seed=0))               # doctest: +SKIP
-    >>> history = midime.fit(codes, epochs=100)              # codes: [n, 256] MusicVAE mu
+    >>> history = midime.fit(codes)                          # codes: [n, 256] MusicVAE mu
+    >>> history.reason                                       # doctest: +SKIP
+    'Finished: it had learned what it could from your music (…)'
     >>> new_codes = midime.sample(8, seed=1)                 # [8, 256] → MusicVAE.decode
 
     ``musicvae`` (optional) describes the MusicVAE the codes come from:
