@@ -354,3 +354,22 @@ def test_cli_missing_file_and_drums_only(tmp_path):
     # the model (and TensorFlow) loaded before this error: its native start-up chatter is hidden
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_default_training_and_sampling_settings_are_the_shared_constants(vae):
+    """Personalizer trains the product's MidiMe until converged and samples at
+    SAMPLE_TEMPERATURE unless told otherwise (the CLI and the panel import the same names)."""
+    import inspect
+
+    from midime_widgets.models.midime import DEFAULT_MAX_STEPS, FitHistory, MidiMeConfig
+    from midime_widgets.personalize import SAMPLE_TEMPERATURE
+
+    p = Personalizer(vae, seed=5)
+    assert p.midime_config == MidiMeConfig.personal(vae.config.z_size, seed=5)
+    assert Personalizer(vae, latent_size=6, beta=0.5).midime_config.latent_size == 6
+    assert inspect.signature(p.sample).parameters["temperature"].default == SAMPLE_TEMPERATURE
+    assert inspect.signature(p.novelty).parameters["temperature"].default == SAMPLE_TEMPERATURE
+    p.add_midi(examples.path("folk_reel"))
+    history = p.fit(max_steps=150)
+    assert history.until_converged and history.steps <= 150 <= DEFAULT_MAX_STEPS
+    assert history.stop_reason in (FitHistory.CONVERGED, FitHistory.BUDGET) and history.reason
