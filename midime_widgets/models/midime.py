@@ -276,10 +276,10 @@ class FitHistory(dict):
         window = f"the last {PLATEAU_STEPS} steps"
         change = "" if self.loss_change is None else f"{self.loss_change:.1%}"
         if self.stop_reason == self.CONVERGED:
-            return (f"Finished: it had learned what it could from your music (the loss changed "
+            return (f"Finished: it had learned what it could from your music (its error changed "
                     f"by only {change} over {window}; {steps}, {self.seconds:.1f} s).")
         if self.stop_reason == self.BUDGET:
-            still = f" (the loss still changed by {change} over {window})" if change else ""
+            still = f" (its error still changed by {change} over {window})" if change else ""
             return (f"Stopped at its limit of {self.max_steps:,} training steps{still}; "
                     f"train on to let it learn more.")
         if self.stop_reason == self.EPOCHS_DONE:
@@ -289,8 +289,8 @@ class FitHistory(dict):
         if self.stop_reason == self.CALLBACK:
             return f"Stopped by a training callback after {steps}."
         if self.stop_reason == self.DIVERGED:
-            return (f"Training went unstable after {steps} (the loss became NaN or infinite); "
-                    f"the last good weights were put back.")
+            return (f"Training went unstable after {steps} (its error became infinite or not a "
+                    f"number); what it had learned before that was kept.")
         return f"Trained {steps} so far."
 
     def append(self, total: float, reconstruction: float, kl: float) -> None:
