@@ -2,7 +2,7 @@
 
     p = Personalizer(MusicVAE.default())
     p.add_midi("song.mid")            # melody chosen per model type; warnings kept on the song
-    p.fit(epochs=100)                 # MidiMe on the windows' MusicVAE codes
+    p.fit()                           # MidiMe on the windows' MusicVAE codes, until converged
     p.fit(epochs=50, resume=True)     # … and 50 more epochs on the same MidiMe
     samples = p.sample(8, seed=0)     # NoteSequences (+ their MidiMe / MusicVAE codes)
     report = p.novelty(samples)       # copied vs varied windows, closeness to input vs prior
@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 STEPS_PER_QUARTER = 4
 STEPS_PER_BAR = 16  # the models read 4/4 only
 DEFAULT_QPM = 120.0  # every decoded / window sequence is at 120 qpm
+
+#: MusicVAE decoding temperature of personalized samples (and of the prior samples they are
+#: compared with), used by `Personalizer.sample`, the CLI and the panel. Chosen by measurement on
+#: held-out real tunes with benchmarks/bench_real_music.py.
+SAMPLE_TEMPERATURE = 0.5
 
 
 @dataclasses.dataclass
@@ -153,6 +158,21 @@ def rhythm_histogram(seqs: Iterable[Any]) -> np.ndarray:
     return hist / total if total > 0 else hist
 
 
+def note_density(items: Iterable[Any], steps: int = 2 * STEPS_PER_BAR) -> float:
+    """Notes per bar: note onsets per 16 sixteenth-note steps (one 4/4 bar), over whole windows.
+
+    Each window counts with its full length, silent steps included: its ``length`` (a
+    `music.Window`) or `steps` (the model's window length, e.g. for decoded samples). 0 when
+    there are no windows.
+    """
+    notes = bars = 0.0
+    for item in items:
+        length = int(getattr(item, "length", 0) or 0) or steps
+        notes += len(_notes(item).notes)
+        bars += length / STEPS_PER_BAR
+    return notes / bars if bars else 0.0
+
+
 def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Total-variation distance: 0 = same use, 1 = nothing in common.
 
@@ -213,8 +233,10 @@ class NoveltyIndex:
         self._grid = np.zeros((len(coded), width), np.int32)  # padded with silence (0)
         for i, c in enumerate(coded):
             self._grid[i, : len(c)] = c
+        self.window_steps = width  # the length a window without its own length counts as
         self.histogram = pitch_class_histogram(seqs)
         self.rhythm = rhythm_histogram(seqs)
+        self.density = note_density(input_windows, width)
 
     def similarities(self, sample: Any) -> np.ndarray:
         """Per input window: the share of 16th steps where `sample` has the same notes."""
@@ -274,36 +296,78 @@ def summarize(readouts: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 @dataclasses.dataclass
 class NoveltyReport:
-    """Memorisation vs variety, in numbers (see module docstring)."""
+    """Memorisation vs variety, in numbers (see module docstring).
+
+    Distances are total variation (0 = same, 1 = disjoint); note densities are notes per bar
+    (see :func:`note_density`), of the samples, the input and the prior samples. Each figure is
+    judged on its own: the samples are "closer" on it when they sit nearer the input than the
+    prior samples do.
+    """
 
     samples: int
     copied: int  # sampled windows identical to some input window
     nearest_similarity: list  # per sample: share of steps equal to the most similar input window
-    pitch_class_distance: float  # samples vs input (total variation, 0 = same, 1 = disjoint)
+    pitch_class_distance: float  # samples vs input
     rhythm_distance: float
     prior_pitch_class_distance: float  # plain MusicVAE prior samples vs input
     prior_rhythm_distance: float
+    note_density: float = 0.0  # samples' notes per bar
+    input_note_density: float = 0.0
+    prior_note_density: float = 0.0
     readouts: list = dataclasses.field(default_factory=list)  # per sample: SampleNovelty.to_dict()
 
     @property
     def varied(self) -> int:
         return self.samples - self.copied
 
+    @property
+    def density_distance(self) -> float:
+        """How far the samples' notes per bar are from the input's."""
+        return abs(self.note_density - self.input_note_density)
+
+    @property
+    def prior_density_distance(self) -> float:
+        return abs(self.prior_note_density - self.input_note_density)
+
+    def closer(self) -> dict[str, bool]:
+        """Per figure: are the samples strictly closer to the input than the prior samples?"""
+        return {
+            "pitch classes": self.pitch_class_distance < self.prior_pitch_class_distance,
+            "rhythm": self.rhythm_distance < self.prior_rhythm_distance,
+            "note density": self.density_distance < self.prior_density_distance,
+        }
+
+    def verdict(self) -> str:
+        """Which figures are closer to the input than MusicVAE's own samples, and which are not."""
+        closer = self.closer()
+        yes = [name for name, ok in closer.items() if ok]
+        no = [name for name, ok in closer.items() if not ok]
+        if not no:
+            return f"closer to your music than MusicVAE's own samples in {_join(yes)}"
+        if not yes:
+            return f"no closer to your music than MusicVAE's own samples in {_join(no)}"
+        return f"closer to your music than MusicVAE's own samples in {_join(yes)}, but not in {_join(no)}"
+
     def summary(self) -> str:
-        closer = "closer to" if self.pitch_class_distance + self.rhythm_distance < (
-            self.prior_pitch_class_distance + self.prior_rhythm_distance) else "no closer to"
         return (
             f"{self.copied} of {self.samples} samples copy an input window exactly, {self.varied} are new; "
             f"mean similarity to the nearest input window {np.mean(self.nearest_similarity):.0%}. "
-            f"Pitch/rhythm distance to your music: {self.pitch_class_distance:.2f}/{self.rhythm_distance:.2f} "
-            f"vs {self.prior_pitch_class_distance:.2f}/{self.prior_rhythm_distance:.2f} for MusicVAE's own samples "
-            f"({closer} your music)."
+            f"Distance to your music, these samples vs MusicVAE's own: pitch classes "
+            f"{self.pitch_class_distance:.2f} vs {self.prior_pitch_class_distance:.2f}, rhythm "
+            f"{self.rhythm_distance:.2f} vs {self.prior_rhythm_distance:.2f}; notes per bar "
+            f"{self.note_density:.1f} vs {self.prior_note_density:.1f} (yours: {self.input_note_density:.1f}). "
+            f"The samples are {self.verdict()}."
         )
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["varied"] = self.varied
+        d["closer"] = self.closer()
         return d
+
+
+def _join(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[Any]) -> NoveltyReport:
@@ -320,6 +384,9 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
         rhythm_distance=histogram_distance(rhythm_histogram(seqs), index.rhythm),
         prior_pitch_class_distance=histogram_distance(pitch_class_histogram(prior), index.histogram),
         prior_rhythm_distance=histogram_distance(rhythm_histogram(prior), index.rhythm),
+        note_density=note_density(samples, index.window_steps),
+        input_note_density=index.density,
+        prior_note_density=note_density(prior, index.window_steps),
         readouts=[s.to_dict() for s in scores],
     )
 
@@ -332,15 +399,17 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
 class Personalizer:
     """Holds the inputs, their MusicVAE codes and the MidiMe trained on them."""
 
-    def __init__(self, vae, *, latent_size: int = 4, beta: float = 1.0,
+    def __init__(self, vae, *, latent_size: int | None = None, beta: float | None = None,
                  midime_config: MidiMeConfig | None = None, seed: int | None = 0):
+        """`latent_size` and `beta` override the product's MidiMe (`MidiMeConfig.personal`);
+        `midime_config` replaces it entirely."""
         from .models.midime import MidiMeConfig  # noqa: PLC0415
 
         self.vae = vae
         self.songs: list[InputSong] = []
         self.seed = seed
-        self.midime_config = midime_config or MidiMeConfig(
-            input_size=vae.config.z_size, latent_size=latent_size, beta=beta, seed=seed)
+        overrides = {k: v for k, v in (("latent_size", latent_size), ("beta", beta)) if v is not None}
+        self.midime_config = midime_config or MidiMeConfig.personal(vae.config.z_size, seed=seed, **overrides)
         self.midime: MidiMe | None = None
         self.history = None
         self._codes = None
@@ -418,9 +487,14 @@ class Personalizer:
     def musicvae_info(self) -> dict:
         return {"name": self.vae.name, "z_size": self.vae.config.z_size, "fingerprint": self.vae.fingerprint}
 
-    def fit(self, epochs: int = 100, *, on_progress=None, batch_size=None,
-            midime: MidiMe | None = None, resume: bool = False) -> FitHistory:
+    def fit(self, epochs: int | None = None, *, on_progress=None, batch_size=None,
+            midime: MidiMe | None = None, resume: bool = False,
+            max_steps: int | None = None) -> FitHistory:
         """Train MidiMe on the input codes; returns this run's history.
+
+        By default (`epochs=None`, i.e. `models.midime.UNTIL_CONVERGED`) it trains until the loss
+        stops falling or `max_steps` (default `models.midime.DEFAULT_MAX_STEPS`) steps have run;
+        a number trains exactly that many epochs. `history.reason` says why it stopped.
 
         By default every call trains a fresh MidiMe (or the given `midime`). With `resume=True`
         the MidiMe trained before (by `fit` or `load_midime`) keeps its weights and trains for
@@ -438,7 +512,10 @@ class Personalizer:
         else:
             model = midime or self.new_midime()
         self.midime = model
-        self.history = model.fit(codes, epochs=epochs, on_progress=on_progress, batch_size=batch_size)
+        from .models.midime import DEFAULT_MAX_STEPS  # noqa: PLC0415
+
+        self.history = model.fit(codes, epochs=epochs, on_progress=on_progress, batch_size=batch_size,
+                                 max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps)
         return self.history
 
     def stop(self) -> None:
@@ -451,11 +528,12 @@ class Personalizer:
         return self.midime
 
     # -- generation -------------------------------------------------------------------------
-    def sample(self, n: int = 8, *, temperature: float | None = 0.0, seed: int | None = None) -> list[Sample]:
+    def sample(self, n: int = 8, *, temperature: float | None = SAMPLE_TEMPERATURE,
+               seed: int | None = None) -> list[Sample]:
         """`n` samples of the personalized space, decoded through MusicVAE.
 
-        MidiMe's own randomness is in its latent draw; decoding is greedy by default, as in the
-        MidiMe demo (`temperature` > 0 adds MusicVAE's sampling noise on top).
+        MidiMe's own randomness is in its latent draw; MusicVAE decodes it at `temperature`
+        (:data:`SAMPLE_TEMPERATURE` by default; 0 or None is greedy, as in the MidiMe demo).
         """
         midime = self._require_midime()
         rng = np.random.default_rng(seed)
@@ -486,10 +564,11 @@ class Personalizer:
             self._novelty_index = NoveltyIndex(windows)
         return self._novelty_index
 
-    def novelty(self, samples: list[Sample], *, prior_samples: int = 32, temperature: float = 0.5,
-                seed: int = 0) -> NoveltyReport:
-        """Copies, nearest-window similarity and histogram distances of `samples` (Samples or
-        NoteSequences), next to `prior_samples` plain MusicVAE samples for comparison."""
+    def novelty(self, samples: list[Sample], *, prior_samples: int = 32,
+                temperature: float | None = SAMPLE_TEMPERATURE, seed: int = 0) -> NoveltyReport:
+        """Copies, nearest-window similarity, histogram distances and note density of `samples`
+        (Samples or NoteSequences), next to `prior_samples` plain MusicVAE samples decoded at the
+        same `temperature` as the samples (so the comparison is fair)."""
         if not samples:
             raise ValueError("No samples to compare.")
         index = self.novelty_index()

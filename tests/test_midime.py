@@ -264,6 +264,7 @@ def test_stop_from_another_thread_keeps_weights(with_progress):
     assert not thread.is_alive(), "stop() did not end training"
     history = result["history"]
     assert history.stopped and 0 < history.epochs_run < 1_000_000
+    assert history.stop_reason == FitHistory.STOPPED and history.reason.startswith("Stopped by you")
     assert model.epochs_trained == history.epochs_run + 1
     assert not model.is_training
     weights = model.get_weights()
@@ -333,6 +334,7 @@ def test_nan_loss_mid_training_restores_last_good_weights():
     with pytest.raises(TrainingError, match="diverged") as info:
         model.fit(subspace_codes(16, 24), epochs=20, callbacks=[Sabotage(model)])
     assert info.value.history.epochs_run == 3
+    assert info.value.history.stop_reason == FitHistory.DIVERGED and "unstable" in info.value.history.reason
     restored = model.get_weights()
     assert all_finite(restored)
     assert same_weights(restored, snapshots[1])
@@ -446,3 +448,110 @@ def test_save_never_clobbers_other_files(tmp_path):
         small().save(other)
     assert (other / "cat.jpg").read_bytes() == b"meow"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]  # no staging dirs left
+
+
+# -- one compiled training function per shape ----------------------------------------------------
+
+
+def test_midime_of_one_shape_share_their_compiled_functions(caplog):
+    """Six MidiMe of the same shape in a row (different seeds, betas, rates and song lengths)
+    trace each compiled function once, and TensorFlow logs no retracing warning."""
+    import logging
+    import warnings
+
+    from midime_widgets.models.midime import _shared_functions
+
+    def use(model, z):
+        model.fit(z, epochs=2)
+        model.fit(z, epochs=2, batch_size=8)
+        model.sample(3, seed=0)
+        model.encode(z)
+        model.reconstruct(z)
+
+    shape = dict(SMALL, latent_size=5)  # a shape no other test uses, so the counts start here
+    use(MidiMe(MidiMeConfig(**shape, seed=0)), subspace_codes(10, 24))
+    counts = _shared_functions(MidiMeConfig(**shape)).tracing_counts()
+    assert set(counts) == {"copy", "probe", "encode", "decode", "run", "run_batched"}
+    assert all(count == 1 for count in counts.values())
+    caplog.set_level(logging.WARNING, logger="tensorflow")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(1, 6):
+            model = MidiMe(MidiMeConfig(**shape, seed=i, beta=0.5 * i, learning_rate=1e-3 * i))
+            use(model, subspace_codes(10 + 3 * i, 24, seed=i))
+    assert _shared_functions(MidiMeConfig(**shape)).tracing_counts() == counts
+    messages = [r.getMessage() for r in caplog.records] + [str(w.message) for w in caught]
+    assert not [m for m in messages if "retracing" in m.lower()]
+
+
+def test_shared_functions_keep_each_models_weights_apart():
+    """Two MidiMe of one shape train through the same compiled function; each keeps its own
+    weights and optimizer state (the same seed gives the same result, whatever ran between)."""
+    z = subspace_codes(16, 24)
+    first, other = small(seed=4), small(seed=9)
+    first.fit(z, epochs=3)
+    other.fit(z, epochs=7)
+    first.fit(z, epochs=5)
+    again = small(seed=4)
+    again.fit(z, epochs=3)
+    again.fit(z, epochs=5)
+    assert same_weights(first.get_weights(), again.get_weights())
+    assert not same_weights(first.get_weights(), other.get_weights())
+
+
+# -- training until converged ---------------------------------------------------------------------
+
+
+def test_loss_change_compares_the_two_halves_of_the_window():
+    from midime_widgets.models.midime import loss_change
+
+    assert loss_change([5.0, 4.0, 3.0], 4) is None  # not enough steps yet
+    assert loss_change([9.0, 10.0, 10.0, 8.0, 8.0], 4) == pytest.approx(0.2)  # 10 → 8
+    assert loss_change([1.0, 3.0, 2.0, 2.0], 4) == 0.0  # noise within the halves does not count
+
+
+def test_default_fit_trains_until_the_loss_plateaus():
+    from midime_widgets.models.midime import PLATEAU_STEPS, PLATEAU_TOLERANCE, UNTIL_CONVERGED, loss_change
+
+    model = small(seed=0, learning_rate=3e-3)
+    history = model.fit(subspace_codes(32, 24), max_steps=5000)
+    assert history.epochs_requested is UNTIL_CONVERGED and history.until_converged
+    assert history.stop_reason == FitHistory.CONVERGED and not history.stopped
+    assert PLATEAU_STEPS <= history.steps < 5000 and history.steps == history.epochs_run
+    assert loss_change(history["total"], PLATEAU_STEPS) < PLATEAU_TOLERANCE
+    assert loss_change(history["total"][:-PLATEAU_STEPS // 2], PLATEAU_STEPS) >= PLATEAU_TOLERANCE
+    assert "learned what it could" in history.reason and f"{history.steps:,} training steps" in history.reason
+
+
+def test_the_step_budget_ends_a_fit_that_has_not_converged():
+    model = small(seed=0)
+    history = model.fit(subspace_codes(32, 24), max_steps=30)
+    assert (history.stop_reason, history.steps, history.max_steps) == (FitHistory.BUDGET, 30, 30)
+    assert "limit of 30 training steps" in history.reason
+    batched = small(seed=0).fit(subspace_codes(32, 24), batch_size=8, max_steps=30)
+    assert batched.steps == 32 and batched.epochs_run == 8  # whole epochs of 4 steps: 30 → 32
+
+
+def test_explicit_epochs_still_train_exactly_that_long():
+    history = small(seed=0).fit(subspace_codes(16, 24), epochs=7)
+    assert (history.epochs_run, history.steps, history.stop_reason) == (7, 7, FitHistory.EPOCHS_DONE)
+    assert history.reason.startswith("Trained the 7 epochs asked for")
+
+
+def test_fit_history_round_trips_with_its_reason(tmp_path):
+    model = small(seed=0)
+    model.fit(subspace_codes(16, 24), max_steps=20)
+    loaded = MidiMe.load(model.save(tmp_path / "m"))
+    assert loaded.history.to_dict() == model.history.to_dict()
+    assert loaded.history.reason == model.history.reason and loaded.history.steps == 20
+    old = FitHistory.from_dict({"total": [1.0], "reconstruction": [0.5], "kl": [0.5], "epochs_requested": 1})
+    assert old.steps == 0 and old.stop_reason is None and old.reason  # files from before still load
+
+
+def test_personal_config_is_magenta_js_with_the_measured_changes():
+    from midime_widgets.models.midime import PERSONAL_DEFAULTS
+
+    config = MidiMeConfig.personal(24, seed=3, beta=0.5)
+    assert config.input_size == 24 and config.seed == 3 and config.beta == 0.5
+    assert config.encoder_layers == tuple(PERSONAL_DEFAULTS["encoder_layers"])
+    assert config.learning_rate == PERSONAL_DEFAULTS["learning_rate"]

@@ -244,8 +244,28 @@ def test_novelty_report_from_the_index_and_a_prior():
     assert report.pitch_class_distance < report.prior_pitch_class_distance
     assert report.rhythm_distance < report.prior_rhythm_distance
     assert "1 of 2 samples copy an input window exactly" in report.summary()
+    # notes per bar (16 sixteenths): inputs 5 notes in 2 one-bar windows, samples 5 in 2, prior 2 in 1
+    assert (report.input_note_density, report.note_density, report.prior_note_density) == (2.5, 2.5, 2.0)
+    assert report.closer() == {"pitch classes": True, "rhythm": True, "note density": True}
+    assert "closer to your music than MusicVAE's own samples in pitch classes, rhythm and note density" \
+        in report.summary()
     with pytest.raises(ValueError):
         novelty_report(index, [], prior)
+
+
+def test_novelty_verdict_follows_each_figure():
+    """Samples with the input's pitch classes but far too many notes: the verdict says closer in
+    pitch classes and not in note density (no sum of distances can hide one behind the other)."""
+    inputs = [_seq([(60, 0, 8), (64, 8, 16)])]  # 2 notes per bar
+    index = NoveltyIndex(inputs)
+    busy = [_seq([(60 if k % 2 else 64, k, k + 1) for k in range(16)])]  # 16 notes, C and E
+    prior = [_seq([(61, 0, 8), (66, 8, 12), (68, 12, 16)])]  # 3 notes, other pitch classes
+    report = novelty_report(index, busy, prior)
+    assert report.note_density == 16.0 and report.prior_note_density == 3.0
+    assert report.closer()["pitch classes"] and not report.closer()["note density"]
+    assert ("closer to your music than MusicVAE's own samples in pitch classes, but not in "
+            "rhythm and note density") in report.summary()
+    assert report.to_dict()["closer"]["note density"] is False
 
 
 def test_panel_and_pipeline_share_one_readout():
@@ -334,3 +354,22 @@ def test_cli_missing_file_and_drums_only(tmp_path):
     # the model (and TensorFlow) loaded before this error: its native start-up chatter is hidden
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_default_training_and_sampling_settings_are_the_shared_constants(vae):
+    """Personalizer trains the product's MidiMe until converged and samples at
+    SAMPLE_TEMPERATURE unless told otherwise (the CLI and the panel import the same names)."""
+    import inspect
+
+    from midime_widgets.models.midime import DEFAULT_MAX_STEPS, FitHistory, MidiMeConfig
+    from midime_widgets.personalize import SAMPLE_TEMPERATURE
+
+    p = Personalizer(vae, seed=5)
+    assert p.midime_config == MidiMeConfig.personal(vae.config.z_size, seed=5)
+    assert Personalizer(vae, latent_size=6, beta=0.5).midime_config.latent_size == 6
+    assert inspect.signature(p.sample).parameters["temperature"].default == SAMPLE_TEMPERATURE
+    assert inspect.signature(p.novelty).parameters["temperature"].default == SAMPLE_TEMPERATURE
+    p.add_midi(examples.path("folk_reel"))
+    history = p.fit(max_steps=150)
+    assert history.until_converged and history.steps <= 150 <= DEFAULT_MAX_STEPS
+    assert history.stop_reason in (FitHistory.CONVERGED, FitHistory.BUDGET) and history.reason

@@ -13,6 +13,11 @@ Defaults equal magenta.js's ``MidiMe`` (``music/src/music_vae/midi_me.ts``) so r
   ``KL = −0.5 · mean_batch Σ (1 + log σ² − μ² − σ²)``, beta 1, Adam with lr 1e-3;
 * ``fit`` is full-batch by default: one Adam step per epoch, a fresh Adam state per ``fit`` call.
 
+Two things differ by default. ``fit()`` trains until the loss stops falling (a plateau rule with a
+step budget, :data:`UNTIL_CONVERGED`) rather than a fixed number of epochs, and the MidiMe the
+product trains, :meth:`MidiMeConfig.personal`, has smaller hidden layers and a higher learning
+rate (:data:`PERSONAL_DEFAULTS`), chosen by measurement on held-out real tunes.
+
 The one deliberate difference: ``log σ²`` is computed as ``log(σ² + 1e-12)``
 (:data:`LOG_VARIANCE_EPSILON`). That moves it by at most 1e-12/σ² (under 1e-6 for σ ≥ 1e-3) and
 keeps the KL finite when softplus underflows to exactly 0, where magenta.js gets −inf/NaN.
@@ -20,7 +25,7 @@ keeps the KL finite when softplus underflows to exactly 0, where magenta.js gets
 adds ε to the bias-corrected √v̂; the two differ only for gradients below ~1e-5.)
 
 Training runs inside one compiled ``tf.function`` per chunk of epochs (a ``tf.while_loop`` over
-steps), with a stop flag variable read every step so :meth:`MidiMe.stop` from another thread ends
+steps), shared by every MidiMe of the same layer sizes (so a process traces it once), with a stop flag variable read every step so :meth:`MidiMe.stop` from another thread ends
 training after the current step. Every step checks its loss and gradients before applying its
 update, and copies the weights (on-device, inside the step) just before each good update. A
 non-finite loss means the previous update broke the weights, so the copy is put back and
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import json
 import math
 import os
@@ -55,7 +61,7 @@ import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -64,11 +70,16 @@ from ..errors import CheckpointError, TrainingError
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "DEFAULT_MAX_STEPS",
     "LOG_VARIANCE_EPSILON",
+    "PLATEAU_STEPS",
+    "PLATEAU_TOLERANCE",
+    "UNTIL_CONVERGED",
     "FitHistory",
     "MidiMe",
     "MidiMeConfig",
     "MidiMeInputError",
+    "PERSONAL_DEFAULTS",
 ]
 
 FORMAT_NAME = "midime-widgets/midime"
@@ -88,6 +99,27 @@ _PROGRESS_CHUNK_SECONDS = 0.05
 # At most this many steps per compiled call (bounds the per-call loss buffer).
 _MAX_STEPS_PER_CALL = 4096
 _STATUS_OK, _STATUS_NONFINITE = 0, 1
+
+# -- the default training length (the CLI, the panel and Personalizer import these) --------------
+#: ``fit(epochs=UNTIL_CONVERGED)``: train until the loss stops falling (the default).
+UNTIL_CONVERGED = None
+#: Most optimizer steps an until-converged fit takes, however many windows the song has.
+DEFAULT_MAX_STEPS = 1000
+#: The plateau rule: converged when the loss moved less than PLATEAU_TOLERANCE (relative) between
+#: the two halves of the last PLATEAU_STEPS steps (see :func:`loss_change`).
+PLATEAU_STEPS = 100
+PLATEAU_TOLERANCE = 0.01
+#: What the product's MidiMe (:meth:`MidiMeConfig.personal`) changes from magenta.js's: hidden
+#: layers [256, 64] instead of [1024, 256, 64] (5x fewer weights, so a 3-minute song trains to
+#: convergence in about 2 s on a 2-core CPU) and a learning rate of 3e-3 (converges in ~400-900
+#: steps). Measured on held-out real tunes with benchmarks/bench_real_music.py.
+PERSONAL_DEFAULTS: dict[str, Any] = {
+    "latent_size": 4,
+    "encoder_layers": (256, 64),
+    "decoder_layers": (64, 256),
+    "beta": 1.0,
+    "learning_rate": 3e-3,
+}
 
 
 class MidiMeInputError(TrainingError, ValueError):
@@ -137,6 +169,13 @@ class MidiMeConfig:
                 raise ValueError(f"MidiMeConfig.seed must be None or an int in [0, 2**31), got {self.seed!r}")
             object.__setattr__(self, "seed", int(self.seed))
 
+    @classmethod
+    def personal(cls, input_size: int = 256, **overrides: Any) -> MidiMeConfig:
+        """The MidiMe that :class:`~midime_widgets.personalize.Personalizer`, the CLI and the
+        panel train by default: :data:`PERSONAL_DEFAULTS` over magenta.js's, then ``overrides``
+        (e.g. ``latent_size``, ``beta``, ``seed``)."""
+        return cls(**{**PERSONAL_DEFAULTS, "input_size": input_size, **overrides})
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
         data = dataclasses.asdict(self)
@@ -170,26 +209,89 @@ def _layer_sizes(sizes: Any, name: str) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
+def loss_change(losses: Sequence[float], window: int) -> float | None:
+    """Relative fall of the loss over the last ``window`` values: the mean of the newer half vs
+    the mean of the older half, as a share of the older (``None`` until ``window`` values exist).
+
+    Halves, not single values, because each step's loss carries the VAE's sampling noise.
+    """
+    if window < 2 or len(losses) < window:
+        return None
+    recent = np.asarray(losses[-window:], dtype=np.float64)
+    older, newer = recent[: window // 2].mean(), recent[window // 2 :].mean()
+    if not (math.isfinite(older) and math.isfinite(newer)):
+        return None
+    return float(abs(older - newer) / max(abs(older), 1e-12))
+
+
 class FitHistory(dict):
     """What :meth:`MidiMe.fit` returns: ``{"total": [...], "reconstruction": [...], "kl": [...]}``.
 
     One float per epoch that ran (the mean over that epoch's steps; with the default full batch it
     is the loss of the epoch's single step, measured before its update, as magenta.js reports it).
-    Attributes: ``epochs_requested``, ``stopped`` (``stop()`` or a Keras callback ended training
-    early), ``seconds`` (wall time of the fit).
+    Attributes: ``epochs_requested`` (``None``: until converged), ``max_steps`` (the step budget
+    of an until-converged fit), ``steps`` (optimizer steps run), ``epochs_run``, ``seconds``
+    (wall time), ``stop_reason`` (one of the ``CONVERGED`` … ``DIVERGED`` codes), ``loss_change``
+    (the last plateau check's relative change), ``stopped`` (``stop()`` or a Keras callback
+    ended it early) and :attr:`reason`, the why in words.
     """
 
     KEYS = ("total", "reconstruction", "kl")
+    CONVERGED = "converged"
+    BUDGET = "step budget"
+    EPOCHS_DONE = "epochs done"
+    STOPPED = "stopped"
+    CALLBACK = "stopped by callback"
+    DIVERGED = "diverged"
 
-    def __init__(self, epochs_requested: int = 0, *, stopped: bool = False, seconds: float = 0.0):
+    def __init__(self, epochs_requested: int | None = None, *, max_steps: int | None = None,
+                 stopped: bool = False, seconds: float = 0.0, steps: int = 0,
+                 stop_reason: str | None = None, loss_change: float | None = None):
         super().__init__({key: [] for key in self.KEYS})
-        self.epochs_requested = int(epochs_requested)
+        self.epochs_requested = None if epochs_requested is None else int(epochs_requested)
+        self.max_steps = None if max_steps is None else int(max_steps)
         self.stopped = bool(stopped)
         self.seconds = float(seconds)
+        self.steps = int(steps)
+        self.stop_reason = stop_reason
+        self.loss_change = loss_change
 
     @property
     def epochs_run(self) -> int:
         return len(self["total"])
+
+    @property
+    def until_converged(self) -> bool:
+        return self.epochs_requested is None
+
+    def finish(self, reason: str) -> None:
+        """Record why training ended (one of the class's reason codes)."""
+        self.stop_reason = reason
+        self.stopped = reason in (self.STOPPED, self.CALLBACK)
+
+    @property
+    def reason(self) -> str:
+        """Why training stopped, in one sentence a musician can read."""
+        steps = f"{self.steps:,} training step{'s' if self.steps != 1 else ''}"
+        window = f"the last {PLATEAU_STEPS} steps"
+        change = "" if self.loss_change is None else f"{self.loss_change:.1%}"
+        if self.stop_reason == self.CONVERGED:
+            return (f"Finished: it had learned what it could from your music (its error changed "
+                    f"by only {change} over {window}; {steps}, {self.seconds:.1f} s).")
+        if self.stop_reason == self.BUDGET:
+            still = f" (its error still changed by {change} over {window})" if change else ""
+            return (f"Stopped at its limit of {self.max_steps:,} training steps{still}; "
+                    f"train on to let it learn more.")
+        if self.stop_reason == self.EPOCHS_DONE:
+            return f"Trained the {self.epochs_requested:,} epochs asked for ({steps}, {self.seconds:.1f} s)."
+        if self.stop_reason == self.STOPPED:
+            return f"Stopped by you after {steps}; what it learned so far is kept."
+        if self.stop_reason == self.CALLBACK:
+            return f"Stopped by a training callback after {steps}."
+        if self.stop_reason == self.DIVERGED:
+            return (f"Training went unstable after {steps} (its error became infinite or not a "
+                    f"number); what it had learned before that was kept.")
+        return f"Trained {steps} so far."
 
     def append(self, total: float, reconstruction: float, kl: float) -> None:
         self["total"].append(float(total))
@@ -206,16 +308,29 @@ class FitHistory(dict):
         return {
             **{key: list(self[key]) for key in self.KEYS},
             "epochs_requested": self.epochs_requested,
+            "max_steps": self.max_steps,
+            "steps": self.steps,
             "stopped": self.stopped,
+            "stop_reason": self.stop_reason,
+            "loss_change": self.loss_change,
+            "reason": self.reason,
             "seconds": self.seconds,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FitHistory:
+        def optional(key, kind):
+            value = data.get(key)
+            return None if value is None else kind(value)
+
         history = cls(
-            int(data.get("epochs_requested", 0)),
+            optional("epochs_requested", int),
+            max_steps=optional("max_steps", int),
             stopped=bool(data.get("stopped", False)),
             seconds=float(data.get("seconds", 0.0)),
+            steps=int(data.get("steps", 0)),
+            stop_reason=optional("stop_reason", str),
+            loss_change=optional("loss_change", float),
         )
         columns = [[float(v) for v in data.get(key, [])] for key in cls.KEYS]
         if len({len(c) for c in columns}) > 1:
@@ -227,9 +342,10 @@ class FitHistory(dict):
     def __repr__(self) -> str:
         last = self.last()
         tail = f", last total {last['total']:.4g}" if last else ""
+        planned = "until converged" if self.until_converged else f"of {self.epochs_requested}"
         return (
-            f"FitHistory({self.epochs_run}/{self.epochs_requested} epochs"
-            f"{', stopped' if self.stopped else ''}{tail})"
+            f"FitHistory({self.epochs_run} epochs {planned}, {self.steps} steps"
+            f"{', ' + self.stop_reason if self.stop_reason else ''}{tail})"
         )
 
 
@@ -367,8 +483,20 @@ def midime_losses(tf, x, reconstruction, mu, sigma, beta):
     return recon + beta * kl, recon, kl
 
 
-class _CompiledTraining:
-    """Variables and compiled functions for training one network (built once per MidiMe).
+def _shape_key(config: MidiMeConfig) -> tuple:
+    """What the compiled functions depend on: the layer sizes (not the seed, beta or rate)."""
+    return (config.input_size, config.latent_size, config.encoder_layers, config.decoder_layers)
+
+
+class _SharedFunctions:
+    """The compiled MidiMe functions for one network shape, shared by every MidiMe of that shape.
+
+    Each function takes the model's variables as arguments (TensorFlow traces a variable by its
+    shape and dtype, not its identity), and beta, the learning rate and the seed as tensors, so
+    a process traces them once per shape, however many MidiMe it makes: the second song's first
+    step runs at once and TensorFlow never warns about retracing. The forward pass is written out
+    (``x @ kernel + bias``, as Keras' Dense computes it) over the weights in
+    :meth:`MidiMe.weight_names` order.
 
     Adam uses TensorFlow's fused ``ResourceApplyAdam`` kernel (the same update rule as
     ``keras.optimizers.Adam``: bias-corrected step size, ε outside the square root) because it
@@ -377,84 +505,111 @@ class _CompiledTraining:
     the 2-core CPU; XLA ``jit_compile`` was no faster there and added seconds of compilation).
     """
 
-    def __init__(self, network, config: MidiMeConfig):
+    def __init__(self, config: MidiMeConfig):
         tf = _tf()
         self.tf = tf
-        self.config = config
-        self.network = network
-        self.variables = [_tf_variable(w) for w in network.trainable_weights]
-        zeros = [tf.zeros_like(v) for v in self.variables]
-        self.adam_m = [tf.Variable(z, trainable=False) for z in zeros]
-        self.adam_v = [tf.Variable(z, trainable=False) for z in zeros]
-        self.adam_step = tf.Variable(0.0, trainable=False)
-        self.snapshot = [tf.Variable(v, trainable=False) for v in self.variables]
-        self.stop_flag = tf.Variable(False, trainable=False)
-        self.noise_counter = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.seed = tf.constant(config.seed, tf.int64)
-        self._train_fns: dict[int | None, Any] = {}
-        spec = tf.TensorSpec([None, config.input_size], tf.float32)
+        self.n_encoder = len(config.encoder_layers)
+        self.n_decoder = len(config.decoder_layers)
+        self._lock = threading.Lock()
+        codes = tf.TensorSpec([None, config.input_size], tf.float32)
+        small = tf.TensorSpec([None, config.latent_size], tf.float32)
         # autograph=False: the code below uses tf.while_loop / tf.cond explicitly, and skipping
         # autograph's source transformation cuts the first trace from ~4 s to well under 1 s.
         compiled = functools.partial(tf.function, autograph=False)
-        self.take_snapshot = compiled(self._take_snapshot)
-        self.restore_snapshot = compiled(self._restore_snapshot)
-        self.probe = compiled(self._probe, input_signature=[spec])
-        self.encode = compiled(network.encode, input_signature=[spec])
-        self.decode = compiled(
-            network.decode, input_signature=[tf.TensorSpec([None, config.latent_size], tf.float32)]
-        )
+        self._functions = {
+            "copy": compiled(self._copy),
+            "probe": compiled(lambda weights, x, beta: self._probe(weights, x, beta)),
+            "encode": compiled(lambda weights, x: self._encode(weights, x)),
+            "decode": compiled(lambda weights, z: self._decode(weights, z)),
+        }
+        self._traced: set = set()
+        # For each function, what its first trace sees in place of each argument: a spec for
+        # tensors (any batch size), or None to trace with the argument itself (variables are
+        # traced by shape and dtype, so any MidiMe's variables of this shape match).
+        scalar = {dtype: tf.TensorSpec([], dtype) for dtype in (tf.int32, tf.int64, tf.float32)}
+        run = (None, codes, scalar[tf.int64], scalar[tf.int32], scalar[tf.int64],
+               scalar[tf.float32], scalar[tf.float32], scalar[tf.int32])
+        self._trace_as = {
+            "copy": (None, None), "probe": (None, codes, scalar[tf.float32]),
+            "encode": (None, codes), "decode": (None, small), "run": run, "run_batched": run,
+        }
 
-    # -- pieces used inside the compiled loop ---------------------------------------------------
-
-    def _loss(self, x, noise_seed):
-        tf = self.tf
-        mu, sigma = self.network.encode(x)
-        noise = tf.random.stateless_normal(tf.shape(mu), seed=noise_seed)
-        reconstruction = self.network.decode(mu + sigma * noise)
-        return midime_losses(tf, x, reconstruction, mu, sigma, self.config.beta)
-
-    def _apply_adam(self, grads):
-        tf = self.tf
-        self.adam_step.assign_add(1.0)
-        beta1_power = tf.pow(_ADAM_BETA_1, self.adam_step)
-        beta2_power = tf.pow(_ADAM_BETA_2, self.adam_step)
-        ops = []
-        for var, m, v, grad in zip(self.variables, self.adam_m, self.adam_v, grads):
-            ops.append(
-                tf.raw_ops.ResourceApplyAdam(
-                    var=var.handle, m=m.handle, v=v.handle,
-                    beta1_power=beta1_power, beta2_power=beta2_power,
-                    lr=tf.constant(self.config.learning_rate, tf.float32),
-                    beta1=tf.constant(_ADAM_BETA_1, tf.float32),
-                    beta2=tf.constant(_ADAM_BETA_2, tf.float32),
-                    epsilon=tf.constant(_ADAM_EPSILON, tf.float32),
-                    grad=grad,
+    def call(self, name: str, *args):
+        """Call compiled function ``name``; its first call traces it generically (see
+        ``_trace_as``), so later calls, from any MidiMe of this shape, never retrace."""
+        function = self._functions[name]
+        with self._lock:
+            if name not in self._traced:
+                function.get_concrete_function(
+                    *(arg if spec is None else spec for arg, spec in zip(args, self._trace_as[name]))
                 )
+                self._traced.add(name)
+        return function(*args)
+
+    # -- the network, written out over its weights -----------------------------------------------
+
+    def _encode(self, weights, x):
+        tf = self.tf
+        for i in range(self.n_encoder):
+            x = tf.nn.relu(tf.matmul(x, weights[2 * i]) + weights[2 * i + 1])
+        k = 2 * self.n_encoder
+        mu = tf.matmul(x, weights[k]) + weights[k + 1]
+        sigma = tf.math.softplus(tf.matmul(x, weights[k + 2]) + weights[k + 3])
+        return mu, sigma
+
+    def _decode(self, weights, z):
+        tf = self.tf
+        first = 2 * self.n_encoder + 4
+        for i in range(self.n_decoder):
+            z = tf.nn.relu(tf.matmul(z, weights[first + 2 * i]) + weights[first + 2 * i + 1])
+        return tf.matmul(z, weights[-2]) + weights[-1]
+
+    def _probe(self, weights, x, beta):
+        """Loss of the weights on ``x`` through ``mu`` (no noise), to check the final update."""
+        mu, sigma = self._encode(weights, x)
+        return midime_losses(self.tf, x, self._decode(weights, mu), mu, sigma, beta)[0]
+
+    @staticmethod
+    def _copy(sources, targets):
+        for target, source in zip(targets, sources):
+            target.assign(source)
+
+    # -- one training step -------------------------------------------------------------------
+
+    def _apply_adam(self, state, grads, lr):
+        tf = self.tf
+        state.adam_step.assign_add(1.0)
+        beta1_power = tf.pow(_ADAM_BETA_1, state.adam_step)
+        beta2_power = tf.pow(_ADAM_BETA_2, state.adam_step)
+        return [
+            tf.raw_ops.ResourceApplyAdam(
+                var=var.handle, m=m.handle, v=v.handle,
+                beta1_power=beta1_power, beta2_power=beta2_power, lr=lr,
+                beta1=tf.constant(_ADAM_BETA_1, tf.float32),
+                beta2=tf.constant(_ADAM_BETA_2, tf.float32),
+                epsilon=tf.constant(_ADAM_EPSILON, tf.float32),
+                grad=grad,
             )
-        return ops
+            for var, m, v, grad in zip(state.weights, state.adam_m, state.adam_v, grads)
+        ]
 
-    def _take_snapshot(self):
-        for copy, var in zip(self.snapshot, self.variables):
-            copy.assign(var)
-
-    def _probe(self, x):
-        """Loss of the current weights on ``x`` (noise-free), to check the final update was sane."""
-        mu, sigma = self.network.encode(x)
-        return midime_losses(self.tf, x, self.network.decode(mu), mu, sigma, self.config.beta)[0]
-
-    def _step(self, x):
+    def _step(self, state, x, seed, beta, lr):
         """One Adam step. Returns (status, [total, reconstruction, kl]).
 
         The copy of the weights is refreshed only when this step's loss is finite, so a
         non-finite loss later restores weights known to give a finite loss.
         """
         tf = self.tf
-        noise_seed = tf.stack([self.seed, self.noise_counter.read_value()])
+        weights = state.weights
+        noise_seed = tf.stack([seed, state.noise_counter.read_value()])
         with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(self.variables)
-            total, recon, kl = self._loss(x, noise_seed)
-        grads = tape.gradient(total, self.variables)
-        self.noise_counter.assign_add(1)
+            tape.watch(weights)
+            mu, sigma = self._encode(weights, x)
+            noise = tf.random.stateless_normal(tf.shape(mu), seed=noise_seed)
+            reconstruction = self._decode(weights, mu + sigma * noise)
+            total, recon, kl = midime_losses(tf, x, reconstruction, mu, sigma, beta)
+        grads = tape.gradient(total, weights)
+        state.noise_counter.assign_add(1)
         loss_ok = tf.math.is_finite(total)
         # One NaN/inf anywhere makes the sum non-finite; a single sum per gradient is ~2x cheaper
         # than elementwise is_finite checks (an overflowing sum would flag a gradient that is
@@ -462,56 +617,64 @@ class _CompiledTraining:
         grads_ok = tf.math.is_finite(tf.add_n([tf.reduce_sum(g) for g in grads]))
 
         def update():
-            self._take_snapshot()
-            with tf.control_dependencies(self._apply_adam(grads)):
+            self._copy(weights, state.snapshot)
+            with tf.control_dependencies(self._apply_adam(state, grads, lr)):
                 return tf.constant(_STATUS_OK)
 
         def refuse():
             # A non-finite loss means the last update broke the weights: put back the copy taken
             # before it. (Finite loss with non-finite gradients: the current weights are fine.)
-            restored = tf.cond(loss_ok, lambda: tf.constant(False), self._restore_snapshot)
+            def restore():
+                assigns = [w.assign(c) for c, w in zip(state.snapshot, weights)]
+                with tf.control_dependencies(assigns):
+                    return tf.constant(True)
+
+            restored = tf.cond(loss_ok, lambda: tf.constant(False), restore)
             with tf.control_dependencies([restored]):
                 return tf.constant(_STATUS_NONFINITE)
 
         status = tf.cond(tf.logical_and(loss_ok, grads_ok), update, refuse)
         return status, tf.stack([total, recon, kl])
 
-    def _restore_snapshot(self):
-        assigns = [var.assign(copy) for copy, var in zip(self.snapshot, self.variables)]
-        with self.tf.control_dependencies(assigns):
-            return self.tf.constant(True)
-
     # -- the compiled loop ---------------------------------------------------------------------
 
-    def train_fn(self, batch_size: int | None):
-        """Compiled ``run(x, first_step, num_steps) -> (steps_done, status, losses[num_steps, 3])``."""
-        if batch_size not in self._train_fns:
-            self._train_fns[batch_size] = self._make_train_fn(batch_size)
-        return self._train_fns[batch_size]
+    def train_fn(self, batched: bool) -> str:
+        """Name of the compiled ``run(state, x, first_step, num_steps, seed, beta, lr,
+        batch_size) -> (steps_done, status, losses[num_steps, 3])`` for this batching mode."""
+        name = "run_batched" if batched else "run"
+        with self._lock:
+            if name not in self._functions:
+                self._functions[name] = self._make_train_fn(batched)
+        return name
 
-    def _make_train_fn(self, batch_size: int | None):
+    def tracing_counts(self) -> dict[str, int]:
+        """How often each compiled function was traced (1 each once used; tests check this)."""
+        return {name: fn.experimental_get_tracing_count() for name, fn in self._functions.items()}
+
+    def _make_train_fn(self, batched: bool):
         tf = self.tf
 
-        def batch_for(x, step):
-            if batch_size is None:
+        def batch_for(x, step, seed, batch_size):
+            if not batched:
                 return x
             n = tf.shape(x)[0]
             steps_per_epoch = (n + batch_size - 1) // batch_size
             epoch = tf.cast(step // tf.cast(steps_per_epoch, tf.int64), tf.int64)
             position = tf.cast(step % tf.cast(steps_per_epoch, tf.int64), tf.int32)
-            order = tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([self.seed + 1, epoch])))
+            order = tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([seed + 1, epoch])))
             start = position * batch_size
             return tf.gather(x, order[start : tf.minimum(start + batch_size, n)])
 
-        def run(x, first_step, num_steps):
+        def run(state, x, first_step, num_steps, seed, beta, lr, batch_size):
             def keep_going(i, status, losses):
                 return tf.logical_and(
                     tf.logical_and(i < num_steps, tf.equal(status, _STATUS_OK)),
-                    tf.logical_not(self.stop_flag.read_value()),
+                    tf.logical_not(state.stop_flag.read_value()),
                 )
 
             def body(i, status, losses):
-                status, step_losses = self._step(batch_for(x, first_step + tf.cast(i, tf.int64)))
+                batch = batch_for(x, first_step + tf.cast(i, tf.int64), seed, batch_size)
+                status, step_losses = self._step(state, batch, seed, beta, lr)
                 return i + 1, status, losses.write(i, step_losses)
 
             losses = tf.TensorArray(tf.float32, size=num_steps, element_shape=[3])
@@ -520,20 +683,96 @@ class _CompiledTraining:
             )
             return steps, status, losses.stack()
 
-        return tf.function(
-            run,
-            autograph=False,
-            input_signature=[
-                tf.TensorSpec([None, self.config.input_size], tf.float32),
-                tf.TensorSpec([], tf.int64),
-                tf.TensorSpec([], tf.int32),
-            ],
+        return tf.function(run, autograph=False)
+
+
+_SHARED_FUNCTIONS: dict[tuple, _SharedFunctions] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_functions(config: MidiMeConfig) -> _SharedFunctions:
+    """The process-wide compiled functions for MidiMe of ``config``'s shape."""
+    key = _shape_key(config)
+    with _SHARED_LOCK:
+        if key not in _SHARED_FUNCTIONS:
+            _SHARED_FUNCTIONS[key] = _SharedFunctions(config)
+        return _SHARED_FUNCTIONS[key]
+
+
+class _TrainingState(NamedTuple):
+    """One MidiMe's variables, as the shared functions take them (a nest TensorFlow can trace)."""
+
+    weights: list
+    adam_m: list
+    adam_v: list
+    snapshot: list
+    adam_step: Any
+    stop_flag: Any
+    noise_counter: Any
+
+
+class _CompiledTraining:
+    """One MidiMe's training variables, bound to the shared compiled functions of its shape."""
+
+    def __init__(self, variables: list, config: MidiMeConfig):
+        tf = _tf()
+        self.tf = tf
+        self.config = config
+        self.functions = _shared_functions(config)
+        self.variables = variables
+        zeros = [tf.zeros_like(v) for v in variables]
+        self.state = _TrainingState(
+            weights=variables,
+            adam_m=[tf.Variable(z, trainable=False) for z in zeros],
+            adam_v=[tf.Variable(z, trainable=False) for z in zeros],
+            snapshot=[tf.Variable(v, trainable=False) for v in variables],
+            adam_step=tf.Variable(0.0, trainable=False),
+            stop_flag=tf.Variable(False, trainable=False),
+            noise_counter=tf.Variable(0, dtype=tf.int64, trainable=False),
+        )
+        self.seed = tf.constant(config.seed, tf.int64)
+        self.beta = tf.constant(config.beta, tf.float32)
+        self.learning_rate = tf.constant(config.learning_rate, tf.float32)
+
+    @property
+    def stop_flag(self):
+        return self.state.stop_flag
+
+    @property
+    def noise_counter(self):
+        return self.state.noise_counter
+
+    def take_snapshot(self):
+        self._call("copy", self.variables, self.state.snapshot)
+
+    def restore_snapshot(self):
+        self._call("copy", self.state.snapshot, self.variables)
+
+    def probe(self, x):
+        return self._call("probe", self.variables, x, self.beta)
+
+    def encode(self, x):
+        return self._call("encode", self.variables, self.tf.convert_to_tensor(x))
+
+    def decode(self, z):
+        return self._call("decode", self.variables, self.tf.convert_to_tensor(z))
+
+    def run(self, x, first_step: int, num_steps: int, batch_size: int | None):
+        """``num_steps`` Adam steps from lifetime step ``first_step``: (steps, status, losses)."""
+        tf = self.tf
+        name = self.functions.train_fn(batch_size is not None)
+        return self._call(
+            name, self.state, x, tf.constant(first_step, tf.int64), tf.constant(num_steps, tf.int32),
+            self.seed, self.beta, self.learning_rate, tf.constant(batch_size or 0, tf.int32),
         )
 
+    def _call(self, name: str, *args):
+        return self.functions.call(name, *args)
+
     def reset_optimizer(self):
-        for slot in (*self.adam_m, *self.adam_v):
+        for slot in (*self.state.adam_m, *self.state.adam_v):
             slot.assign(self.tf.zeros_like(slot))
-        self.adam_step.assign(0.0)
+        self.state.adam_step.assign(0.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -545,7 +784,9 @@ class MidiMe:
     """A small VAE over MusicVAE latent codes: ``fit`` on a user's codes, then ``sample``.
 
     >>> midime = MidiMe(MidiMeConfig(seed=0))               # doctest: +SKIP
-    >>> history = midime.fit(codes, epochs=100)              # codes: [n, 256] MusicVAE mu
+    >>> history = midime.fit(codes)                          # codes: [n, 256] MusicVAE mu
+    >>> history.reason                                       # doctest: +SKIP
+    'Finished: it had learned what it could from your music (…)'
     >>> new_codes = midime.sample(8, seed=1)                 # [8, 256] → MusicVAE.decode
 
     ``musicvae`` (optional) describes the MusicVAE the codes come from:
@@ -562,7 +803,7 @@ class MidiMe:
         self.config: MidiMeConfig = config
         self.musicvae: dict[str, Any] | None = _musicvae_record(musicvae, config.input_size)
         self.network = _build_network(config)
-        self._training = _CompiledTraining(self.network, config)
+        self._training = _CompiledTraining([var for _, var in self._named_variables()], config)
         self.history: FitHistory | None = None
         self.epochs_trained = 0
         self.fits = 0
@@ -630,13 +871,19 @@ class MidiMe:
     def fit(
         self,
         z: Any,
-        epochs: int = 100,
+        epochs: int | None = UNTIL_CONVERGED,
         batch_size: int | None = None,
         callbacks: Sequence[Any] | None = None,
         on_progress: Callable[[int, int, dict[str, float]], Any] | None = None,
+        *,
+        max_steps: int = DEFAULT_MAX_STEPS,
     ) -> FitHistory:
         """Train on MusicVAE codes ``z`` ``[n, input_size]``; returns a :class:`FitHistory`.
 
+        ``epochs=None`` (:data:`UNTIL_CONVERGED`, the default) trains until the loss stops
+        falling (it moved less than :data:`PLATEAU_TOLERANCE` over :data:`PLATEAU_STEPS` steps)
+        or ``max_steps`` optimizer steps have run, whichever comes first; a number trains exactly
+        that many epochs. The history says how long it trained and why it stopped.
         ``batch_size=None`` (default) trains full-batch, one step per epoch, like magenta.js; an
         int trains on shuffled mini-batches (order fixed by the seed). ``on_progress(epoch,
         epochs, {"total", "reconstruction", "kl"})`` is called after every epoch (``epoch``
@@ -645,7 +892,9 @@ class MidiMe:
         another thread ends training after the current step, keeping the weights. A non-finite
         loss raises TrainingError with the weights of the last good step restored.
         """
-        epochs = _positive_int(epochs, "epochs")
+        if epochs is not None:
+            epochs = _positive_int(epochs, "epochs")
+        max_steps = _positive_int(max_steps, "max_steps")
         if batch_size is not None:
             batch_size = _positive_int(batch_size, "batch_size")
         codes = _as_codes(z, self.config.input_size, "the training codes")
@@ -655,7 +904,7 @@ class MidiMe:
             self._is_training = True
             self._set_stop(False)
         try:
-            return self._run_fit(codes, epochs, batch_size, list(callbacks or []), on_progress)
+            return self._run_fit(codes, epochs, max_steps, batch_size, list(callbacks or []), on_progress)
         finally:
             with self._state_lock:
                 self._is_training = False
@@ -683,41 +932,46 @@ class MidiMe:
             self._stop_requested.clear()
         self._training.stop_flag.assign(value)
 
-    def _run_fit(self, codes, epochs, batch_size, callbacks, on_progress) -> FitHistory:
-        """The training loop: compiled chunks of epochs, with reporting between chunks."""
+    def _run_fit(self, codes, epochs, max_steps, batch_size, callbacks, on_progress) -> FitHistory:
+        """The training loop: compiled chunks of epochs, with reporting (and, when training
+        until converged, the plateau check) between chunks."""
         tf = _tf()
         training = self._training
         if batch_size is not None and batch_size >= codes.shape[0]:
             batch_size = None
         steps_per_epoch = 1 if batch_size is None else -(-codes.shape[0] // batch_size)
-        run = training.train_fn(batch_size)
+        until_converged = epochs is None
+        planned = -(-max_steps // steps_per_epoch) if until_converged else epochs
+        # Converged = the loss moved less than PLATEAU_TOLERANCE over PLATEAU_STEPS steps; it is
+        # checked every half plateau, so a chunk of epochs is at most that long.
+        plateau_epochs = max(2, -(-PLATEAU_STEPS // steps_per_epoch))
+        check_every = max(1, plateau_epochs // 2) if until_converged else planned
         x = tf.convert_to_tensor(codes)
 
         started = time.perf_counter()
-        history = self.history = FitHistory(epochs)
+        history = self.history = FitHistory(epochs, max_steps=max_steps if until_converged else None)
         self.fits += 1
         training.reset_optimizer()  # a fresh Adam per fit, as magenta.js's train()
         training.take_snapshot()
-        reporter = _EpochReporter(epochs, on_progress, _keras_callback_list(callbacks, self.network))
+        reporter = _EpochReporter(planned, on_progress, _keras_callback_list(callbacks, self.network))
         # The shuffle order is keyed by the model's lifetime epoch count, so a second fit does not
         # replay the first one's mini-batch order.
         first_epoch = self.epochs_trained
-        max_chunk = max(1, _MAX_STEPS_PER_CALL // steps_per_epoch)
+        max_chunk = max(1, min(_MAX_STEPS_PER_CALL // steps_per_epoch, check_every))
         chunk_epochs, epoch = 1, 0
         try:
             reporter.begin(self.network)
-            while epoch < epochs and not self._stop_requested.is_set():
-                count = min(chunk_epochs, epochs - epoch)
+            while epoch < planned and not self._stop_requested.is_set():
+                count = min(chunk_epochs, planned - epoch)
                 reporter.epoch_begin(epoch)
                 chunk_started = time.perf_counter()
-                steps, status, losses = run(
-                    x,
-                    tf.constant((first_epoch + epoch) * steps_per_epoch, tf.int64),
-                    tf.constant(count * steps_per_epoch, tf.int32),
+                steps, status, losses = training.run(
+                    x, (first_epoch + epoch) * steps_per_epoch, count * steps_per_epoch, batch_size
                 )
                 steps, status, losses = int(steps), int(status), losses.numpy()
                 chunk_seconds = time.perf_counter() - chunk_started
                 good_steps = steps if status == _STATUS_OK else steps - 1
+                history.steps += good_steps
                 for row in _epoch_means(losses[:good_steps], steps_per_epoch, partial=status == _STATUS_OK):
                     history.append(*row)
                     epoch += 1
@@ -726,11 +980,22 @@ class MidiMe:
                 if status != _STATUS_OK:
                     raise self._divergence_error(history, epoch)
                 if steps < count * steps_per_epoch or reporter.stop_requested(self.network):
-                    history.stopped = True  # stop() during the call, or a Keras callback
+                    # stop() during the call, or a Keras callback
+                    history.finish(FitHistory.STOPPED if steps < count * steps_per_epoch
+                                   else FitHistory.CALLBACK)
                     break
-                chunk_epochs = min(max_chunk, reporter.next_chunk(count, chunk_seconds, epochs - epoch))
+                if until_converged:
+                    change = loss_change(history["total"], plateau_epochs)
+                    history.loss_change = change
+                    if change is not None and change < PLATEAU_TOLERANCE:
+                        history.finish(FitHistory.CONVERGED)
+                        break
+                chunk_epochs = min(max_chunk, reporter.next_chunk(count, chunk_seconds, planned - epoch))
             else:
-                history.stopped = epoch < epochs  # stop() between calls
+                if epoch < planned:  # stop() between calls
+                    history.finish(FitHistory.STOPPED)
+                else:
+                    history.finish(FitHistory.BUDGET if until_converged else FitHistory.EPOCHS_DONE)
             if not math.isfinite(float(training.probe(x))):  # did the very last update break it?
                 training.restore_snapshot()
                 raise self._divergence_error(history, epoch)
@@ -740,6 +1005,7 @@ class MidiMe:
         return history
 
     def _divergence_error(self, history: FitHistory, epoch: int) -> TrainingError:
+        history.finish(FitHistory.DIVERGED)
         error = TrainingError(
             f"MidiMe training diverged in epoch {epoch + 1} (the loss became NaN or infinite); "
             f"the weights from the last good step were kept. Try a lower learning rate "
@@ -882,9 +1148,22 @@ class MidiMe:
 
         With ``musicvae_fingerprint`` / ``z_size`` the model is checked against the MusicVAE it is
         about to be used with (see :meth:`check_compatible`). Missing, corrupt or foreign files
-        raise CheckpointError.
+        raise CheckpointError, and nothing else: the sizes in ``midime.json`` and in the weight
+        archive's directory are checked (see :data:`SAVED_LIMITS`) before anything is read in
+        full or built, so a hostile file cannot exhaust memory.
         """
         directory = Path(path)
+        try:
+            return cls._load(directory, musicvae_fingerprint, z_size)
+        except CheckpointError:
+            raise
+        except Exception as err:  # noqa: BLE001 - a bad file must give CheckpointError, whatever broke
+            raise CheckpointError(
+                f"the saved MidiMe at {directory} cannot be loaded ({type(err).__name__}: {err})"
+            ) from None
+
+    @classmethod
+    def _load(cls, directory: Path, musicvae_fingerprint: str | None, z_size: int | None) -> MidiMe:
         if directory.is_file() and directory.name == CONFIG_FILENAME:
             directory = directory.parent
         if not directory.is_dir():
@@ -894,11 +1173,12 @@ class MidiMe:
             config = MidiMeConfig.from_dict(metadata["config"])
         except (TypeError, ValueError) as err:
             raise CheckpointError(f"{directory / CONFIG_FILENAME}: invalid config: {err}") from None
+        shapes = _saved_shapes(config, directory / CONFIG_FILENAME)
         try:
             musicvae = _musicvae_record(metadata.get("musicvae"), config.input_size)
         except MidiMeInputError as err:
             raise CheckpointError(f"{directory / CONFIG_FILENAME}: invalid musicvae record: {err}") from None
-        weights = _read_weights(directory / WEIGHTS_FILENAME)
+        weights = _read_weights(directory / WEIGHTS_FILENAME, shapes)
         model = cls(config, musicvae=musicvae)
         try:
             model.set_weights(weights)
@@ -1019,13 +1299,94 @@ def _is_midime_dir(path: Path) -> bool:
     return path.is_dir() and (path / CONFIG_FILENAME).is_file()
 
 
+#: Bounds a saved MidiMe must respect; checked before anything is built or read in full.
+SAVED_LIMITS = {
+    "json_bytes": 16 * 2**20,  # midime.json (the loss history of ~200,000 epochs fits)
+    "json_depth": 8,  # nesting of lists/dicts in midime.json (the format needs 4)
+    "layers": 16,  # encoder or decoder layers
+    "layer_size": 16384,  # units in one layer, input_size and latent_size
+    "parameters": 64 * 2**20,  # weights in all (256 MB of float32)
+}
+_NPY_HEADER_BYTES = 4096  # room for a .npy member's header beyond its data
+
+
+def _json_depth(value: Any, limit: int) -> int:
+    """Nesting depth of a parsed JSON value, walking at most ``limit + 1`` levels deep."""
+    depth, level = 0, [value]
+    while level and depth <= limit:
+        children = []
+        for item in level:
+            if isinstance(item, dict):
+                children.extend(item.values())
+            elif isinstance(item, list):
+                children.extend(item)
+        if not children:
+            break
+        depth, level = depth + 1, children
+    return depth
+
+
+def _saved_shapes(config: MidiMeConfig, path: Path) -> dict[str, tuple[int, ...]]:
+    """The weight shapes ``config`` implies, keyed like ``weights.npz``; CheckpointError when the
+    sizes are beyond :data:`SAVED_LIMITS` (nothing is allocated to find out)."""
+    limits = SAVED_LIMITS
+    for name, layers in (("encoder_layers", config.encoder_layers), ("decoder_layers", config.decoder_layers)):
+        if len(layers) > limits["layers"]:
+            raise CheckpointError(f"{path}: {name} has {len(layers)} layers; at most {limits['layers']} are allowed")
+    sizes = {"input_size": config.input_size, "latent_size": config.latent_size,
+             **{f"a layer of {len(config.encoder_layers)} encoder layers": max(config.encoder_layers, default=1),
+                f"a layer of {len(config.decoder_layers)} decoder layers": max(config.decoder_layers, default=1)}}
+    for name, size in sizes.items():
+        if size > limits["layer_size"]:
+            raise CheckpointError(
+                f"{path}: {name} is {size:,} units; a MidiMe layer may have at most {limits['layer_size']:,}"
+            )
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def dense(name: str, units_in: int, units_out: int) -> int:
+        shapes[f"{name}/kernel"] = (units_in, units_out)
+        shapes[f"{name}/bias"] = (units_out,)
+        return units_out
+
+    width = config.input_size
+    for i, units in enumerate(config.encoder_layers):
+        width = dense(f"encoder_{i}", width, units)
+    dense("mu", width, config.latent_size)
+    dense("sigma", width, config.latent_size)
+    width = config.latent_size
+    for i, units in enumerate(config.decoder_layers):
+        width = dense(f"decoder_{i}", width, units)
+    dense("output", width, config.input_size)
+    total = sum(math.prod(shape) for shape in shapes.values())
+    if total > limits["parameters"]:
+        raise CheckpointError(
+            f"{path}: these layer sizes need {total:,} weights; a MidiMe may have at most "
+            f"{limits['parameters']:,}"
+        )
+    return shapes
+
+
 def _read_metadata(path: Path) -> dict[str, Any]:
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > SAVED_LIMITS["json_bytes"]:
+            raise CheckpointError(
+                f"{path} is {size:,} bytes; a MidiMe's {CONFIG_FILENAME} is at most "
+                f"{SAVED_LIMITS['json_bytes']:,}"
+            )
+        with open(path, "rb") as fh:
+            text = fh.read(SAVED_LIMITS["json_bytes"] + 1).decode("utf-8")
+        metadata = json.loads(text)
+    except CheckpointError:
+        raise
     except FileNotFoundError:
         raise CheckpointError(f"{path} is missing; this is not a saved MidiMe") from None
+    except RecursionError:
+        raise CheckpointError(f"{path} is nested too deeply to be a MidiMe file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path} is corrupt or unreadable: {err}") from None
+    if _json_depth(metadata, SAVED_LIMITS["json_depth"]) > SAVED_LIMITS["json_depth"]:
+        raise CheckpointError(f"{path} is nested too deeply to be a MidiMe file")
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path} is not a MidiMe file (format {FORMAT_NAME!r} expected)")
     version = metadata.get("format_version")
@@ -1038,11 +1399,41 @@ def _read_metadata(path: Path) -> dict[str, Any]:
     return metadata
 
 
-def _read_weights(path: Path) -> dict[str, np.ndarray]:
+def _read_weights(path: Path, shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The arrays of ``weights.npz``, read only after its zip directory shows each member is one
+    of ``shapes`` and no bigger than that shape's float32 ``.npy`` (a member that inflates to
+    gigabytes is refused unread; one whose directory entry lies is cut off at its limit)."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            names = {info.filename.removesuffix(".npy"): info for info in members}
+            if len(members) != len(names) or len(members) > len(shapes):
+                raise CheckpointError(
+                    f"{path} holds {len(members)} entries; a MidiMe of this shape has {len(shapes)} weights"
+                )
+            limits = {}
+            for name, info in names.items():
+                if name not in shapes:
+                    continue  # reported by set_weights as unexpected, without reading it
+                limits[name] = 4 * math.prod(shapes[name]) + _NPY_HEADER_BYTES
+                if info.file_size > limits[name]:
+                    raise CheckpointError(
+                        f"{path}: weight {name!r} unpacks to {info.file_size:,} bytes; its shape "
+                        f"{shapes[name]} needs at most {limits[name]:,}"
+                    )
+            weights = {}
+            for name, limit in limits.items():
+                with archive.open(names[name]) as member:
+                    data = member.read(limit + 1)
+                if len(data) > limit:
+                    raise CheckpointError(f"{path}: weight {name!r} is larger than its shape {shapes[name]} allows")
+                weights[name] = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+            for name in set(names) - set(limits):
+                weights[name] = np.zeros(0, np.float32)  # a placeholder: set_weights names it
+            return weights
+    except CheckpointError:
+        raise
     except FileNotFoundError:
         raise CheckpointError(f"{path} is missing; the saved MidiMe is incomplete") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as err:
         raise CheckpointError(f"{path} is corrupt or unreadable: {err}") from None

@@ -1,0 +1,313 @@
+#!/usr/bin/env python
+"""Benchmark: personalization at the product's defaults on real music, O'Neill's Music of Ireland.
+
+    python benchmarks/bench_real_music.py                  # 24 tunes, spread over the metres
+    python benchmarks/bench_real_music.py --tunes 60 --metres 4/4,6/8
+    python benchmarks/bench_real_music.py --json out.json  # the per-tune figures too
+
+O'Neill's 1850 collection (bundled with music21) is the project's held-out real-music test: no
+model in this project is trained on it. The first ``--pool`` tunes are written to MIDI once with
+music21 (a small pretty_midi writer stands in for scores music21 cannot write) and cached in
+``~/.cache/midime-widgets/oneill/`` (``--cache`` to move it). ``--tunes`` of them are chosen in
+collection order, taking the metres in turn so that every metre present is covered.
+
+Each tune goes through :class:`~midime_widgets.personalize.Personalizer` exactly as a user's file
+would, with every default untouched: ``add_midi``, ``fit()``, ``sample()``. Per tune it measures
+
+* windows: how many windows the song gives (a refused file is counted and listed, not fatal);
+* reconstruction onset F1: the windows encoded to MusicVAE ``mu`` and decoded greedily, note
+  onsets matched on (window, step, pitch) — what the MusicVAE itself can represent;
+* closer than the prior: ``--samples`` personalized samples against as many MusicVAE prior
+  samples, both decoded at ``SAMPLE_TEMPERATURE``. A tune counts as closer in pitch classes when
+  the samples' pitch-class histogram is nearer the tune's (total variation) than the prior
+  samples' is, and closer in density when the samples' notes per bar (note onsets per 16
+  sixteenths) are nearer the tune's than the prior samples' are;
+* the distance ratio: samples' pitch-class distance / prior samples' (below 1 = closer);
+* copies: samples identical to an input window on the 16th grid (see ``NoveltyIndex``);
+* time: wall and CPU seconds of the default ``fit()``, and wall seconds for the whole tune.
+
+Prints a markdown table per metre (and in all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import time
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "midime-widgets" / "oneill"
+COLLECTION = "oneills1850"
+INDEX_NAME = "index.json"
+
+
+# ------------------------------------------------------------------------------------------------
+# The collection as MIDI files (written once, then read from the cache)
+# ------------------------------------------------------------------------------------------------
+
+
+def _metre_of(score) -> str:
+    signatures = score.recurse().getElementsByClass("TimeSignature")
+    return signatures[0].ratioString if signatures else "none"
+
+
+def _write_with_pretty_midi(score, path: Path, qpm: float = 120.0) -> None:
+    """Notes and time signatures only, for scores music21's MIDI writer refuses."""
+    import pretty_midi
+
+    seconds_per_quarter = 60.0 / qpm
+    midi = pretty_midi.PrettyMIDI(initial_tempo=qpm)
+    part = pretty_midi.Instrument(program=0, name="Melody")
+    flat = score.flatten()
+    for element in flat.notes:
+        start = float(element.offset) * seconds_per_quarter
+        end = start + max(float(element.quarterLength), 0.0625) * seconds_per_quarter
+        for pitch in getattr(element, "pitches", ()):
+            part.notes.append(pretty_midi.Note(velocity=90, pitch=int(pitch.midi), start=start, end=end))
+    midi.instruments.append(part)
+    for sig in flat.getElementsByClass("TimeSignature"):
+        if sig.denominator & (sig.denominator - 1) == 0:  # MIDI stores powers of two only
+            midi.time_signature_changes.append(
+                pretty_midi.TimeSignature(sig.numerator, sig.denominator, float(sig.offset) * seconds_per_quarter))
+    midi.write(str(path))
+
+
+def build_collection(cache: Path, pool: int) -> list[dict]:
+    """Write the first ``pool`` tunes to ``cache`` (unless already there); returns the index."""
+    index_path = cache / INDEX_NAME
+    if index_path.is_file():
+        index = json.loads(index_path.read_text())
+        if len(index) >= pool and all((cache / entry["file"]).is_file() for entry in index[:pool]):
+            return index[:pool]
+    from music21 import corpus
+
+    cache.mkdir(parents=True, exist_ok=True)
+    paths = sorted(str(p) for p in corpus.getPaths() if COLLECTION in str(p))
+    if not paths:
+        raise SystemExit(f"music21's corpus has no {COLLECTION}; install music21 with its corpus.")
+    print(f"Writing the first {pool} tunes of O'Neill's 1850 to {cache} (once) …", file=sys.stderr)
+    index: list[dict] = []
+    for path in paths:
+        opus = corpus.parse(path)
+        for score in (list(opus.scores) if hasattr(opus, "scores") else [opus]):
+            if len(index) >= pool:
+                break
+            metre = _metre_of(score)
+            name = f"{len(index):03d}_{metre.replace('/', '-')}.mid"
+            writer = "music21"
+            try:
+                score.write("midi", fp=str(cache / name))
+            except Exception:  # noqa: BLE001 - music21 raises many kinds; the fallback covers them
+                writer = "pretty_midi"
+                _write_with_pretty_midi(score, cache / name)
+            meta = score.metadata
+            index.append({"file": name, "metre": metre, "title": (meta.title if meta else "") or "",
+                          "number": str(meta.number) if meta and meta.number else "", "writer": writer})
+        if len(index) >= pool:
+            break
+    index_path.write_text(json.dumps(index, indent=1))
+    return index
+
+
+def choose_tunes(index: list[dict], tunes: int, metres: list[str] | None) -> list[dict]:
+    """``tunes`` entries in collection order, taking the metres in turn (so each is covered)."""
+    by_metre: dict[str, list[dict]] = defaultdict(list)
+    for entry in index:
+        if metres is None or entry["metre"] in metres:
+            by_metre[entry["metre"]].append(entry)
+    chosen: list[dict] = []
+    queues = [list(q) for q in by_metre.values()]
+    while len(chosen) < tunes and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < tunes:
+                chosen.append(queue.pop(0))
+    return sorted(chosen, key=lambda e: e["file"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Measuring one tune at the defaults
+# ------------------------------------------------------------------------------------------------
+
+
+def reconstruction_f1(vae, windows, codes) -> float:
+    """Onset F1 of the windows decoded greedily from their ``mu`` (steps past a window's length
+    do not count)."""
+    import numpy as np
+
+    from midime_widgets.training import metrics
+
+    decoded = np.argmax(vae.decode_to_tensors(codes, temperature=0.0), axis=-1)
+    target = np.zeros_like(decoded)
+    for i, window in enumerate(windows):
+        length = min(int(window.length), decoded.shape[1])
+        target[i, :length] = np.argmax(window.outputs[:length], axis=-1)
+        decoded[i, length:] = metrics.NO_EVENT
+    return metrics.onset_f1(target, decoded)
+
+
+def measure_tune(vae, path: Path, prior, samples: int, seed: int) -> dict:
+    """Everything the table needs for one tune, at the product's defaults."""
+    from midime_widgets.personalize import Personalizer, novelty_report
+
+    started = time.perf_counter()
+    person = Personalizer(vae)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. chords reduced to their top note
+        person.add_midi(path)
+    codes = person.codes()
+    cpu = time.process_time()
+    fit_started = time.perf_counter()
+    first_epoch: list[float] = []
+
+    def progress(epoch, total, logs):
+        if not first_epoch:
+            first_epoch.append(time.perf_counter() - fit_started)
+
+    history = person.fit(on_progress=progress)
+    fit_seconds = time.perf_counter() - fit_started
+    fit_cpu = time.process_time() - cpu
+    generated = person.sample(samples, seed=seed)
+    report = novelty_report(person.novelty_index(), generated, prior)
+    closer = report.closer()
+    return {
+        "windows": len(person.windows),
+        "f1": reconstruction_f1(vae, person.windows, codes),
+        "pitch_closer": closer["pitch classes"],
+        "density_closer": closer["note density"],
+        "ratio": report.pitch_class_distance / max(report.prior_pitch_class_distance, 1e-9),
+        "copies": report.copied,
+        "samples": report.samples,
+        "density": [report.input_note_density, report.note_density, report.prior_note_density],
+        "fit_seconds": fit_seconds,
+        "first_epoch_seconds": first_epoch[0] if first_epoch else None,
+        "fit_cpu_seconds": fit_cpu,
+        "steps": history.steps,
+        "stop_reason": history.stop_reason,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# The table
+# ------------------------------------------------------------------------------------------------
+
+
+def _row(label: str, files: int, results: list[dict]) -> str:
+    ok = len(results)
+    if not ok:
+        return f"| {label} | 0/{files} | – | – | – | – | – | – | – | – |"
+    both = sum(r["pitch_closer"] and r["density_closer"] for r in results)
+
+    def share(key: str) -> str:
+        return f"{sum(r[key] for r in results) / ok:.0%}"
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in results)
+
+    copies, total = sum(r["copies"] for r in results), sum(r["samples"] for r in results)
+    return (
+        f"| {label} | {ok}/{files} | {sum(r['windows'] for r in results)} | "
+        f"{statistics.mean(r['f1'] for r in results):.2f} | {share('pitch_closer')} | "
+        f"{share('density_closer')} | {both / ok:.0%} | {med('ratio'):.2f} | "
+        f"{copies}/{total} ({copies / max(total, 1):.1%}) | "
+        f"{med('fit_seconds'):.2f} / {med('seconds'):.2f} |"
+    )
+
+
+def table(chosen: list[dict], results: dict[str, dict]) -> str:
+    lines = [
+        "| metre | files accepted | windows | recon. onset F1 (mu, greedy) | pitch classes closer "
+        "than prior | note density closer | both closer | median distance ratio (samples/prior) | "
+        "exact copies | median s: fit / whole tune |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    metres = sorted({e["metre"] for e in chosen})
+    for metre in metres:
+        entries = [e for e in chosen if e["metre"] == metre]
+        lines.append(_row(metre, len(entries), [results[e["file"]] for e in entries if e["file"] in results]))
+    lines.append(_row("**all**", len(chosen), [results[e["file"]] for e in chosen if e["file"] in results]))
+    return "\n".join(lines)
+
+
+class RetracingCounter(logging.Handler):
+    """Counts TensorFlow's "triggered tf.function retracing" warnings."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record):
+        self.count += "retracing" in record.getMessage()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tunes", type=int, default=24, help="how many tunes (default 24)")
+    parser.add_argument("--metres", help="comma-separated metres to keep, e.g. 4/4,6/8 (default all)")
+    parser.add_argument("--pool", type=int, default=400, help="tunes written to the cache (default 400)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
+    parser.add_argument("--samples", type=int, default=16, help="samples per tune, and prior samples (16)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the per-tune figures here")
+    args = parser.parse_args(argv)
+    if args.tunes < 1 or args.samples < 1:
+        parser.error("--tunes and --samples must be at least 1")
+
+    from midime_widgets.cli import hide_native_stderr
+
+    hide_native_stderr()  # TensorFlow's C++ start-up lines; Python's stderr still prints
+    index = build_collection(args.cache, args.pool)
+    metres = [m.strip() for m in args.metres.split(",")] if args.metres else None
+    chosen = choose_tunes(index, args.tunes, metres)
+    if not chosen:
+        parser.error(f"no tune in the first {args.pool} has metre {args.metres}")
+
+    from midime_widgets.errors import MidiError
+    from midime_widgets.models.midime import DEFAULT_MAX_STEPS, PLATEAU_STEPS, PLATEAU_TOLERANCE
+    from midime_widgets.models.musicvae import MusicVAE
+    from midime_widgets.personalize import SAMPLE_TEMPERATURE
+
+    retracing = RetracingCounter()
+    logging.getLogger("tensorflow").addHandler(retracing)
+    vae = MusicVAE.default()
+    prior = vae.sample(args.samples, temperature=SAMPLE_TEMPERATURE, seed=args.seed + 1)
+    results: dict[str, dict] = {}
+    refused: list[str] = []
+    for entry in chosen:
+        try:
+            results[entry["file"]] = measure_tune(vae, args.cache / entry["file"], prior, args.samples, args.seed)
+        except MidiError as err:
+            refused.append(f"- {entry['file']} ({entry['metre']}): {err}")
+        print(f"  {entry['file']}: " + (json.dumps({k: (round(v, 3) if isinstance(v, float) else v)
+                                                   for k, v in results[entry['file']].items()})
+                                        if entry["file"] in results else "refused"), file=sys.stderr)
+
+    print(f"\nO'Neill's Music of Ireland (1850), {len(chosen)} tunes (held out of all training); "
+          f"defaults: fit until converged (loss change < {PLATEAU_TOLERANCE:.0%} over {PLATEAU_STEPS} steps, "
+          f"at most {DEFAULT_MAX_STEPS} steps), {args.samples} samples and {args.samples} prior samples "
+          f"at temperature {SAMPLE_TEMPERATURE}.\n")
+    print(table(chosen, results))
+    later = [results[e["file"]]["first_epoch_seconds"] for e in chosen if e["file"] in results][1:]
+    if later:
+        print(f"\nFirst epoch after the first tune: median {statistics.median(later):.3f} s, "
+              f"max {max(later):.3f} s; TensorFlow retracing warnings: {retracing.count}.")
+    if refused:
+        print(f"\nRefused files ({len(refused)}):")
+        print("\n".join(refused))
+    if args.json:
+        args.json.write_text(json.dumps({"tunes": chosen, "results": results, "refused": refused}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
