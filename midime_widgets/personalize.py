@@ -55,9 +55,12 @@ class InputSong:
     name: str
     original: NoteSequence
     sequence: NoteSequence  # what is cut into windows (e.g. the chosen melody line)
-    windows: list  # music.Window objects in time order
+    windows: list  # music.windows.SongWindow objects in time order
     warnings: list
     melody_choice: object | None = None  # music.MelodyChoice for melody models
+    metre: Any = None  # music.windows.Metre: the song's (majority) time signature
+    qpm: float = DEFAULT_QPM  # the song's (majority) tempo
+    skipped: list = dataclasses.field(default_factory=list)  # music.windows.SkippedWindow
 
 
 @dataclasses.dataclass
@@ -348,9 +351,12 @@ class Personalizer:
 
     # -- inputs -----------------------------------------------------------------------------
     def add_midi(self, source, *, name: str | None = None, instrument: int | None = None) -> InputSong:
-        """Load one MIDI file (path or bytes), extract what the model reads, cut windows.
+        """Load one MIDI file (path, bytes or NoteSequence), extract what the model reads, cut
+        windows on its bar lines (any metre, see `music.windows`).
 
-        Raises MidiError (nothing is added) when the file is unreadable or too short.
+        Windows the model cannot read are skipped and told in `song.warnings`. Raises MidiError
+        (one sentence, to be prefixed by the file name; nothing is added) when the file is
+        unreadable or no window at all is left.
         """
         from note_seq.protobuf.music_pb2 import NoteSequence  # noqa: PLC0415
 
@@ -365,7 +371,9 @@ class Personalizer:
         return song
 
     def prepare(self, seq: NoteSequence, *, name: str, instrument: int | None = None) -> InputSong:
+        """The song as the model reads it: its part (melody or drums) cut into windows."""
         from .music import prepare_melody  # noqa: PLC0415
+        from .music.windows import cut_song  # noqa: PLC0415
 
         kind = self.vae.kind
         warnings_, choice = [], None
@@ -378,9 +386,14 @@ class Personalizer:
             part = seq
         else:
             part = seq
-        windows = self.vae.converter.windows(part)  # MidiError with the reason when too short
-        return InputSong(name=name, original=seq, sequence=part, windows=windows, warnings=warnings_,
-                         melody_choice=choice)
+        # MidiError with the reason when no window is left
+        cut = cut_song(self.vae.converter, part, max_steps=self.vae.config.max_seq_len,
+                       pad_length=self.vae.config.encoder == "hierarchical")
+        if cut.warning():
+            warnings_.append(cut.warning())
+        return InputSong(name=name, original=seq, sequence=part, windows=cut.windows,
+                         warnings=warnings_, melody_choice=choice, metre=cut.metre, qpm=cut.qpm,
+                         skipped=cut.skipped)
 
     def remove(self, index: int) -> None:
         del self.songs[index]
@@ -393,6 +406,32 @@ class Personalizer:
     @property
     def windows(self) -> list:
         return [w for song in self.songs for w in song.windows]
+
+    def output_metre(self) -> tuple:
+        """(Metre, qpm) samples are written in: those of most input windows (4/4, 120 qpm
+        without inputs)."""
+        from .music.windows import FOUR_FOUR, majority  # noqa: PLC0415
+
+        metres: dict = {}
+        tempos: dict = {}
+        for song in self.songs:
+            metre = song.metre or FOUR_FOUR
+            metres[metre] = metres.get(metre, 0) + len(song.windows)
+            tempos[song.qpm] = tempos.get(song.qpm, 0) + len(song.windows)
+        if not metres:
+            return FOUR_FOUR, DEFAULT_QPM
+        return majority(metres), float(majority(tempos))
+
+    def output_steps(self) -> int:
+        """Steps of each sample: the whole bars of `output_metre` that fit in the model's window
+        (a 6/8 song's samples are two 6/8 bars, 24 steps); hierarchical decoders always decode
+        their full length."""
+        from .music.windows import output_steps  # noqa: PLC0415
+
+        max_len = self.vae.config.max_seq_len
+        if self.vae.config.decoder == "hierarchical":
+            return max_len
+        return output_steps(self.output_metre()[0], max_len)
 
     # -- codes and training -------------------------------------------------------------------
     def codes(self) -> np.ndarray:
@@ -460,12 +499,17 @@ class Personalizer:
         return self.decode(z_small, temperature=temperature, seed=seed)
 
     def decode(self, z_small, *, temperature: float | None = 0.0, seed: int | None = None) -> list[Sample]:
-        """MidiMe codes `[n, latent]` → MusicVAE codes → notes."""
+        """MidiMe codes `[n, latent]` → MusicVAE codes → notes, in the inputs' metre and tempo
+        (`output_metre`, `output_steps`)."""
+        from .music.windows import in_metre  # noqa: PLC0415
+
         midime = self._require_midime()
         z_small = np.atleast_2d(np.asarray(z_small, np.float32))
         z = np.asarray(midime.decode(z_small), np.float32)
         tensors = self.vae.decode_to_tensors(z, temperature=temperature, seed=seed)
-        seqs = self.vae.converter.from_tensors(list(tensors))
+        tensors = tensors[:, : self.output_steps()]
+        metre, qpm = self.output_metre()
+        seqs = [in_metre(s, metre, qpm) for s in self.vae.converter.from_tensors(list(tensors))]
         return [Sample(z_small=a, z=b, sequence=s, tensor=t) for a, b, s, t in zip(z_small, z, seqs, tensors)]
 
     def input_positions(self) -> np.ndarray:
