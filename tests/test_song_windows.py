@@ -143,8 +143,8 @@ def test_silent_windows_are_skipped_and_told_with_their_bars():
     assert [s.bar for s in cut.skipped] == [5, 6, 7]
     assert len(cut.windows) == 11 - 3
     text = cut.warning()
-    assert text.startswith("3 of 11 windows were left out") and "bars 5, 6, 7" in text
-    assert "silent" in text
+    assert text == ("3 of 11 windows were left out because they are silent (rests only): the "
+                    "windows starting at bars 5, 6 and 7.")
 
 
 def test_drum_windows_without_known_drums_are_skipped():
@@ -156,7 +156,7 @@ def test_drum_windows_without_known_drums_are_skipped():
                       is_drum=True, instrument=9)
     cut = cut_song(DrumsConverter(2), seq)
     assert [w.bar for w in cut.windows] == [1, 2, 3] and [s.bar for s in cut.skipped] == [4, 5]
-    assert "drum" in cut.warning()
+    assert cut.warning().startswith("2 of 5 windows were left out because they hold no drum")
 
 
 def test_a_song_fails_only_when_no_window_is_left():

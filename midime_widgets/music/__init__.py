@@ -18,6 +18,7 @@ from .converters import (
     Window,
     converter_from_spec,
 )
+from .windows import Metre, SongCut, SongWindow, cut_song, in_metre, song_windows
 from .melody import MelodyCandidate, MelodyChoice, PreparedMelody, find_melody, prepare_melody
 from .audio import render_wav
 from .summary import MidiSummary, inspect_midi
@@ -33,6 +34,12 @@ __all__ = [
     "Window",
     "MelodyCandidate",
     "MelodyChoice",
+    "Metre",
+    "SongCut",
+    "SongWindow",
+    "cut_song",
+    "in_metre",
+    "song_windows",
     "MidiSummary",
     "PreparedMelody",
     "converter_from_spec",

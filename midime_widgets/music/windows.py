@@ -228,7 +228,7 @@ class SkippedWindow:
     """A window left out: its first bar and why."""
 
     bar: int
-    reason: str
+    reason: tuple  # (said of one window, said of several), e.g. SILENT
 
 
 @dataclasses.dataclass
@@ -242,20 +242,28 @@ class SongCut:
     total: int  # windows tried, kept + skipped
 
     def warning(self) -> str | None:
-        """The skipped windows in a musician's words, or None when none was skipped."""
+        """The skipped windows in a musician's words, or None when none was skipped, e.g.
+        "2 of 307 windows were left out because they are silent (rests only): the windows
+        starting at bars 161 and 262." (one sentence per reason)."""
         if not self.skipped:
             return None
         by_reason = collections.defaultdict(list)
         for s in self.skipped:
             by_reason[s.reason].append(s.bar)
-        parts = [f"{len(bars)} {_because(reason)} (starting at {_bar_list(bars)})"
-                 for reason, bars in by_reason.items()]
-        return (f"{len(self.skipped)} of {self.total} windows were left out: "
-                + "; ".join(parts) + ".")
+        return " ".join(_skipped_sentence(reason, bars, self.total)
+                        for reason, bars in by_reason.items())
 
 
-def _because(reason: str) -> str:
-    return f"because {reason}"
+#: Why a window is skipped, as (one window, several windows).
+SILENT = ("it is silent (rests only)", "they are silent (rests only)")
+NO_KNOWN_DRUMS = ("it holds no drum the model knows", "they hold no drum the model knows")
+
+
+def _skipped_sentence(reason: tuple, bars: list[int], total: int) -> str:
+    one = len(bars) == 1
+    return (f"{len(bars)} of {total} windows {'was' if one else 'were'} left out because "
+            f"{reason[0] if one else reason[1]}: the {'window' if one else 'windows'} starting "
+            f"at {_bar_list(bars)}.")
 
 
 def _bars_text(n: int) -> str:
@@ -263,9 +271,11 @@ def _bars_text(n: int) -> str:
 
 
 def _bar_list(bars: list[int], shown: int = 8) -> str:
-    words = ", ".join(str(b) for b in bars[:shown])
-    more = f" and {len(bars) - shown} more" if len(bars) > shown else ""
-    return ("bar " if len(bars) == 1 else "bars ") + words + more
+    words = [str(b) for b in bars[:shown]]
+    if len(bars) > shown:
+        words.append(f"{len(bars) - shown} more")
+    text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return ("bar " if len(bars) == 1 else "bars ") + text
 
 
 def window_spans(bars: list[Bar], max_steps: int, rule: str = WINDOW_RULE):
@@ -347,8 +357,8 @@ class _Events:
 
     def empty_reason(self, events: list) -> str | None:
         if self.drums:
-            return None if any(events) else "they hold no drum hit the model knows"
-        return None if any(e >= 0 for e in events) else "they are silent (rests only)"
+            return None if any(events) else NO_KNOWN_DRUMS
+        return None if any(e >= 0 for e in events) else SILENT
 
     def encode(self, events: list) -> tuple[np.ndarray, np.ndarray]:
         if self.drums:
@@ -441,9 +451,10 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
         metre_weight[bar.metre] += 1
         qpm_weight[round(qpm, 3)] += 1
     if not kept:
-        reasons = sorted({s.reason for s in skipped})
-        raise MidiError(f"No {converter.describe()} can be cut from this song: every window "
-                        + ("is left out, " if reasons else "") + "; ".join(reasons) + ".")
+        reasons = sorted({s.reason[1] for s in skipped})
+        raise MidiError(f"No {converter.describe()} can be cut from this song: all "
+                        f"{len(skipped)} windows were left out because " + " or ".join(reasons)
+                        + ".")
     metre = majority(metre_weight)
     return SongCut(kept, skipped, metre, float(majority(qpm_weight)), len(kept) + len(skipped))
 
