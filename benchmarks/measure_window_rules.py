@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     warnings.simplefilter("ignore")
     from midime_widgets import MusicVAE
     from midime_widgets.music import load_midi, prepare_melody
-    from midime_widgets.music.windows import cut_song, find_pickup, song_grid, TempoMap
+    from midime_widgets.music.windows import cut_song, song_grid
 
     vae = MusicVAE.default()
     conv = vae.converter
@@ -90,7 +90,6 @@ def main(argv=None) -> int:
             cut = cut_song(conv, part, rule=rule, pickup=given)
             ws = cut.windows
             _, mu, _ = vae.encode_tensors([w.inputs for w in ws], [w.length for w in ws])
-            steps = max(w.steps for w in ws)
             length = max(w.length for w in ws)
             decoded = vae.decode_to_tensors(mu, length=length, temperature=0.0)
             for w, out in zip(ws, decoded):

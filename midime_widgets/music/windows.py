@@ -37,7 +37,7 @@ import numpy as np
 from note_seq.protobuf import music_pb2
 
 from ..errors import MidiError
-from .converters import BaseConverter, DrumsConverter, MelodyConverter, TrioConverter, Window
+from .converters import BaseConverter, DrumsConverter, TrioConverter, Window
 from .drums import DRUM_PITCH_TO_CLASS
 from .quantize import DEFAULT_QPM, STEPS_PER_QUARTER
 
@@ -394,10 +394,9 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
 
     `converter` gives the encoding (melody or drums; a trio is cut on a 4/4 grid of the
     re-timed song by its own converter). `max_steps` defaults to the converter's window length.
-    `pad_length=True` makes the model read the full padded window (hierarchical encoders need
-    it); by default the "bars" rule sets `length` to the window's musical steps. `pickup`: see
-    `song_grid`. Raises
-    MidiError with the reason when no window is left.
+    `rule` is one of `WINDOW_RULES`; only "bars" lets the model read just the window's musical
+    steps (`length`), unless `pad_length` (hierarchical encoders read their full length).
+    `pickup`: see `song_grid`. Raises MidiError with the reason when no window is left.
     """
     if rule not in WINDOW_RULES:
         raise ValueError(f"rule must be one of {WINDOW_RULES}, got {rule!r}.")
