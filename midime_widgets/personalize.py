@@ -431,7 +431,7 @@ class Personalizer:
         max_len = self.vae.config.max_seq_len
         if self.vae.config.decoder == "hierarchical":
             return max_len
-        return output_steps(self.output_metre()[0], max_len)
+        return output_steps(self.output_metre()[0], max_len, self.vae.converter.steps_per_quarter)
 
     # -- codes and training -------------------------------------------------------------------
     def codes(self) -> np.ndarray:

@@ -77,6 +77,14 @@ def test_windows_hold_whole_bars_of_any_metre(metre, bar_steps, bars_per_window)
     assert output_steps(Metre(*metre), 32) == bars_per_window * bar_steps
 
 
+def test_models_with_8th_note_steps_count_bars_in_their_steps():
+    q2 = MelodyConverter(4, steps_per_quarter=2)  # 4 bars of 8 steps
+    cut = cut_song(q2, song(10, metre=(6, 8)))
+    assert q2.max_steps == 32 and Metre(6, 8).bar_steps(2) == 6
+    assert [(w.bars, w.steps, w.start_step) for w in cut.windows[:2]] == [(5, 30, 0), (5, 30, 6)]
+    assert output_steps(Metre(6, 8), 32, 2) == 30
+
+
 def test_song_without_time_signature_is_read_as_4_4():
     cut = cut_song(MEL, song(4, time_signature=False))
     assert cut.metre == Metre(4, 4) and [w.steps for w in cut.windows] == [32, 32, 32]

@@ -69,7 +69,12 @@ class Metre:
 
     @property
     def steps(self) -> int:
-        return max(1, round(self.numerator * 4 * STEPS_PER_QUARTER / self.denominator))
+        """Bar length in 16th notes."""
+        return self.bar_steps()
+
+    def bar_steps(self, steps_per_quarter: int = STEPS_PER_QUARTER) -> int:
+        """Bar length in steps of `steps_per_quarter` to the quarter note (at least one)."""
+        return max(1, round(self.numerator * 4 * steps_per_quarter / self.denominator))
 
     def __str__(self) -> str:
         return f"{self.numerator}/{self.denominator}"
@@ -90,9 +95,10 @@ class Bar:
 
 
 class TempoMap:
-    """Seconds ↔ quarter notes through a song's tempo changes (120 qpm without any)."""
+    """Seconds ↔ quarter notes ↔ steps through a song's tempo changes (120 qpm without any)."""
 
-    def __init__(self, seq: NoteSequence):
+    def __init__(self, seq: NoteSequence, steps_per_quarter: int = STEPS_PER_QUARTER):
+        self.steps_per_quarter = int(steps_per_quarter)
         tempos = sorted((t for t in seq.tempos if t.qpm > 0), key=lambda t: t.time)
         changes = [(0.0, tempos[0].qpm if tempos else DEFAULT_QPM)]
         for t in tempos:
@@ -116,10 +122,10 @@ class TempoMap:
         return self.times[i] + (quarters - self.quarters[i]) * 60.0 / self.qpms[i]
 
     def step(self, time: float) -> int:
-        return int(round(self.to_quarters(time) * STEPS_PER_QUARTER))
+        return int(round(self.to_quarters(time) * self.steps_per_quarter))
 
     def seconds(self, step: float) -> float:
-        return self.to_seconds(step / STEPS_PER_QUARTER)
+        return self.to_seconds(step / self.steps_per_quarter)
 
     def qpm_at(self, time: float) -> float:
         return self.qpms[max(0, bisect.bisect_right(self.times, time + _TS_EPS) - 1)]
@@ -139,12 +145,13 @@ def metre_changes(seq: NoteSequence, tempo: TempoMap) -> list[tuple[int, Metre]]
         last_step, last = changes[-1]
         if step == last_step:
             changes[-1] = (step, metre)
-        elif metre != last or (step - last_step) % last.steps:
+        elif metre != last or (step - last_step) % last.bar_steps(tempo.steps_per_quarter):
             changes.append((step, metre))
     return changes
 
 
-def find_pickup(onsets: Sequence[tuple[int, int]], bar_steps: int, until: int) -> int:
+def find_pickup(onsets: Sequence[tuple[int, int]], bar_steps: int, until: int,
+                eighth: int = STEPS_PER_QUARTER // 2) -> int:
     """Where the first bar line falls (0 = no pickup), from notes `(start step, steps)`.
 
     Musicians put long notes on the downbeat; so the bar line goes where the notes starting on
@@ -157,23 +164,25 @@ def find_pickup(onsets: Sequence[tuple[int, int]], bar_steps: int, until: int) -
     for start, steps in onsets:
         if start < until:
             weight[start % bar_steps] += min(steps, bar_steps)
-    score = {p: weight[p] * (1.0 if p <= bar_steps // 2 else 0.9) for p in range(0, bar_steps, 2)}
+    score = {p: weight[p] * (1.0 if p <= bar_steps // 2 else 0.9)
+             for p in range(0, bar_steps, max(1, eighth))}
     best = max(score, key=lambda p: (score[p], p == 0))
     return best if score[best] > score[0] else 0
 
 
-def bar_lines(changes: list[tuple[int, Metre]], end: int, pickup: int = 0) -> list[Bar]:
+def bar_lines(changes: list[tuple[int, Metre]], end: int, pickup: int = 0,
+              steps_per_quarter: int = STEPS_PER_QUARTER) -> list[Bar]:
     """Every bar from the song's start (or its pickup) to step `end`."""
     bars: list[Bar] = []
     number = 0 if pickup else 1
     for k, (start, metre) in enumerate(changes):
         stop = changes[k + 1][0] if k + 1 < len(changes) else max(end, start + 1)
-        step = start
-        pickup %= metre.steps
+        step, bar = start, metre.bar_steps(steps_per_quarter)
+        pickup %= bar
         if k == 0 and pickup:
-            step = pickup - metre.steps  # the pickup: a bar that begins before the song
+            step = pickup - bar  # the pickup: a bar that begins before the song
         while step < stop:
-            steps = min(metre.steps, stop - step) if k + 1 < len(changes) else metre.steps
+            steps = min(bar, stop - step) if k + 1 < len(changes) else bar
             bars.append(Bar(step, steps, metre, number))
             number += 1
             step += steps
@@ -368,23 +377,25 @@ class _Events:
         return tensor, tensor
 
 
-def song_grid(seq: NoteSequence, *, pickup: int | None = None):
+def song_grid(seq: NoteSequence, *, pickup: int | None = None,
+              steps_per_quarter: int = STEPS_PER_QUARTER):
     """(tempo map, bars, end step) of `seq`. `pickup` is the step of the first bar line (0: no
     pickup); None finds it from the notes (`find_pickup`)."""
-    tempo = TempoMap(seq)
+    spq = int(steps_per_quarter)
+    tempo = TempoMap(seq, spq)
     changes = metre_changes(seq, tempo)
     notes = [n for n in seq.notes if n.velocity > 0]
     spans = [(tempo.step(n.start_time), max(1, tempo.step(n.end_time) - tempo.step(n.start_time)))
              for n in notes]
     end = max((s + d for s, d in spans), default=0)
-    if pickup is None and len(changes) > 1 and changes[1][0] < changes[0][1].steps:
+    if pickup is None and len(changes) > 1 and changes[1][0] < changes[0][1].bar_steps(spq):
         pickup = changes[1][0]  # a stretch shorter than a bar before the first bar line
         changes = [(0, changes[1][1])] + changes[2:]
     until = changes[1][0] if len(changes) > 1 else end
     first = changes[0][1]
     if pickup is None:
-        pickup = find_pickup(spans, first.steps, until) if spans else 0
-    return tempo, bar_lines(changes, end, pickup), end
+        pickup = find_pickup(spans, first.bar_steps(spq), until, spq // 2) if spans else 0
+    return tempo, bar_lines(changes, end, pickup, spq), end
 
 
 def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | None = None,
@@ -407,22 +418,24 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
         raise ValueError("cut_song needs a converter with a window length (slice_bars).")
     if isinstance(converter, TrioConverter):
         return _cut_on_grid(converter, seq)
-    tempo = TempoMap(seq)
+    spq = converter.steps_per_quarter
+    tempo = TempoMap(seq, spq)
     events = _Events(converter, seq, tempo)
     if not events.any_notes:
         raise MidiError(f"No {converter.describe()} can be cut from this song: "
                         + converter._no_windows_reason(seq))
     if rule == "grid":
         first = min(s for s, _, _ in events.spans)
-        first -= first % (4 * STEPS_PER_QUARTER)
-        bars = [Bar(first + k * 16, 16, FOUR_FOUR, k + 1)
-                for k in range(math.ceil((events.end - first) / 16))]
+        bar = converter.steps_per_bar
+        first -= first % bar
+        bars = [Bar(first + k * bar, bar, FOUR_FOUR, k + 1)
+                for k in range(math.ceil((events.end - first) / bar))]
     else:
-        _, bars, _ = song_grid(seq, pickup=pickup)
+        _, bars, _ = song_grid(seq, pickup=pickup, steps_per_quarter=spq)
     spans = window_spans(bars, max_steps, "bars" if rule == "bars-padded" else rule)
     if not spans:
         metre = bars[0].metre if bars else FOUR_FOUR
-        need = max(1, max_steps // metre.steps)
+        need = max(1, max_steps // metre.bar_steps(spq))
         raise MidiError(f"No {converter.describe()} can be cut from this song: it lasts "
                         f"{_bars_text(len(bars))} of {metre}, and the model reads "
                         f"{_bars_text(need)} of it at a time.")
@@ -484,7 +497,8 @@ def song_windows(converter: BaseConverter, seq: NoteSequence, **options) -> list
     return cut_song(converter, seq, **options).windows
 
 
-def output_steps(metre: Metre, max_steps: int) -> int:
+def output_steps(metre: Metre, max_steps: int, steps_per_quarter: int = STEPS_PER_QUARTER) -> int:
     """Steps of the whole bars of `metre` that fit in `max_steps` (at least one bar's worth,
     at most `max_steps`): the length samples are decoded to for a song in that metre."""
-    return min(max_steps, max(1, max_steps // metre.steps) * metre.steps)
+    bar = metre.bar_steps(steps_per_quarter)
+    return min(max_steps, max(1, max_steps // bar) * bar)
