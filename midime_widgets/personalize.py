@@ -332,6 +332,33 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
 # ---------------------------------------------------------------------------------------------
 
 
+def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | None = None) -> InputSong:
+    """`seq` as `vae` reads it: its part (the melody line, or the drums) cut into windows on its
+    bar lines, in any metre (`music.cut_song`; see docs/windows.md).
+
+    Windows the model cannot read are skipped and told in the song's `warnings`. Raises
+    MidiError (one sentence, to be prefixed by the file name) when no window is left. The
+    windows carry their tensors: `vae.encode(song.windows)` reads them without re-cutting.
+    """
+    from .music import prepare_melody  # noqa: PLC0415
+    from .music.windows import cut_song  # noqa: PLC0415
+
+    notes, choice = [], None
+    if vae.kind == "melody":
+        prepared = prepare_melody(seq, instrument)
+        part, notes, choice = prepared.sequence, list(prepared.warnings), prepared.choice
+    elif vae.kind == "drums" and not any(n.is_drum for n in seq.notes):
+        raise MidiError(f"This song has no drum track, and this model ({vae.name}) plays drums only.")
+    else:
+        part = seq
+    cut = cut_song(vae.converter, part, max_steps=vae.config.max_seq_len,
+                   pad_length=vae.config.encoder == "hierarchical")
+    if cut.warning():
+        notes.append(cut.warning())
+    return InputSong(name=name, original=seq, sequence=part, windows=cut.windows, warnings=notes,
+                     melody_choice=choice, metre=cut.metre, qpm=cut.qpm, skipped=cut.skipped)
+
+
 class Personalizer:
     """Holds the inputs, their MusicVAE codes and the MidiMe trained on them."""
 
@@ -371,29 +398,8 @@ class Personalizer:
         return song
 
     def prepare(self, seq: NoteSequence, *, name: str, instrument: int | None = None) -> InputSong:
-        """The song as the model reads it: its part (melody or drums) cut into windows."""
-        from .music import prepare_melody  # noqa: PLC0415
-        from .music.windows import cut_song  # noqa: PLC0415
-
-        kind = self.vae.kind
-        warnings_, choice = [], None
-        if kind == "melody":
-            prepared = prepare_melody(seq, instrument)
-            part, warnings_, choice = prepared.sequence, list(prepared.warnings), prepared.choice
-        elif kind == "drums":
-            if not any(n.is_drum for n in seq.notes):
-                raise MidiError(f"'{name}' has no drum track, and this model ({self.vae.name}) plays drums only.")
-            part = seq
-        else:
-            part = seq
-        # MidiError with the reason when no window is left
-        cut = cut_song(self.vae.converter, part, max_steps=self.vae.config.max_seq_len,
-                       pad_length=self.vae.config.encoder == "hierarchical")
-        if cut.warning():
-            warnings_.append(cut.warning())
-        return InputSong(name=name, original=seq, sequence=part, windows=cut.windows,
-                         warnings=warnings_, melody_choice=choice, metre=cut.metre, qpm=cut.qpm,
-                         skipped=cut.skipped)
+        """The song as this model reads it (see `prepare_song`); nothing is added."""
+        return prepare_song(self.vae, seq, name=name, instrument=instrument)
 
     def remove(self, index: int) -> None:
         del self.songs[index]
