@@ -10,7 +10,7 @@ import pytest
 
 from midime_widgets.errors import MidiError
 from midime_widgets.models.musicvae import MusicVAE
-from midime_widgets.music import load_midi
+from midime_widgets.music import load_midi, to_midi_bytes
 from midime_widgets.music.converters import DrumsConverter, MelodyConverter
 from midime_widgets.music.windows import (
     Metre,
@@ -214,6 +214,9 @@ def test_samples_round_trip_through_midi_in_the_songs_metre_and_tempo(jig, tmp_p
     step = 60.0 / 90.0 / 4
     assert all(n.end_time <= 24 * step + 1e-6 for s in samples for n in s.sequence.notes)
     assert all(s.tensor.shape == (24, 90) for s in samples)
+    again = load_midi(to_midi_bytes(samples[1].sequence))  # what the CLI and panel write
+    assert [(t.numerator, t.denominator) for t in again.time_signatures] == [(6, 8)]
+    assert again.tempos[0].qpm == pytest.approx(90.0, abs=0.01)
 
 
 def test_novelty_compares_windows_and_samples_on_the_same_grid(jig):
