@@ -31,6 +31,9 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=oneill.DEFAULT_COUNT)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
+    from midime_widgets.cli import hide_native_stderr
+
+    hide_native_stderr()  # TensorFlow's C++ start-up lines
     from midime_widgets import MusicVAE
     from midime_widgets.errors import MidiError
     from midime_widgets.personalize import Personalizer

@@ -64,6 +64,9 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=oneill.DEFAULT_COUNT)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
+    from midime_widgets.cli import hide_native_stderr
+
+    hide_native_stderr()  # TensorFlow's C++ start-up lines
     from midime_widgets import MusicVAE
     from midime_widgets.music import load_midi, prepare_melody
     from midime_widgets.music.windows import cut_song, song_grid
