@@ -352,7 +352,7 @@ def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | None = 
     else:
         part = seq
     cut = cut_song(vae.converter, part, max_steps=vae.config.max_seq_len,
-                   pad_length=vae.config.encoder == "hierarchical")
+                   pad_length=vae.config.encoder == "hierarchical", grid_from=seq)
     if cut.warning():
         notes.append(cut.warning())
     return InputSong(name=name, original=seq, sequence=part, windows=cut.windows, warnings=notes,

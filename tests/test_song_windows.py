@@ -107,6 +107,26 @@ def test_pickup_marked_by_a_restated_time_signature():
     assert (bars[0].start, bars[1].start) == (-12, 4)
 
 
+def test_a_song_that_starts_after_a_rest_keeps_the_files_bar_lines():
+    seq = song(6)
+    for n in seq.notes:  # move everything 3 16ths late: the file already places its pickup
+        n.start_time += 3 * Q / 4
+        n.end_time += 3 * Q / 4
+    _, bars, _ = song_grid(seq)
+    assert bars[0].start == 0 and bars[0].number == 1
+
+
+def test_accompaniment_places_the_bar_lines_of_the_melody():
+    melody = song(8, pickup_steps=4)  # long notes at step 4 of each 4/4 bar ...
+    band = note_seq.NoteSequence()
+    band.CopyFrom(melody)
+    for b in range(9):  # ... but the chords change on the file's own bar lines
+        band.notes.add(pitch=48, velocity=60, start_time=b * 4 * Q, end_time=(b + 1) * 4 * Q,
+                       instrument=1, program=48)
+    assert song_grid(melody)[1][0].start == 4 - 16
+    assert cut_song(MEL, melody, grid_from=band).windows[0].start_step == 0
+
+
 def test_find_pickup_keeps_bar_one_on_ties_and_prefers_short_pickups():
     even = [(s, 2) for s in range(0, 64, 2)]
     assert find_pickup(even, 16, 64) == 0
