@@ -442,8 +442,9 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
         bars = [Bar(first + k * bar, bar, FOUR_FOUR, k + 1)
                 for k in range(math.ceil((events.end - first) / bar))]
     else:
+        part_end = max(tempo.step(n.end_time) for n in seq.notes if n.velocity > 0)
         _, bars, _ = song_grid(seq if grid_from is None else grid_from, pickup=pickup,
-                               steps_per_quarter=spq, end=events.end)
+                               steps_per_quarter=spq, end=part_end)
     spans = window_spans(bars, max_steps, "bars" if rule == "bars-padded" else rule)
     if not spans:
         metre = bars[0].metre if bars else FOUR_FOUR
