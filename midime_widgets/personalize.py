@@ -60,9 +60,12 @@ class InputSong:
     name: str
     original: NoteSequence
     sequence: NoteSequence  # what is cut into windows (e.g. the chosen melody line)
-    windows: list  # music.Window objects in time order
+    windows: list  # music.windows.SongWindow objects in time order
     warnings: list
     melody_choice: object | None = None  # music.MelodyChoice for melody models
+    metre: Any = None  # music.windows.Metre: the song's (majority) time signature
+    qpm: float = DEFAULT_QPM  # the song's (majority) tempo
+    skipped: list = dataclasses.field(default_factory=list)  # music.windows.SkippedWindow
 
 
 @dataclasses.dataclass
@@ -396,6 +399,33 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
 # ---------------------------------------------------------------------------------------------
 
 
+def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | None = None) -> InputSong:
+    """`seq` as `vae` reads it: its part (the melody line, or the drums) cut into windows on its
+    bar lines, in any metre (`music.cut_song`; see docs/windows.md).
+
+    Windows the model cannot read are skipped and told in the song's `warnings`. Raises
+    MidiError (one sentence, to be prefixed by the file name) when no window is left. The
+    windows carry their tensors: `vae.encode(song.windows)` reads them without re-cutting.
+    """
+    from .music import prepare_melody  # noqa: PLC0415
+    from .music.windows import cut_song  # noqa: PLC0415
+
+    notes, choice = [], None
+    if vae.kind == "melody":
+        prepared = prepare_melody(seq, instrument)
+        part, notes, choice = prepared.sequence, list(prepared.warnings), prepared.choice
+    elif vae.kind == "drums" and not any(n.is_drum for n in seq.notes):
+        raise MidiError(f"This song has no drum track, and this model ({vae.name}) plays drums only.")
+    else:
+        part = seq
+    cut = cut_song(vae.converter, part, max_steps=vae.config.max_seq_len,
+                   pad_length=vae.config.encoder == "hierarchical", grid_from=seq)
+    if cut.warning():
+        notes.append(cut.warning())
+    return InputSong(name=name, original=seq, sequence=part, windows=cut.windows, warnings=notes,
+                     melody_choice=choice, metre=cut.metre, qpm=cut.qpm, skipped=cut.skipped)
+
+
 class Personalizer:
     """Holds the inputs, their MusicVAE codes and the MidiMe trained on them."""
 
@@ -417,12 +447,14 @@ class Personalizer:
 
     # -- inputs -----------------------------------------------------------------------------
     def add_midi(self, source, *, name: str | None = None, instrument: int | str | None = None) -> InputSong:
-        """Load one MIDI file (path or bytes), extract what the model reads, cut windows.
+        """Load one MIDI file (path, bytes or NoteSequence), extract what the model reads, cut
+        windows on its bar lines (any metre, see `music.windows`).
 
         `instrument` picks the melody track (melody models): its number or its name as
         `midime-widgets inspect` lists them (see `resolve_track`); default: the chooser's pick.
-
-        Raises MidiError (nothing is added) when the file is unreadable or too short.
+        Windows the model cannot read are skipped and told in `song.warnings`. Raises MidiError
+        (one sentence, to be prefixed by the file name; nothing is added) when the file is
+        unreadable or no window at all is left.
         """
         from note_seq.protobuf.music_pb2 import NoteSequence  # noqa: PLC0415
 
@@ -437,22 +469,8 @@ class Personalizer:
         return song
 
     def prepare(self, seq: NoteSequence, *, name: str, instrument: int | str | None = None) -> InputSong:
-        from .music import prepare_melody  # noqa: PLC0415
-
-        kind = self.vae.kind
-        warnings_, choice = [], None
-        if kind == "melody":
-            prepared = prepare_melody(seq, instrument)
-            part, warnings_, choice = prepared.sequence, list(prepared.warnings), prepared.choice
-        elif kind == "drums":
-            if not any(n.is_drum for n in seq.notes):
-                raise MidiError(f"'{name}' has no drum track, and this model ({self.vae.name}) plays drums only.")
-            part = seq
-        else:
-            part = seq
-        windows = self.vae.converter.windows(part)  # MidiError with the reason when too short
-        return InputSong(name=name, original=seq, sequence=part, windows=windows, warnings=warnings_,
-                         melody_choice=choice)
+        """The song as this model reads it (see `prepare_song`); nothing is added."""
+        return prepare_song(self.vae, seq, name=name, instrument=instrument)
 
     def remove(self, index: int) -> None:
         del self.songs[index]
@@ -465,6 +483,32 @@ class Personalizer:
     @property
     def windows(self) -> list:
         return [w for song in self.songs for w in song.windows]
+
+    def output_metre(self) -> tuple:
+        """(Metre, qpm) samples are written in: those of most input windows (4/4, 120 qpm
+        without inputs)."""
+        from .music.windows import FOUR_FOUR, majority  # noqa: PLC0415
+
+        metres: dict = {}
+        tempos: dict = {}
+        for song in self.songs:
+            metre = song.metre or FOUR_FOUR
+            metres[metre] = metres.get(metre, 0) + len(song.windows)
+            tempos[song.qpm] = tempos.get(song.qpm, 0) + len(song.windows)
+        if not metres:
+            return FOUR_FOUR, DEFAULT_QPM
+        return majority(metres), float(majority(tempos))
+
+    def output_steps(self) -> int:
+        """Steps of each sample: the whole bars of `output_metre` that fit in the model's window
+        (a 6/8 song's samples are two 6/8 bars, 24 steps); hierarchical decoders always decode
+        their full length."""
+        from .music.windows import output_steps  # noqa: PLC0415
+
+        max_len = self.vae.config.max_seq_len
+        if self.vae.config.decoder == "hierarchical":
+            return max_len
+        return output_steps(self.output_metre()[0], max_len, self.vae.converter.steps_per_quarter)
 
     # -- codes and training -------------------------------------------------------------------
     def codes(self) -> np.ndarray:
@@ -541,12 +585,17 @@ class Personalizer:
         return self.decode(z_small, temperature=temperature, seed=seed)
 
     def decode(self, z_small, *, temperature: float | None = 0.0, seed: int | None = None) -> list[Sample]:
-        """MidiMe codes `[n, latent]` → MusicVAE codes → notes."""
+        """MidiMe codes `[n, latent]` → MusicVAE codes → notes, in the inputs' metre and tempo
+        (`output_metre`, `output_steps`)."""
+        from .music.windows import in_metre  # noqa: PLC0415
+
         midime = self._require_midime()
         z_small = np.atleast_2d(np.asarray(z_small, np.float32))
         z = np.asarray(midime.decode(z_small), np.float32)
         tensors = self.vae.decode_to_tensors(z, temperature=temperature, seed=seed)
-        seqs = self.vae.converter.from_tensors(list(tensors))
+        tensors = tensors[:, : self.output_steps()]
+        metre, qpm = self.output_metre()
+        seqs = [in_metre(s, metre, qpm) for s in self.vae.converter.from_tensors(list(tensors))]
         return [Sample(z_small=a, z=b, sequence=s, tensor=t) for a, b, s, t in zip(z_small, z, seqs, tensors)]
 
     def input_positions(self) -> np.ndarray:

@@ -27,6 +27,7 @@ from .melody import (
     resolve_track,
     track_names,
 )
+from .windows import Metre, SongCut, SongWindow, cut_song, in_metre, song_windows
 from .audio import render_wav
 from .summary import MidiSummary, inspect_midi
 
@@ -41,6 +42,12 @@ __all__ = [
     "Window",
     "MelodyCandidate",
     "MelodyChoice",
+    "Metre",
+    "SongCut",
+    "SongWindow",
+    "cut_song",
+    "in_metre",
+    "song_windows",
     "MidiSummary",
     "PreparedMelody",
     "converter_from_spec",

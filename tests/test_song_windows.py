@@ -1,0 +1,288 @@
+"""Windows cut on the song's own bar lines (music.windows) and the Personalizer around them:
+any metre, pickups, metre and tempo changes, no time signature; skipped windows are told, not
+fatal; samples come back in the song's metre and tempo."""
+
+from __future__ import annotations
+
+import note_seq
+import numpy as np
+import pytest
+
+from midime_widgets.errors import MidiError
+from midime_widgets.models.musicvae import MusicVAE
+from midime_widgets.music import load_midi, to_midi_bytes
+from midime_widgets.music.converters import DrumsConverter, MelodyConverter
+from midime_widgets.music.windows import (
+    Metre,
+    cut_song,
+    find_pickup,
+    output_steps,
+    song_grid,
+)
+from midime_widgets.personalize import NoveltyIndex, Personalizer, prepare_song, step_grid
+
+MEL = MelodyConverter(2)
+Q = 0.5  # seconds per quarter at 120 qpm
+
+
+def song(bars, *, metre=(4, 4), qpm=120.0, pickup_steps=0, time_signature=True, rests=()):
+    """A melody of `bars` bars of `metre`: a long note on each downbeat, then 8th notes.
+
+    `pickup_steps` 16ths of 8th notes come before the first bar line; bars listed in `rests`
+    (1-based) are silent."""
+    seq = note_seq.NoteSequence(ticks_per_quarter=220)
+    seq.tempos.add(time=0.0, qpm=qpm)
+    if time_signature:
+        seq.time_signatures.add(time=0.0, numerator=metre[0], denominator=metre[1])
+    step = 60.0 / qpm / 4
+    bar_steps = Metre(*metre).steps
+
+    def note(start, steps, pitch):
+        seq.notes.add(pitch=pitch, velocity=80, start_time=start * step,
+                      end_time=(start + steps) * step)
+
+    for s in range(0, pickup_steps, 2):
+        note(s, 2, 67)
+    for b in range(bars):
+        if b + 1 in rests:
+            continue
+        first = pickup_steps + b * bar_steps
+        note(first, 6, 60 + b % 5)
+        for s in range(first + 6, first + bar_steps, 2):
+            note(s, 2, 72)
+    seq.total_time = max(n.end_time for n in seq.notes)
+    return seq
+
+
+def onsets(window):
+    labels = np.argmax(window.inputs, axis=-1)
+    return [t for t, c in enumerate(labels) if c >= 2]
+
+
+@pytest.mark.parametrize("metre, bar_steps, bars_per_window", [
+    ((4, 4), 16, 2), ((3, 4), 12, 2), ((6, 8), 12, 2), ((2, 4), 8, 4), ((9, 8), 18, 1),
+    ((12, 8), 24, 1), ((3, 8), 6, 5), ((5, 4), 20, 1), ((7, 8), 14, 2),
+])
+def test_windows_hold_whole_bars_of_any_metre(metre, bar_steps, bars_per_window):
+    cut = cut_song(MEL, song(10, metre=metre))
+    assert Metre(*metre).steps == bar_steps
+    assert cut.metre == Metre(*metre) and not cut.skipped
+    assert len(cut.windows) == 10 - bars_per_window + 1  # hop one bar, whole windows only
+    for k, w in enumerate(cut.windows):
+        assert (w.bar, w.bars, w.steps) == (k + 1, bars_per_window, bars_per_window * bar_steps)
+        assert w.start_step == k * bar_steps and w.inputs.shape == (32, 90) and w.length == 32
+        assert onsets(w)[0] == 0  # every window opens on a downbeat
+        assert np.all(np.argmax(w.inputs[w.steps:], -1) == 0)  # padded with "no event"
+        assert w.sequence.time_signatures[0].numerator == metre[0]
+    assert output_steps(Metre(*metre), 32) == bars_per_window * bar_steps
+
+
+def test_models_with_8th_note_steps_count_bars_in_their_steps():
+    q2 = MelodyConverter(4, steps_per_quarter=2)  # 4 bars of 8 steps
+    cut = cut_song(q2, song(10, metre=(6, 8)))
+    assert q2.max_steps == 32 and Metre(6, 8).bar_steps(2) == 6
+    assert [(w.bars, w.steps, w.start_step) for w in cut.windows[:2]] == [(5, 30, 0), (5, 30, 6)]
+    assert output_steps(Metre(6, 8), 32, 2) == 30
+
+
+def test_song_without_time_signature_is_read_as_4_4():
+    cut = cut_song(MEL, song(4, time_signature=False))
+    assert cut.metre == Metre(4, 4) and [w.steps for w in cut.windows] == [32, 32, 32]
+
+
+def test_pickup_is_found_and_becomes_a_bar_that_starts_with_silence():
+    seq = song(8, metre=(2, 4), pickup_steps=2)
+    _, bars, _ = song_grid(seq)
+    assert bars[0].number == 0 and bars[0].start == -6 and bars[1].start == 2
+    first = cut_song(MEL, seq).windows[0]
+    assert (first.bar, first.start_step) == (0, -6)
+    assert onsets(first)[:2] == [6, 8]  # the pickup note sits just before the first bar line
+    assert first.start_time == pytest.approx(-6 * Q / 4)
+
+
+def test_pickup_marked_by_a_restated_time_signature():
+    seq = song(6, pickup_steps=4)
+    seq.time_signatures.add(time=4 * Q / 4, numerator=4, denominator=4)
+    _, bars, _ = song_grid(seq)
+    assert (bars[0].start, bars[1].start) == (-12, 4)
+
+
+def test_a_song_that_starts_after_a_rest_keeps_the_files_bar_lines():
+    seq = song(6)
+    for n in seq.notes:  # move everything 3 16ths late: the file already places its pickup
+        n.start_time += 3 * Q / 4
+        n.end_time += 3 * Q / 4
+    _, bars, _ = song_grid(seq)
+    assert bars[0].start == 0 and bars[0].number == 1
+
+
+def test_accompaniment_places_the_bar_lines_of_the_melody():
+    melody = song(8, pickup_steps=4)  # long notes at step 4 of each 4/4 bar ...
+    band = note_seq.NoteSequence()
+    band.CopyFrom(melody)
+    for b in range(9):  # ... but the chords change on the file's own bar lines
+        band.notes.add(pitch=48, velocity=60, start_time=b * 4 * Q, end_time=(b + 1) * 4 * Q,
+                       instrument=1, program=48)
+    assert song_grid(melody)[1][0].start == 4 - 16
+    assert cut_song(MEL, melody, grid_from=band).windows[0].start_step == 0
+
+
+def test_find_pickup_keeps_bar_one_on_ties_and_prefers_short_pickups():
+    even = [(s, 2) for s in range(0, 64, 2)]
+    assert find_pickup(even, 16, 64) == 0
+    assert find_pickup([(s, 8 if s % 16 == 4 else 2) for s in range(0, 64, 2)], 16, 64) == 4
+
+
+def test_metre_change_mid_song_keeps_windows_on_bar_lines():
+    seq = song(4)  # 4 bars of 4/4, then 6 bars of 3/4
+    shift = 4 * 16
+    seq.time_signatures.add(time=shift * Q / 4, numerator=3, denominator=4)
+    tail = song(6, metre=(3, 4))
+    for n in tail.notes:
+        seq.notes.add(pitch=n.pitch, velocity=80, start_time=n.start_time + shift * Q / 4,
+                      end_time=n.end_time + shift * Q / 4)
+    cut = cut_song(MEL, seq)
+    starts = [w.start_step for w in cut.windows]
+    assert starts == [0, 16, 32, 48, 64, 76, 88, 100, 112]
+    assert [w.steps for w in cut.windows][2:5] == [32, 28, 24]  # 4/4 + 3/4 bars still fit
+    assert {str(w.metre) for w in cut.windows} == {"4/4", "3/4"}
+    assert cut.metre == Metre(3, 4)  # most windows
+
+
+def test_tempo_change_moves_no_note_off_the_grid():
+    steady = song(6)
+    changed = song(6)
+    change = 2 * 16  # from bar 3 on: half as fast
+    seconds = change * Q / 4
+    changed.tempos.add(time=seconds, qpm=60.0)
+    for n in changed.notes:
+        for field in ("start_time", "end_time"):
+            t = getattr(n, field)
+            if t > seconds:
+                setattr(n, field, seconds + 2 * (t - seconds))
+    a, b = cut_song(MEL, steady), cut_song(MEL, changed)
+    assert [onsets(w) for w in a.windows] == [onsets(w) for w in b.windows]
+    assert b.windows[3].start_time == pytest.approx(seconds + 16 * 60.0 / 60.0 / 4)  # bar 4
+    assert b.windows[3].qpm == 60.0 and b.qpm == 60.0  # most windows are at 60
+
+
+def test_silent_windows_are_skipped_and_told_with_their_bars():
+    cut = cut_song(MEL, song(12, rests=(5, 6, 7, 8)))
+    assert [s.bar for s in cut.skipped] == [5, 6, 7]
+    assert len(cut.windows) == 11 - 3
+    text = cut.warning()
+    assert text == ("3 of 11 windows were left out because they are silent (rests only): the "
+                    "windows starting at bars 5, 6 and 7.")
+
+
+def test_drum_windows_without_known_drums_are_skipped():
+    seq = note_seq.NoteSequence()
+    seq.tempos.add(qpm=120)
+    for s in range(0, 16 * 6, 4):
+        pitch = 36 if s < 16 * 3 else 20  # pitch 20 is no drum the model knows
+        seq.notes.add(pitch=pitch, velocity=80, start_time=s * Q / 4, end_time=(s + 1) * Q / 4,
+                      is_drum=True, instrument=9)
+    cut = cut_song(DrumsConverter(2), seq)
+    assert [w.bar for w in cut.windows] == [1, 2, 3] and [s.bar for s in cut.skipped] == [4, 5]
+    assert cut.warning().startswith("2 of 5 windows were left out because they hold no drum")
+
+
+def test_a_song_fails_only_when_no_window_is_left():
+    with pytest.raises(MidiError, match="lasts 1 bar of 4/4"):
+        cut_song(MEL, song(1))
+    with pytest.raises(MidiError, match="window"):
+        cut_song(MEL, note_seq.NoteSequence())
+
+
+def test_magenta_converter_stays_exact():
+    """The user-facing cut is separate: magenta's windows still read 4/4 only."""
+    with pytest.raises(MidiError, match="4/4"):
+        MEL.windows(song(8, metre=(6, 8)))
+    assert len(MEL.windows(song(8))) == 7
+
+
+# -- the Personalizer ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vae():
+    return MusicVAE.default()
+
+
+@pytest.fixture(scope="module")
+def jig(vae):
+    p = Personalizer(vae, seed=0)
+    song_ = p.add_midi(song(12, metre=(6, 8), qpm=90.0, pickup_steps=2), name="jig")
+    p.fit(epochs=5)
+    return p, song_
+
+
+def test_personalizer_accepts_a_jig_and_records_its_metre(jig):
+    p, song_ = jig
+    assert str(song_.metre) == "6/8" and song_.qpm == 90.0 and song_.skipped == []
+    assert p.output_metre() == (Metre(6, 8), 90.0) and p.output_steps() == 24
+
+
+def test_samples_round_trip_through_midi_in_the_songs_metre_and_tempo(jig, tmp_path):
+    p, _ = jig
+    samples = p.sample(3, seed=1)
+    path = tmp_path / "sample.mid"
+    note_seq.sequence_proto_to_midi_file(samples[0].sequence, str(path))
+    back = load_midi(path)
+    assert [(t.numerator, t.denominator) for t in back.time_signatures] == [(6, 8)]
+    assert back.tempos[0].qpm == pytest.approx(90.0, abs=0.01)
+    step = 60.0 / 90.0 / 4
+    assert all(n.end_time <= 24 * step + 1e-6 for s in samples for n in s.sequence.notes)
+    assert all(s.tensor.shape == (24, 90) for s in samples)
+    again = load_midi(to_midi_bytes(samples[1].sequence))  # what the CLI and panel write
+    assert [(t.numerator, t.denominator) for t in again.time_signatures] == [(6, 8)]
+    assert again.tempos[0].qpm == pytest.approx(90.0, abs=0.01)
+
+
+def test_novelty_compares_windows_and_samples_on_the_same_grid(jig):
+    p, _ = jig
+    index = NoveltyIndex(p.windows)
+    decoded = p.decode(p.input_positions()[:2])
+    for sample in decoded:
+        assert len(step_grid(sample.sequence)) <= 24
+    window = p.windows[3]
+    assert index.score(window.sequence).copied
+    assert len(step_grid(window.sequence)) <= 24
+
+
+def test_drum_model_refuses_a_song_without_drums_in_one_sentence():
+    drums = MusicVAE.from_config("cat-drums_2bar_small")
+    with pytest.raises(MidiError, match="^This song has no drum track"):
+        prepare_song(drums, song(4), name="tune")
+    assert len(prepare_song(drums, _drum_song(), name="beat").windows) == 5
+
+
+def _drum_song():
+    seq = note_seq.NoteSequence()
+    seq.tempos.add(qpm=120)
+    for s in range(0, 16 * 6, 2):
+        seq.notes.add(pitch=42 if s % 4 else 36, velocity=80, start_time=s * Q / 4,
+                      end_time=(s + 1) * Q / 4, is_drum=True, instrument=9)
+    return seq
+
+
+def test_failed_add_leaves_the_personalizer_unchanged(vae):
+    p = Personalizer(vae)
+    p.add_midi(song(6), name="ok")
+    before = len(p.windows)
+    with pytest.raises(MidiError) as err:
+        p.add_midi(song(1), name="short")
+    assert len(p.songs) == 1 and len(p.windows) == before
+    assert str(err.value)[0].isupper()  # a sentence a caller can prefix with the file name
+
+
+def test_skipped_windows_reach_the_songs_warnings(vae):
+    p = Personalizer(vae)
+    added = p.add_midi(song(12, rests=(5, 6, 7, 8)), name="with rests")
+    assert len(added.skipped) == 3
+    assert any("3 of 11 windows were left out" in w for w in added.warnings)
+    # Windows that end in rests (bars 4-5) re-cut by magenta's converter give no window; the
+    # windows carry their tensors, so every one of them is encoded.
+    _, mu, _ = vae.encode(added.windows)
+    assert mu.shape == (8, vae.config.z_size) and np.all(np.isfinite(mu))
+    np.testing.assert_allclose(mu, p.codes(), atol=1e-4)
