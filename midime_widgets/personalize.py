@@ -324,6 +324,31 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
     )
 
 
+def prepare_song(seq: NoteSequence, model, *, name: str, instrument: int | None = None) -> InputSong:
+    """What `model` reads of one song: the part it plays (the chosen melody, the drums) cut into
+    windows. Raises MidiError with the reason when the song has none.
+
+    `model` needs only `name`, `kind` and `converter`: a MusicVAE, or a description of one, so that
+    a song can be checked before TensorFlow and the weights load (the command line does).
+    """
+    from .music import prepare_melody  # noqa: PLC0415
+
+    kind = model.kind
+    warnings_, choice = [], None
+    if kind == "melody":
+        prepared = prepare_melody(seq, instrument)
+        part, warnings_, choice = prepared.sequence, list(prepared.warnings), prepared.choice
+    elif kind == "drums":
+        if not any(n.is_drum for n in seq.notes):
+            raise MidiError(f"'{name}' has no drum track, and this model ({model.name}) plays drums only.")
+        part = seq
+    else:
+        part = seq
+    windows = model.converter.windows(part)  # MidiError with the reason when too short
+    return InputSong(name=name, original=seq, sequence=part, windows=windows, warnings=warnings_,
+                     melody_choice=choice)
+
+
 # ---------------------------------------------------------------------------------------------
 # The pipeline
 # ---------------------------------------------------------------------------------------------
@@ -365,22 +390,7 @@ class Personalizer:
         return song
 
     def prepare(self, seq: NoteSequence, *, name: str, instrument: int | None = None) -> InputSong:
-        from .music import prepare_melody  # noqa: PLC0415
-
-        kind = self.vae.kind
-        warnings_, choice = [], None
-        if kind == "melody":
-            prepared = prepare_melody(seq, instrument)
-            part, warnings_, choice = prepared.sequence, list(prepared.warnings), prepared.choice
-        elif kind == "drums":
-            if not any(n.is_drum for n in seq.notes):
-                raise MidiError(f"'{name}' has no drum track, and this model ({self.vae.name}) plays drums only.")
-            part = seq
-        else:
-            part = seq
-        windows = self.vae.converter.windows(part)  # MidiError with the reason when too short
-        return InputSong(name=name, original=seq, sequence=part, windows=windows, warnings=warnings_,
-                         melody_choice=choice)
+        return prepare_song(seq, self.vae, name=name, instrument=instrument)
 
     def remove(self, index: int) -> None:
         del self.songs[index]

@@ -67,7 +67,7 @@ def loss_figure(history: dict, *, width: int = 860, height: int = 220):
 
 
 def personalization_report(path, *, title: str, inputs: list, samples: list, history: dict,
-                           novelty=None, notes: list | None = None) -> Path:
+                           novelty=None, notes: list | None = None, audio: list | None = None) -> Path:
     """Write one self-contained HTML page: input and sample piano rolls, loss curve, novelty.
 
     `inputs` and `samples` are lists of `(label, NoteSequence)`.

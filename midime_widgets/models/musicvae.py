@@ -45,6 +45,21 @@ _KINDS = {"melody": "melody", "drum": "drums", "drums": "drums", "trio": "trio"}
 _MAX_LENGTH = 4096  # steps; a flat decoder can run past max_seq_len, but not without bound
 
 
+def default_config() -> MusicVAEConfig:
+    """The embedded default model's config, read without loading TensorFlow or its weights."""
+    try:
+        spec = json.loads((DEFAULT_DIR / "config.json").read_text(encoding="utf-8"))
+        return MusicVAEConfig.from_dict(spec["config"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"The embedded default model's config.json is unreadable "
+                              f"({exc}); reinstall midime-widgets.") from None
+
+
+def kind_of(converter) -> str:
+    """"melody", "drums" or "trio": what the models using `converter` play."""
+    return _KINDS.get(converter.kind, converter.kind)
+
+
 class MusicVAE:
     """A MusicVAE model ready for inference: encoder, decoder and its data converter.
 
@@ -133,19 +148,13 @@ class MusicVAE:
                 "The embedded default MusicVAE is not built yet (missing "
                 f"{', '.join(missing)} in {DEFAULT_DIR}); it is being trained. Meanwhile use "
                 "MusicVAE.pretrained(name) or MusicVAE.from_checkpoint(path).")
-        try:
-            spec = json.loads((DEFAULT_DIR / "config.json").read_text(encoding="utf-8"))
-            config = MusicVAEConfig.from_dict(spec["config"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"The embedded default model's config.json is unreadable "
-                                  f"({exc}); reinstall midime-widgets.") from None
-        return cls.from_checkpoint(DEFAULT_DIR / "model.ckpt", config)
+        return cls.from_checkpoint(DEFAULT_DIR / "model.ckpt", default_config())
 
     # -- description -----------------------------------------------------------------------
     @property
     def kind(self) -> str:
         """"melody", "drums" or "trio"."""
-        return _KINDS.get(self.converter.kind, self.converter.kind)
+        return kind_of(self.converter)
 
     @property
     def device(self) -> str:
