@@ -9,6 +9,7 @@ manifest (`.midime-widgets.json`) lists every file a run wrote with its sha256: 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -191,10 +192,8 @@ class OutputFolder:
                 item.unlink()
                 folders.update(p for p in item.parents if p != self.path and self.path in p.parents)
         for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-            try:
+            with contextlib.suppress(OSError):  # holds something else: keep it
                 folder.rmdir()
-            except OSError:  # holds something else: keep it
-                pass
         manifest = self.path / MANIFEST
         if manifest.is_file() and read_manifest(self.path) == self.previous:
             manifest.unlink()

@@ -38,11 +38,14 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "personalize",
         help="train MidiMe on your MIDI files and write personalized samples + a report",
-        description="Personalize MusicVAE with your own MIDI (MidiMe): cut the songs into the "
-        "model's windows (2 bars for the default model), encode them, train a small VAE on their "
-        "codes, and write samples (MIDI + WAV), the trained MidiMe, summary.json and an HTML "
-        "report into --out. Works offline with the embedded default model.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_wrap(
+            "Personalize MusicVAE with your own MIDI (MidiMe): cut the songs into the model's "
+            "windows (2 bars for the default model), encode them, train a small VAE on their "
+            "codes, and write samples (MIDI + WAV), the trained MidiMe, summary.json and an HTML "
+            "report into --out. Works offline with the embedded default model."),
+        epilog=_wrap("Checkpoint names for --model (downloaded once, then offline): "
+                     f"{', '.join(checkpoint_names())}."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps names unbroken
     )
     p.add_argument("midi", nargs="*", metavar="FILE.mid",
                    help="MIDI files (a melody, or multi-track songs: the melody track is chosen)")
@@ -53,9 +56,8 @@ def add_parser(sub) -> None:
                    help="write into a folder that already holds files, replacing only the files an "
                    "earlier run of this command wrote there (unchanged since); others are kept")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|PATH",
-                   help="MusicVAE to personalize: 'default' (embedded 2-bar melody model, offline), "
-                   "a checkpoint name from `midime-widgets inspect`'s list, or a checkpoint path "
-                   "(default: %(default)s)")
+                   help="MusicVAE to personalize: 'default' (the embedded 2-bar melody model), "
+                   "a checkpoint name (listed below), or a checkpoint path (default: %(default)s)")
     p.add_argument("--track", type=track_arg, default=None, metavar="NAME|INDEX",
                    help="the track to read as the melody: its number or name as `midime-widgets "
                    "inspect` lists them (default: the most melodic track, chosen automatically)")
@@ -78,6 +80,18 @@ def add_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true",
                    help="print only errors and the final line (no progress, no per-file notes)")
     p.set_defaults(func=run)
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=78, break_on_hyphens=False)
+
+
+def checkpoint_names() -> list[str]:
+    from ..models.configs import CHECKPOINTS
+
+    return list(CHECKPOINTS)
 
 
 def track_arg(text: str) -> int | str:
@@ -250,7 +264,7 @@ def refusal(err, path: Path, choice: ModelChoice, *, track, seq) -> str:
     reason = str(err).strip() or type(err).__name__
     if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
         reason = f"cannot read it ({err.strerror or err})."
-    if seq is not None and choice.converter is not None:
+    if seq is not None and choice.converter is not None and track is None:  # else: the track is wrong
         fits = fitting_model(seq, choice, name=path.name, track=track)
         if fits:
             reason = reason.rstrip() + f" Run with --model {fits} to use it."
