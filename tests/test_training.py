@@ -191,12 +191,12 @@ def test_cli_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert all(np.isfinite(v).all() for v in weights.values() if v.dtype.kind == "f")
 
 
-def test_cli_reports_bad_training_data_cleanly(tmp_path):
+def test_cli_reports_bad_training_data_cleanly(tmp_path, capsys):
+    from midime_widgets.cli import main
+
     bad = tmp_path / "bad.mid"
     bad.write_bytes(b"not a midi file")
-    cmd = [sys.executable, "-m", "midime_widgets", "train-musicvae", str(bad), "--run-dir", str(tmp_path / "r"),
-           "--steps", "1"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2
-    assert "No training windows" in out.stderr
-    assert "Traceback" not in out.stderr
+    assert main(["train-musicvae", str(bad), "--run-dir", str(tmp_path / "r"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "No training windows" in err
+    assert "Traceback" not in err
