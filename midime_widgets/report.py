@@ -173,7 +173,7 @@ def audio_player(wav) -> str:
     """An HTML audio player with the WAV (a path or bytes) embedded, so it plays offline."""
     data = Path(wav).read_bytes() if not isinstance(wav, (bytes, bytearray)) else bytes(wav)
     encoded = base64.b64encode(data).decode("ascii")
-    return (f'<audio controls preload="none" style="width: 280px; height: 32px" '
+    return (f'<audio controls preload="metadata" style="width: 280px; height: 32px" '
             f'src="data:audio/wav;base64,{encoded}"></audio>')
 
 
