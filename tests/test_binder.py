@@ -140,15 +140,26 @@ def path_without(tools: set[str], bin_dir: Path) -> str:
     return str(bin_dir)
 
 
+def clean_venv_seeing_this_environment(venv: Path) -> Path:
+    """A new venv whose own site-packages is empty, with the packages of the Python running the
+    tests (a venv or not: hatchling, pip, TensorFlow … from `.[test]`) visible behind it through a
+    .pth file, so nothing is downloaded. (`--system-site-packages` would show the *base*
+    interpreter's packages instead, which a venv's test run must not depend on.)"""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    visible = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and Path(p).is_dir()]
+    (Path(purelib) / "_tests_parent_environment.pth").write_text("\n".join(visible) + "\n")
+    return venv
+
+
 @pytest.mark.slow
 def test_postbuild_installs_a_working_package_into_a_clean_venv_without_node(tmp_path):
     repo = checkout_copy(tmp_path / "repo")
     assert (repo / "midime_widgets" / "static" / "widget.js").is_file(), "the widget bundle is committed"
     assert not (repo / "js" / "node_modules").exists(), "the copy must not hold build outputs"
 
-    venv = tmp_path / "venv"
-    # --without-pip: the system pip (visible through --system-site-packages) installs into the venv.
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    venv = clean_venv_seeing_this_environment(tmp_path / "venv")
     no_node = path_without({"node", "nodejs", "npm", "npx", "corepack"}, tmp_path / "bin")
     env = {
         **os.environ,
