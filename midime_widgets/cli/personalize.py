@@ -27,7 +27,6 @@ DEFAULT_BETA = 1.0
 DEFAULT_TEMPERATURE = 0.5
 DEFAULT_MODEL = "default"
 EXIT_USAGE = 2
-EXAMPLE_LABEL = "example "  # how a bundled example is named in messages
 
 
 class RefusedError(ValueError):
@@ -168,7 +167,7 @@ def fitting_model(seq, current: ModelChoice, *, name: str, track) -> str | None:
         tried.append(spec)
         try:
             prepare_song(seq, candidate, name=name, instrument=track)
-        except (MidiError, ValueError, TypeError):
+        except (MidiError, ValueError):
             continue
         return candidate.spec
     return None
@@ -187,16 +186,13 @@ class Input:
     example: str | None = None  # the bundled example's name
 
 
-def example_name(label: str) -> str | None:
-    return label.split(" ", 1)[1] if label.startswith(EXAMPLE_LABEL) else None
-
-
-def input_paths(args) -> list[tuple[Path, str]]:
+def input_paths(args) -> list[tuple[Path, str, str | None]]:
+    """`(path, label, example name or None)` of every input, in order."""
     from .. import examples
 
-    paths = [(Path(p), p) for p in args.midi]
+    paths = [(Path(p), p, None) for p in args.midi]
     if args.example:
-        paths += [(examples.path(n), f"{EXAMPLE_LABEL}{n}") for n in examples.DEFAULT_EXAMPLES]
+        paths += [(examples.path(n), f"example {n}", n) for n in examples.DEFAULT_EXAMPLES]
     if not paths:
         raise RefusedError("Give at least one MIDI file (or --example).")
     return paths
@@ -235,7 +231,7 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
     from ..personalize import prepare_song
 
     accepted, refusals = [], []
-    for path, label in paths:
+    for path, label, example in paths:
         seq = None
         try:
             if not path.exists():
@@ -245,13 +241,13 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
             seq = load_midi(path)
             if choice.converter is not None:
                 prepare_song(seq, choice, name=path.name, instrument=track)
-        except (MidiError, ValueError, TypeError, OSError) as err:
+        except (MidiError, ValueError, OSError) as err:
             reason = refusal(err, path, choice, track=track, seq=seq)
             refusals.append(f"{label}: {reason}")
             if len(paths) > 1:
                 say(f"skipping {label}: {reason}", always=True)
             continue
-        accepted.append(Input(path, label, seq, example_name(label)))
+        accepted.append(Input(path, label, seq, example))
     if not accepted:
         if len(paths) == 1:
             raise RefusedError(refusals[0])
