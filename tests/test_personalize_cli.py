@@ -298,7 +298,7 @@ def test_console_refuses_drums_only_without_loading_tensorflow(tmp_path):
     assert len(lines) == 1 and "drums_only.mid" in lines[0] and "--model " in lines[0], result.stderr
 
 
-def test_ctrl_c_exits_130_with_one_line_and_leaves_nothing(tmp_path):
+def test_ctrl_c_exits_130_with_one_line_and_leaves_nothing_and_stderr_is_quiet(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "midime_widgets", "personalize", "--example",
                              "--out", str(out), "--epochs", "100000", "--no-wav"],
@@ -317,4 +317,7 @@ def test_ctrl_c_exits_130_with_one_line_and_leaves_nothing(tmp_path):
     text = b"".join(err).decode()
     assert proc.returncode == 130, text[-2000:]
     assert text.splitlines()[-1] == "interrupted: nothing was written" and "Traceback" not in text
+    ours = ("model: ", "example folk_band: ", "  note: ", "training MidiMe", "interrupted")
+    foreign = [line for line in text.replace("\r", "\n").splitlines() if line and not line.startswith(ours)]
+    assert not foreign, f"TensorFlow or other log lines on stderr: {foreign}"
     assert list(tmp_path.iterdir()) == [], "the staging folder or --out was left behind"
