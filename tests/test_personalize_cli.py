@@ -229,7 +229,25 @@ def umask_027():
     os.umask(old)
 
 
-def test_example_run_writes_a_complete_set_skipping_a_refused_file(tmp_path, capsys, umask_027):
+@pytest.fixture
+def default_model_once(monkeypatch):
+    """Both runs of a test share one loaded default model (the CLI loads it once per process)."""
+    from midime_widgets.cli import personalize as command
+
+    loaded = {}
+
+    def load(choice):
+        if choice.spec not in loaded:
+            loaded[choice.spec] = real(choice)
+        return loaded[choice.spec]
+
+    real = command.load_model
+    monkeypatch.setattr(command, "load_model", load)
+    return loaded
+
+
+def test_example_run_writes_a_complete_set_skipping_a_refused_file(tmp_path, capsys, umask_027,
+                                                                    default_model_once):
     out = tmp_path / "results" / "out"
     assert personalize(DRUMS, "--example", "--out", out, "--epochs", "3", "--samples", "3",
                        "--seed", "1") == 0
