@@ -339,3 +339,16 @@ def test_ctrl_c_exits_130_with_one_line_and_leaves_nothing_and_stderr_is_quiet(t
     foreign = [line for line in text.replace("\r", "\n").splitlines() if line and not line.startswith(ours)]
     assert not foreign, f"TensorFlow or other log lines on stderr: {foreign}"
     assert list(tmp_path.iterdir()) == [], "the staging folder or --out was left behind"
+
+
+def test_commit_into_an_existing_empty_folder_keeps_the_folder(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir(mode=0o700)
+    out.chmod(0o700)
+    folder = OutputFolder(out)
+    folder.check(["a.mid"])
+    staging = folder.staging()
+    (staging / "a.mid").write_bytes(b"new")
+    assert folder.commit(staging) == ["a.mid"]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700 and (out / "a.mid").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -154,9 +154,10 @@ class OutputFolder:
     def commit(self, staging: Path) -> list[str]:
         """Move everything in `staging` into `--out`, with a manifest; returns the files written.
 
-        A new or empty `--out` is replaced by the staging folder in one rename. Otherwise the
-        previous run's files (those still as it wrote them) are removed, then the new ones move
-        in; a file someone else wrote under one of the new names stops the commit first.
+        A new `--out` is the staging folder, renamed. Into an existing folder (which keeps its
+        own permissions), the previous run's files (those still as it wrote them) are removed,
+        then the new ones move in; a file someone else wrote under one of the new names stops
+        the commit first.
         """
         _apply_umask(staging)
         files = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
@@ -164,8 +165,6 @@ class OutputFolder:
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         os.chmod(staging / MANIFEST, user_mode(directory=False))
         out = self.path
-        if out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
         if not out.exists():
             os.rename(staging, out)
             return files
