@@ -34,8 +34,13 @@ class InterruptGuard:
             return self  # signals reach only the main thread: nothing to guard here
         self._read, self._write = os.pipe()
         os.set_blocking(self._write, False)
+        try:
+            self._old_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        except (ValueError, OSError):  # no pipe wake-ups here (Windows): KeyboardInterrupt it is
+            os.close(self._read)
+            os.close(self._write)
+            return self
         self._old_handler = signal.signal(signal.SIGINT, lambda signum, frame: None)
-        self._old_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
         threading.Thread(target=self._watch, name="midime-interrupt", daemon=True).start()
         self._installed = True
         return self
@@ -66,15 +71,19 @@ class InterruptGuard:
             with contextlib.suppress(OSError):
                 os.close(self._read)
 
+    def cleanup(self) -> int:
+        """Remove the temporary folders and say so; returns the exit status for Ctrl-C."""
+        for folder in self.temporary:
+            shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        with contextlib.suppress(Exception):
+            print(f"\n{self.message}" if _mid_line() else self.message, file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
     def _exit(self) -> None:
         with self._lock:  # waits for a publish in progress
-            for folder in self.temporary:
-                shutil.rmtree(folder, ignore_errors=True)
-            with contextlib.suppress(Exception):
-                sys.stdout.flush()
-            with contextlib.suppress(Exception):
-                print(f"\n{self.message}" if _mid_line() else self.message, file=sys.stderr, flush=True)
-            os._exit(EXIT_INTERRUPTED)
+            os._exit(self.cleanup())
 
 
 _line_open = threading.Event()  # set while a progress bar line lacks its newline

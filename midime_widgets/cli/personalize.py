@@ -321,6 +321,8 @@ def run(args) -> int:
             _end_progress_line(getattr(args, "quiet", False))
             print(f"error: {err}", file=sys.stderr)
             return EXIT_USAGE
+        except KeyboardInterrupt:  # where the watcher thread cannot run (see interrupt.py)
+            return guard.cleanup()
 
 
 def _run(args, guard: InterruptGuard) -> int:
