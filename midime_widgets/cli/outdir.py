@@ -69,6 +69,13 @@ def read_manifest(out: Path) -> dict[str, str]:
         return {}
 
 
+def _is_manifest(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("tool") == TOOL
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _is_inside(rel: str) -> bool:
     parts = Path(rel).parts
     return bool(parts) and not Path(rel).is_absolute() and ".." not in parts
@@ -170,6 +177,9 @@ class OutputFolder:
             return files
         top = sorted({rel.split("/", 1)[0] for rel in files})
         self._refuse_foreign(top)
+        manifest_path = out / MANIFEST
+        if manifest_path.exists() and not _is_manifest(manifest_path):
+            raise OutputError(f"{manifest_path} was not written by {TOOL}; move it away.")
         self._remove_previous()
         for name in [*top, MANIFEST]:
             target = out / name
@@ -194,5 +204,5 @@ class OutputFolder:
             with contextlib.suppress(OSError):  # holds something else: keep it
                 folder.rmdir()
         manifest = self.path / MANIFEST
-        if manifest.is_file() and read_manifest(self.path) == self.previous:
+        if manifest.is_file() and _is_manifest(manifest):
             manifest.unlink()
