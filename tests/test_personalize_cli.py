@@ -307,13 +307,23 @@ def _stream(pipe) -> list[bytes]:
 
 def test_console_refuses_drums_only_without_loading_tensorflow(tmp_path):
     code = ("import sys; from midime_widgets.cli import console; rc = console(); "
-            "print('tensorflow' in sys.modules, 'midime_widgets.models.core' in sys.modules); sys.exit(rc)")
+            "print(*(m in sys.modules for m in ('tensorflow', 'midime_widgets.models.core', 'bokeh'))); "
+            "sys.exit(rc)")
     result = subprocess.run([sys.executable, "-c", code, "personalize", str(DRUMS), "--out",
                              str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stdout.split() == ["False", "False"], "TensorFlow loaded before the check"
+    assert result.stdout.split() == ["False", "False", "False"], "TensorFlow (or bokeh) loaded before the check"
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "drums_only.mid" in lines[0] and "--model " in lines[0], result.stderr
+
+
+def test_note_seq_notebook_helpers_load_when_used():
+    code = ("import sys; from midime_widgets.cli import defer_note_seq_notebook_helpers as defer; defer(); "
+            "import note_seq; deferred = 'bokeh' not in sys.modules; "
+            "import note_seq.notebook_utils as nu; nu.pd; "  # any attribute: the real module loads
+            "print(deferred, 'bokeh' in sys.modules, note_seq.plot_sequence.__module__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["True", "True", "note_seq.notebook_utils"], result.stderr[-2000:]
 
 
 def test_ctrl_c_exits_130_with_one_line_and_leaves_nothing_and_stderr_is_quiet(tmp_path):
