@@ -406,6 +406,9 @@ def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | N
     Windows the model cannot read are skipped and told in the song's `warnings`. Raises
     MidiError (one sentence, to be prefixed by the file name) when no window is left. The
     windows carry their tensors: `vae.encode(song.windows)` reads them without re-cutting.
+
+    `vae` needs only `name`, `kind`, `config` and `converter`: a MusicVAE, or a description of
+    one, so that a song can be checked before TensorFlow and the weights load (the CLI does).
     """
     from .music import prepare_melody  # noqa: PLC0415
     from .music.windows import cut_song  # noqa: PLC0415

@@ -1,11 +1,8 @@
-"""The personalization pipeline and the `personalize` CLI (the README's main job), offline on the
-embedded default model."""
+"""The personalization pipeline, offline on the embedded default model (its command line:
+test_personalize_cli.py)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import note_seq
@@ -15,7 +12,6 @@ import pytest
 from midime_widgets import examples
 from midime_widgets.errors import MidiError, TrainingError
 from midime_widgets.models.musicvae import MusicVAE
-from midime_widgets.music import load_midi
 from midime_widgets.music.converters import MelodyConverter
 from midime_widgets.personalize import NoveltyIndex, Personalizer, novelty_report
 
@@ -307,53 +303,6 @@ def test_saved_midime_reloads_and_refuses_another_musicvae(trained, tmp_path, va
     random_vae = MusicVAE.from_config(vae.config, seed=1)
     with pytest.raises(Exception, match="(?i)musicvae|fingerprint"):
         Personalizer(random_vae).load_midime(path)
-
-
-def _cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "midime_widgets", *args], capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def test_cli_personalize_example_offline(tmp_path):
-    out = tmp_path / "out"
-    result = _cli("personalize", "--example", "--out", str(out), "--epochs", "50", "--samples", "8",
-                  "--seed", "1")
-    assert result.returncode == 0, result.stderr[-2000:]
-    mids = sorted(out.glob("sample_*.mid"))
-    wavs = sorted(out.glob("sample_*.wav"))
-    assert len(mids) == 8 and len(wavs) == 8
-    for m in mids:
-        assert len(load_midi(m).notes) > 0
-    assert wavs[0].read_bytes()[:4] == b"RIFF"
-    report = (out / "report.html").read_text()
-    assert "Memorisation vs variety" in report and "Bokeh" in report
-    assert "cdn.bokeh.org" not in report  # self-contained, opens offline
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["epochs"] == 50 and summary["novelty"]["samples"] == 8
-    assert (out / "midime" / "midime.json").exists()
-    assert "training MidiMe" in result.stderr
-
-
-@pytest.mark.parametrize("content", [b"", b"this is not midi", b"MThd\x00\x00\x00\x06\x00\x01"])
-def test_cli_bad_file_is_one_line_exit_2_and_writes_nothing(tmp_path, content):
-    bad = tmp_path / "bad.mid"
-    bad.write_bytes(content)
-    out = tmp_path / "out"
-    result = _cli("personalize", str(bad), "--out", str(out))
-    assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error:")
-    assert not out.exists()
-    assert not list(tmp_path.glob(".midime-*"))
-
-
-def test_cli_missing_file_and_drums_only(tmp_path):
-    result = _cli("personalize", str(tmp_path / "nope.mid"), "--out", str(tmp_path / "o"))
-    assert result.returncode == 2 and "No such MIDI file" in result.stderr
-    result = _cli("personalize", str(MIDI_FIXTURES / "drums_only.mid"), "--out", str(tmp_path / "o"))
-    assert result.returncode == 2 and "drums" in result.stderr
-    # the model (and TensorFlow) loaded before this error: its native start-up chatter is hidden
-    assert result.stderr.strip().count("\n") == 0, result.stderr
-    assert not (tmp_path / "o").exists()
 
 
 def test_default_training_and_sampling_settings_are_the_shared_constants(vae):

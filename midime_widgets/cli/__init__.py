@@ -47,9 +47,52 @@ def hide_native_stderr() -> None:
         pass
 
 
+NOTEBOOK_HELPERS = "note_seq.notebook_utils"
+
+
+def defer_note_seq_notebook_helpers() -> None:
+    """`import note_seq` also imports its notebook helpers (bokeh plotting, IPython, pandas):
+    over half of the second it takes, spent before a command can check its first file. The
+    command line never uses them, so until something calls one, a stand-in takes their place;
+    the first call (or any other attribute) loads the real module.
+    """
+    if "note_seq" in sys.modules or NOTEBOOK_HELPERS in sys.modules:
+        return
+    import types
+
+    def real():
+        import importlib.machinery
+        import importlib.util
+
+        import note_seq
+
+        if not isinstance(sys.modules.get(NOTEBOOK_HELPERS), _Deferred):
+            return sys.modules[NOTEBOOK_HELPERS]
+        spec = importlib.machinery.PathFinder.find_spec(NOTEBOOK_HELPERS, note_seq.__path__)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[NOTEBOOK_HELPERS] = module
+        spec.loader.exec_module(module)
+        note_seq.notebook_utils = module
+        for name in ("play_sequence", "plot_sequence"):
+            setattr(note_seq, name, getattr(module, name))
+        return module
+
+    class _Deferred(types.ModuleType):
+        def __getattr__(self, name):
+            if name.startswith("__"):  # the import system probing (__path__ …): not a use
+                raise AttributeError(name)
+            return getattr(real(), name)
+
+    stand_in = _Deferred(NOTEBOOK_HELPERS)
+    stand_in.play_sequence = lambda *a, **k: real().play_sequence(*a, **k)
+    stand_in.plot_sequence = lambda *a, **k: real().plot_sequence(*a, **k)
+    sys.modules[NOTEBOOK_HELPERS] = stand_in
+
+
 def console() -> int:
     """The installed `midime-widgets` command (and `python -m midime_widgets`)."""
     hide_native_stderr()
+    defer_note_seq_notebook_helpers()
     return main()
 
 

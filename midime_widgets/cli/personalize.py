@@ -1,52 +1,285 @@
-"""`midime-widgets personalize`: the main job — MIDI in, personalized samples + report out."""
+"""`midime-widgets personalize`: the main job — MIDI in, personalized samples + report out.
+
+Everything a user can get wrong is checked before TensorFlow and the model load (seconds, not
+a minute): the arguments, `--out`, that every file is a readable MIDI file, and that it holds a
+part the chosen model reads (with the same functions the pipeline uses, on the model's
+converter, which is known from its config alone). A refused file is skipped with one line; the
+run fails only when no file is left. The pipeline itself is `Personalizer`.
+"""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from .interrupt import InterruptGuard, progress_line_open
+from .outdir import OutputError, OutputFolder
+
+DEFAULT_SAMPLES = 8
+DEFAULT_LATENT = 4
+DEFAULT_BETA = 1.0
+DEFAULT_TEMPERATURE = 0.5
+DEFAULT_MODEL = "default"
+EXIT_USAGE = 2
+
+
+class RefusedError(ValueError):
+    """A check failed before any work; the message is the whole story (one line)."""
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "personalize",
         help="train MidiMe on your MIDI files and write personalized samples + a report",
-        description="Personalize MusicVAE with your own MIDI (MidiMe): encode the songs' windows, "
-        "train a small VAE on their codes, and write samples (MIDI + WAV), the trained MidiMe, and "
-        "an HTML report. Works offline with the embedded default model.",
+        description=_wrap(
+            "Personalize MusicVAE with your own MIDI (MidiMe): cut the songs into the model's "
+            "windows (2 bars for the default model), encode them, train a small VAE on their "
+            "codes, and write samples (MIDI + WAV), the trained MidiMe, summary.json and an HTML "
+            "report into --out. Works offline with the embedded default model."),
+        epilog=_wrap("Checkpoint names for --model (downloaded once, then offline): "
+                     f"{', '.join(checkpoint_names())}."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps names unbroken
     )
-    p.add_argument("midi", nargs="*", help="MIDI files (melody, or multi-track songs)")
-    p.add_argument("--example", action="store_true", help="use the bundled example song(s)")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--model", default="default", help="default | a known checkpoint name | a path")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--samples", type=int, default=8)
-    p.add_argument("--latent", type=int, default=4, help="MidiMe latent size (default 4)")
-    p.add_argument("--beta", type=float, default=1.0)
-    p.add_argument("--temperature", type=float, default=0.5, help="MusicVAE decoding temperature (0 = greedy)")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--no-wav", action="store_true", help="skip WAV rendering")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("midi", nargs="*", metavar="FILE.mid",
+                   help="MIDI files (a melody, or multi-track songs: the melody track is chosen)")
+    p.add_argument("--example", action="store_true", help="also use the bundled example songs")
+    p.add_argument("--out", type=Path, required=True, metavar="FOLDER",
+                   help="output folder: new or empty, or one an earlier run wrote (with --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a folder that already holds files, replacing only the files an "
+                   "earlier run of this command wrote there (unchanged since); others are kept")
+    p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME|PATH",
+                   help="MusicVAE to personalize: 'default' (the embedded 2-bar melody model), "
+                   "a checkpoint name (listed below), or a checkpoint path (default: %(default)s)")
+    p.add_argument("--track", type=track_arg, default=None, metavar="NAME|INDEX",
+                   help="the track to read as the melody: its number or name as `midime-widgets "
+                   "inspect` lists them (default: the most melodic track, chosen automatically)")
+    p.add_argument("--epochs", type=int, default=None, metavar="N",
+                   help="MidiMe training epochs (default: until the loss stops improving)")
+    p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
+                   help="how many samples to write; each is one model window (2 bars for the "
+                   "default model) at the song's tempo (default: %(default)s)")
+    p.add_argument("--latent", type=int, default=DEFAULT_LATENT, metavar="N",
+                   help="MidiMe latent size: smaller stays closer to your music (default: %(default)s)")
+    p.add_argument("--beta", type=float, default=DEFAULT_BETA, metavar="B",
+                   help="weight of MidiMe's KL term: higher gives smoother, more varied samples, "
+                   "lower closer copies (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="T",
+                   help="MusicVAE decoding temperature, 0 = greedy (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="random seed: the same seed and inputs give the same files "
+                   "(default: a different result each run)")
+    p.add_argument("--no-wav", action="store_true", help="skip rendering WAV audio of the samples")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only errors and the final line (no progress, no per-file notes)")
     p.set_defaults(func=run)
 
 
-def load_model(spec: str):
-    """`default`, a name from the checkpoint table, or a checkpoint path."""
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=78, break_on_hyphens=False)
+
+
+def checkpoint_names() -> list[str]:
     from ..models.configs import CHECKPOINTS
+
+    return list(CHECKPOINTS)
+
+
+def track_arg(text: str) -> int | str:
+    """`--track`: digits are a track index, anything else a track name."""
+    text = text.strip()
+    if not text:
+        raise argparse.ArgumentTypeError("give a track number or name")
+    return int(text) if text.isdigit() else text
+
+
+# ---------------------------------------------------------------------------------------------
+# The model, known without TensorFlow
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelChoice:
+    """What `--model` names, read from its config alone: enough to check songs before the
+    weights load. `config` and `converter` are None for a checkpoint path (read only when it
+    loads)."""
+
+    spec: str
+    name: str
+    config: object | None
+    converter: object | None
+
+    @property
+    def kind(self) -> str | None:
+        from ..models.configs import model_kind
+
+        return model_kind(self.config) if self.config is not None else None
+
+
+def resolve_model(spec: str) -> ModelChoice:
+    from ..models.configs import CHECKPOINTS, CONFIGS
+    from ..models.musicvae import default_config
+    from ..music import converter_from_spec
+
+    if spec == DEFAULT_MODEL:
+        config = default_config()
+        return ModelChoice(spec, config.name, config, converter_from_spec(config.converter))
+    if spec in CHECKPOINTS:
+        config = CONFIGS[CHECKPOINTS[spec].config]
+        return ModelChoice(spec, spec, config, converter_from_spec(config.converter))
+    if os.path.exists(spec):
+        return ModelChoice(spec, os.path.basename(os.path.normpath(spec)), None, None)
+    raise RefusedError(f"Unknown model {spec!r}: use 'default', a checkpoint path, or one of "
+                       f"{', '.join(CHECKPOINTS)}.")
+
+
+def load_model(choice: ModelChoice):
+    """The MusicVAE `choice` names (TensorFlow loads here)."""
     from ..models.musicvae import MusicVAE
 
-    if spec == "default":
+    if choice.spec == DEFAULT_MODEL:
         return MusicVAE.default()
-    if spec in CHECKPOINTS:
-        return MusicVAE.pretrained(spec)
-    if os.path.exists(spec):
-        return MusicVAE.from_checkpoint(spec, config=None)
-    raise ValueError(f"Unknown model {spec!r}: use 'default', a path, or one of {', '.join(sorted(CHECKPOINTS))}.")
+    if choice.converter is not None:
+        return MusicVAE.pretrained(choice.spec)
+    return MusicVAE.from_checkpoint(choice.spec, config=None)
+
+
+def fitting_model(seq, current: ModelChoice, *, name: str, track) -> str | None:
+    """The `--model` value of a model that reads `seq` when `current` does not: the default
+    first, then downloaded checkpoints, then the rest of the table."""
+    from ..errors import MidiError
+    from ..models.configs import CHECKPOINTS
+    from ..models.download import is_cached
+    from ..personalize import prepare_song
+
+    names = [DEFAULT_MODEL] + sorted(CHECKPOINTS, key=lambda n: not is_cached(n))
+    tried = [current.converter.spec] if current.converter is not None else []
+    for candidate in map(resolve_model, names):
+        spec = candidate.converter.spec
+        if spec in tried:
+            continue
+        tried.append(spec)
+        try:
+            prepare_song(candidate, seq, name=name, instrument=track)
+        except (MidiError, ValueError):
+            continue
+        return candidate.spec
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks before any work
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Input:
+    path: Path
+    label: str  # as the user knows it: the path given, or "example NAME"
+    sequence: object  # NoteSequence
+    example: str | None = None  # the bundled example's name
+
+
+def input_paths(args) -> list[tuple[Path, str, str | None]]:
+    """`(path, label, example name or None)` of every input, in order."""
+    from .. import examples
+
+    paths = [(Path(p), p, None) for p in args.midi]
+    if args.example:
+        paths += [(examples.path(n), f"example {n}", n) for n in examples.DEFAULT_EXAMPLES]
+    if not paths:
+        raise RefusedError("Give at least one MIDI file (or --example).")
+    return paths
+
+
+def check_numbers(args) -> None:
+    if args.samples < 1:
+        raise RefusedError("--samples must be at least 1.")
+    if args.epochs is not None and args.epochs < 1:
+        raise RefusedError("--epochs must be at least 1 (leave it out to train until the loss "
+                           "stops improving).")
+    if args.latent < 1:
+        raise RefusedError("--latent must be at least 1.")
+    if not args.beta >= 0:
+        raise RefusedError("--beta must be 0 or more.")
+    if not args.temperature >= 0:
+        raise RefusedError("--temperature must be 0 (greedy) or more.")
+
+
+def planned_names(args) -> list[str]:
+    """Top-level names this run writes into --out (to refuse foreign files before any work)."""
+    names = [f"sample_{i:02d}.mid" for i in range(1, args.samples + 1)]
+    if not args.no_wav:
+        names += [f"sample_{i:02d}.wav" for i in range(1, args.samples + 1)]
+    return names + list(OUTPUT_NAMES)
+
+
+OUTPUT_NAMES = ("midime", "report.html", "summary.json")
+
+
+def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
+    """Load every file and check the model can read it; a refused file is one line (skipped).
+    Raises RefusedError when none is left."""
+    from ..errors import MidiError
+    from ..music import load_midi
+    from ..personalize import prepare_song
+
+    accepted, refusals = [], []
+    for path, label, example in paths:
+        seq = None
+        try:
+            if not path.exists():
+                raise MidiError("no such file.")
+            if path.is_dir():
+                raise MidiError("this is a folder; give MIDI files.")
+            seq = load_midi(path)
+            if choice.converter is not None:
+                prepare_song(choice, seq, name=path.name, instrument=track)
+        except (MidiError, ValueError, OSError) as err:
+            reason = refusal(err, path, choice, track=track, seq=seq)
+            refusals.append(f"{label}: {reason}")
+            if len(paths) > 1:
+                say(f"skipping {label}: {reason}", always=True)
+            continue
+        accepted.append(Input(path, label, seq, example))
+    if not accepted:
+        if len(paths) == 1:
+            raise RefusedError(refusals[0])
+        raise RefusedError(f"none of the {len(paths)} files can be used (reasons above).")
+    return accepted
+
+
+def refusal(err, path: Path, choice: ModelChoice, *, track, seq) -> str:
+    """The reason a file is refused, plus the `--model` that reads it when another one does."""
+    reason = str(err).strip() or type(err).__name__
+    if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
+        reason = f"cannot read it ({err.strerror or err})."
+    if seq is not None and choice.converter is not None and track is None:  # else: the track is wrong
+        fits = fitting_model(seq, choice, name=path.name, track=track)
+        if fits:
+            reason = reason.rstrip() + f" Run with --model {fits} to use it."
+    return reason
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+
+def _printer(quiet: bool):
+    def say(message: str, *, always: bool = False) -> None:
+        if always or not quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    return say
 
 
 def _progress_printer(quiet: bool):
@@ -54,91 +287,168 @@ def _progress_printer(quiet: bool):
 
     def on_progress(epoch, total, losses):
         now = time.monotonic()
-        if quiet or (now - last[0] < 0.1 and epoch != total):
+        final = bool(total) and epoch >= total
+        if quiet or (now - last[0] < 0.1 and not final):
             return
         last[0] = now
-        width = 30
-        filled = int(width * epoch / max(total, 1))
-        print(f"\rtraining MidiMe [{'#' * filled}{'-' * (width - filled)}] {epoch}/{total} "
-              f"loss {losses['total']:.2f}", end="" if epoch != total else "\n", file=sys.stderr, flush=True)
+        if total:
+            width = 30
+            filled = int(width * min(epoch, total) / total)
+            bar = f"[{'#' * filled}{'-' * (width - filled)}] {epoch}/{total}"
+        else:
+            bar = f"epoch {epoch}"
+        print(f"\rtraining MidiMe {bar} loss {losses['total']:.2f}", end="\n" if final else "",
+              file=sys.stderr, flush=True)
+        progress_line_open(not final)
 
     return on_progress
+
+
+def _end_progress_line(quiet: bool) -> None:
+    from .interrupt import _mid_line
+
+    if not quiet and _mid_line():
+        print(file=sys.stderr, flush=True)
+        progress_line_open(False)
 
 
 def run(args) -> int:
     from ..errors import CheckpointError, MidiError, TrainingError
 
-    try:
-        return _run(args)
-    except (MidiError, CheckpointError, TrainingError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    guard = InterruptGuard()
+    with guard:
+        try:
+            return _run(args, guard)
+        except (RefusedError, OutputError, MidiError, CheckpointError, TrainingError) as err:
+            _end_progress_line(getattr(args, "quiet", False))
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        except KeyboardInterrupt:  # where the watcher thread cannot run (see interrupt.py)
+            return guard.cleanup()
 
 
-def _run(args) -> int:
-    from .. import examples
-    from ..music import MidiWarning, load_midi, render_wav, to_midi_bytes
-    from ..personalize import Personalizer
-    from ..report import personalization_report
+def _run(args, guard: InterruptGuard) -> int:
+    from ..music import MidiWarning
 
-    paths = [Path(p) for p in args.midi]
-    if args.example:
-        paths += [examples.path(name) for name in examples.DEFAULT_EXAMPLES]
-    if not paths:
-        raise ValueError("Give at least one MIDI file (or --example).")
-    if args.samples < 1 or args.epochs < 1:
-        raise ValueError("--samples and --epochs must be at least 1.")
+    say = _printer(args.quiet)
+    check_numbers(args)
+    out = OutputFolder(args.out, overwrite=args.overwrite)
+    out.check(planned_names(args))
+    choice = resolve_model(args.model)
     warnings.simplefilter("ignore", MidiWarning)  # reported below as "note:" lines instead
-    say = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    inputs = check_inputs(input_paths(args), choice, track=args.track, say=say)
 
-    sequences = []
-    for path in paths:  # unreadable files fail here, before the model loads
-        if not path.exists():
-            raise FileNotFoundError(f"No such MIDI file: {path}")
-        sequences.append(load_midi(path))
-    vae = load_model(args.model)
+    # -- the work (TensorFlow loads here) -------------------------------------------------------
+    from ..errors import MidiError
+    from ..personalize import Personalizer
+
+    vae = load_model(choice)
     person = Personalizer(vae, latent_size=args.latent, beta=args.beta, seed=args.seed)
-    messages = [f"model: {vae.name} ({vae.kind}, z={vae.config.z_size}) on {vae.device}"]
-    for path, seq in zip(paths, sequences):  # checked before anything is written or printed
-        song = person.add_midi(seq, name=path.name)
-        choice = f" — melody: {song.melody_choice.reason}" if song.melody_choice else ""
-        messages.append(f"{path.name}: {len(song.windows)} windows{choice}")
-        messages += [f"  note: {w}" for w in song.warnings]
-    for message in messages:
-        say(message)
+    say(f"model: {vae.name} ({vae.kind}, z={vae.config.z_size}) on {vae.device}")
+    used = []
+    for item in inputs:
+        try:  # a checkpoint path's model is known only now
+            song = person.add_midi(item.sequence, name=item.path.name, instrument=args.track)
+        except MidiError as err:
+            say(f"skipping {item.label}: {err}", always=True)
+            continue
+        used.append(item)
+        choice_note = f" — melody: {song.melody_choice.reason}" if song.melody_choice else ""
+        say(f"{item.label}: {len(song.windows)} windows{choice_note}")
+        for note in song.warnings:
+            say(f"  note: {note}")
+    if not used:
+        raise RefusedError("none of the files holds anything this model can read.")
 
-    history = person.fit(epochs=args.epochs, on_progress=_progress_printer(args.quiet))
+    fit_kwargs = {} if args.epochs is None else {"epochs": args.epochs}
+    history = person.fit(**fit_kwargs, on_progress=_progress_printer(args.quiet))
+    _end_progress_line(args.quiet)
     samples = person.sample(args.samples, temperature=args.temperature, seed=args.seed)
     novelty = person.novelty(samples, seed=args.seed or 0)
     say(novelty.summary())
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".midime-", dir=args.out.parent))
+    staging = out.staging()
+    guard.temporary.append(staging)
     try:
-        for i, sample in enumerate(samples, 1):
-            (staging / f"sample_{i:02d}.mid").write_bytes(to_midi_bytes(sample.sequence))
-            if not args.no_wav:
-                (staging / f"sample_{i:02d}.wav").write_bytes(render_wav(sample.sequence))
-        person.save_midime(staging / "midime")
-        inputs = [(f"{s.name}", s.sequence) for s in person.songs]
-        labelled = [(f"sample {i}", s.sequence) for i, s in enumerate(samples, 1)]
-        personalization_report(
-            staging / "report.html", title=f"MidiMe on {vae.name}", inputs=inputs, samples=labelled,
-            history=dict(history), novelty=novelty,
-            notes=[f"{len(person.windows)} input windows from {len(person.songs)} file(s); "
-                   f"{history.epochs_run} epochs; latent size {args.latent}; temperature {args.temperature}."],
-        )
-        (staging / "summary.json").write_text(json.dumps({
-            "model": vae.name, "inputs": [str(p) for p in paths], "windows": len(person.windows),
-            "epochs": history.epochs_run, "final_loss": history.last(), "novelty": novelty.to_dict(),
-        }, indent=2, default=float))
-        args.out.mkdir(parents=True, exist_ok=True)
-        for item in staging.iterdir():
-            target = args.out / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(item, target)
+        write_results(staging, args, vae, person, used, history, samples, novelty, out.path)
+        with guard.critical():
+            out.commit(staging)
+            guard.temporary.remove(staging)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    print(f"wrote {len(samples)} samples, the trained MidiMe and report.html to {args.out}")
+        if staging in guard.temporary:
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+            guard.temporary.remove(staging)
+    print(f"wrote {len(samples)} samples, the trained MidiMe and report.html to {out.path}")
     return 0
+
+
+def write_results(folder: Path, args, vae, person, inputs, history, samples, novelty, out: Path) -> None:
+    """Every output file, into `folder` (the staging folder; `out` is where it will live)."""
+    from ..music import render_wav, to_midi_bytes
+    from ..report import personalization_report
+
+    sample_files = []
+    for i, sample in enumerate(samples, 1):
+        stem = f"sample_{i:02d}"
+        (folder / f"{stem}.mid").write_bytes(to_midi_bytes(sample.sequence))
+        entry = {"midi": f"{stem}.mid"}
+        if not args.no_wav:
+            (folder / f"{stem}.wav").write_bytes(render_wav(sample.sequence))
+            entry["wav"] = f"{stem}.wav"
+        sample_files.append(entry)
+    person.save_midime(folder / "midime")
+    training = training_summary(history)
+    personalization_report(
+        folder / "report.html", title=f"MidiMe on {vae.name}",
+        inputs=[(s.name, s.sequence) for s in person.songs],
+        samples=[(f"sample {i}", s.sequence) for i, s in enumerate(samples, 1)],
+        audio=None if args.no_wav else [folder / e["wav"] for e in sample_files],
+        history=dict(history), novelty=novelty,
+        notes=[f"{len(person.windows)} input windows from {len(person.songs)} file(s); "
+               f"{training_sentence(training)}; MidiMe latent size {args.latent}, beta {args.beta}; "
+               f"decoding temperature {args.temperature}."],
+    )
+    summary = {
+        "model": vae.name,
+        "inputs": [input_entry(i, out) for i in inputs],
+        "windows": len(person.windows),
+        "training": training,
+        "epochs": training["epochs"],
+        "final_loss": history.last(),
+        "samples": sample_files,
+        "midime": "midime",
+        "report": "report.html",
+        "seed": args.seed,
+        "novelty": novelty.to_dict(),
+    }
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n",
+                                         encoding="utf-8")
+
+
+def input_entry(item: Input, out: Path) -> dict:
+    """summary.json's record of one input: a bundled example by name, a file by its path
+    relative to the output folder."""
+    if item.example:
+        return {"name": item.path.name, "example": item.example}
+    return {"name": item.path.name, "path": relative(item.path, out)}
+
+
+def relative(path: Path, out: Path) -> str:
+    """`path` as seen from the output folder (summary.json stays valid when both move)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve())).as_posix()
+
+
+def training_summary(history) -> dict:
+    """How long MidiMe trained and why it stopped, from its FitHistory."""
+    reason = getattr(history, "stop_reason", None)
+    if reason is None:
+        reason = "stopped" if getattr(history, "stopped", False) else "epoch budget reached"
+    return {"epochs": history.epochs_run, "seconds": round(float(getattr(history, "seconds", 0.0)), 2),
+            "stopped_because": str(reason)}
+
+
+def training_sentence(training: dict) -> str:
+    return (f"MidiMe trained {training['epochs']} epochs in {training['seconds']:.1f} s "
+            f"({training['stopped_because']})")

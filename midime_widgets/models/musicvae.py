@@ -44,6 +44,17 @@ CHUNK = 256  # rows per encoder / decoder call; bigger requests are split
 _MAX_LENGTH = 4096  # steps; a flat decoder can run past max_seq_len, but not without bound
 
 
+def default_config() -> MusicVAEConfig:
+    """The embedded default model's config, read without loading TensorFlow or its weights."""
+    try:
+        spec = json.loads((DEFAULT_DIR / "config.json").read_text(encoding="utf-8"))
+        return MusicVAEConfig.from_dict(spec["config"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"The embedded default model's config.json is unreadable "
+                              f"({exc}); reinstall midime-widgets.") from None
+
+
+
 class MusicVAE:
     """A MusicVAE model ready for inference: encoder, decoder and its data converter.
 
@@ -129,13 +140,7 @@ class MusicVAE:
                 f"This installation of midime-widgets lacks the embedded default MusicVAE "
                 f"({', '.join(missing)} not found in {DEFAULT_DIR}); reinstall it, or use "
                 "MusicVAE.pretrained(name) or MusicVAE.from_checkpoint(path).")
-        try:
-            spec = json.loads((DEFAULT_DIR / "config.json").read_text(encoding="utf-8"))
-            config = MusicVAEConfig.from_dict(spec["config"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"The embedded default model's config.json is unreadable "
-                                  f"({exc}); reinstall midime-widgets.") from None
-        return cls.from_checkpoint(DEFAULT_DIR / "model.ckpt", config)
+        return cls.from_checkpoint(DEFAULT_DIR / "model.ckpt", default_config())
 
     # -- description -----------------------------------------------------------------------
     @property
