@@ -7,7 +7,7 @@
 
 O'Neill's 1850 collection (bundled with music21) is the project's held-out real-music test: no
 model in this project is trained on it. The first ``--pool`` tunes are written to MIDI once with
-music21 (a small pretty_midi writer stands in for scores music21 cannot write) and cached in
+music21 by ``benchmarks/oneill.py`` (it writes a few scores music21 cannot from their notes) and cached in
 ``~/.cache/midime-widgets/oneill/`` (``--cache`` to move it). ``--tunes`` of them are chosen in
 collection order, taking the metres in turn so that every metre present is covered.
 
@@ -18,7 +18,8 @@ would, with every default untouched: ``add_midi``, ``fit()``, ``sample()``. Per 
 * reconstruction onset F1: the windows encoded to MusicVAE ``mu`` and decoded greedily, note
   onsets matched on (window, step, pitch) — what the MusicVAE itself can represent;
 * closer than the prior: ``--samples`` personalized samples against as many MusicVAE prior
-  samples, both decoded at ``SAMPLE_TEMPERATURE``. A tune counts as closer in pitch classes when
+  samples, both decoded at ``SAMPLE_TEMPERATURE`` and shaped alike (``Personalizer.novelty``:
+  same steps, the tune's metre and tempo). A tune counts as closer in pitch classes when
   the samples' pitch-class histogram is nearer the tune's (total variation) than the prior
   samples' is, and closer in density when the samples' notes per bar (note onsets per 16
   sixteenths) are nearer the tune's than the prior samples' are;
@@ -46,77 +47,14 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from oneill import ensure_collection  # noqa: E402 - benchmarks/oneill.py, beside this script
+
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "midime-widgets" / "oneill"
-COLLECTION = "oneills1850"
-INDEX_NAME = "index.json"
 
 
 # ------------------------------------------------------------------------------------------------
 # The collection as MIDI files (written once, then read from the cache)
 # ------------------------------------------------------------------------------------------------
-
-
-def _metre_of(score) -> str:
-    signatures = score.recurse().getElementsByClass("TimeSignature")
-    return signatures[0].ratioString if signatures else "none"
-
-
-def _write_with_pretty_midi(score, path: Path, qpm: float = 120.0) -> None:
-    """Notes and time signatures only, for scores music21's MIDI writer refuses."""
-    import pretty_midi
-
-    seconds_per_quarter = 60.0 / qpm
-    midi = pretty_midi.PrettyMIDI(initial_tempo=qpm)
-    part = pretty_midi.Instrument(program=0, name="Melody")
-    flat = score.flatten()
-    for element in flat.notes:
-        start = float(element.offset) * seconds_per_quarter
-        end = start + max(float(element.quarterLength), 0.0625) * seconds_per_quarter
-        for pitch in getattr(element, "pitches", ()):
-            part.notes.append(pretty_midi.Note(velocity=90, pitch=int(pitch.midi), start=start, end=end))
-    midi.instruments.append(part)
-    for sig in flat.getElementsByClass("TimeSignature"):
-        if sig.denominator & (sig.denominator - 1) == 0:  # MIDI stores powers of two only
-            midi.time_signature_changes.append(
-                pretty_midi.TimeSignature(sig.numerator, sig.denominator, float(sig.offset) * seconds_per_quarter))
-    midi.write(str(path))
-
-
-def build_collection(cache: Path, pool: int) -> list[dict]:
-    """Write the first ``pool`` tunes to ``cache`` (unless already there); returns the index."""
-    index_path = cache / INDEX_NAME
-    if index_path.is_file():
-        index = json.loads(index_path.read_text())
-        if len(index) >= pool and all((cache / entry["file"]).is_file() for entry in index[:pool]):
-            return index[:pool]
-    from music21 import corpus
-
-    cache.mkdir(parents=True, exist_ok=True)
-    paths = sorted(str(p) for p in corpus.getPaths() if COLLECTION in str(p))
-    if not paths:
-        raise SystemExit(f"music21's corpus has no {COLLECTION}; install music21 with its corpus.")
-    print(f"Writing the first {pool} tunes of O'Neill's 1850 to {cache} (once) …", file=sys.stderr)
-    index: list[dict] = []
-    for path in paths:
-        opus = corpus.parse(path)
-        for score in (list(opus.scores) if hasattr(opus, "scores") else [opus]):
-            if len(index) >= pool:
-                break
-            metre = _metre_of(score)
-            name = f"{len(index):03d}_{metre.replace('/', '-')}.mid"
-            writer = "music21"
-            try:
-                score.write("midi", fp=str(cache / name))
-            except Exception:  # noqa: BLE001 - music21 raises many kinds; the fallback covers them
-                writer = "pretty_midi"
-                _write_with_pretty_midi(score, cache / name)
-            meta = score.metadata
-            index.append({"file": name, "metre": metre, "title": (meta.title if meta else "") or "",
-                          "number": str(meta.number) if meta and meta.number else "", "writer": writer})
-        if len(index) >= pool:
-            break
-    index_path.write_text(json.dumps(index, indent=1))
-    return index
 
 
 def choose_tunes(index: list[dict], tunes: int, metres: list[str] | None) -> list[dict]:
@@ -155,9 +93,9 @@ def reconstruction_f1(vae, windows, codes) -> float:
     return metrics.onset_f1(target, decoded)
 
 
-def measure_tune(vae, path: Path, prior, samples: int, seed: int) -> dict:
+def measure_tune(vae, path: Path, samples: int, seed: int) -> dict:
     """Everything the table needs for one tune, at the product's defaults."""
-    from midime_widgets.personalize import Personalizer, novelty_report
+    from midime_widgets.personalize import Personalizer
 
     started = time.perf_counter()
     person = Personalizer(vae)
@@ -177,7 +115,7 @@ def measure_tune(vae, path: Path, prior, samples: int, seed: int) -> dict:
     fit_seconds = time.perf_counter() - fit_started
     fit_cpu = time.process_time() - cpu
     generated = person.sample(samples, seed=seed)
-    report = novelty_report(person.novelty_index(), generated, prior)
+    report = person.novelty(generated, prior_samples=samples, seed=seed + 1)
     closer = report.closer()
     return {
         "windows": len(person.windows),
@@ -266,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     from midime_widgets.cli import hide_native_stderr
 
     hide_native_stderr()  # TensorFlow's C++ start-up lines; Python's stderr still prints
-    index = build_collection(args.cache, args.pool)
+    index = ensure_collection(args.cache, args.pool, log=lambda line: print(line, file=sys.stderr))
     metres = [m.strip() for m in args.metres.split(",")] if args.metres else None
     chosen = choose_tunes(index, args.tunes, metres)
     if not chosen:
@@ -280,12 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     retracing = RetracingCounter()
     logging.getLogger("tensorflow").addHandler(retracing)
     vae = MusicVAE.default()
-    prior = vae.sample(args.samples, temperature=SAMPLE_TEMPERATURE, seed=args.seed + 1)
     results: dict[str, dict] = {}
     refused: list[str] = []
     for entry in chosen:
         try:
-            results[entry["file"]] = measure_tune(vae, args.cache / entry["file"], prior, args.samples, args.seed)
+            results[entry["file"]] = measure_tune(vae, args.cache / entry["file"], args.samples, args.seed)
         except MidiError as err:
             refused.append(f"- {entry['file']} ({entry['metre']}): {err}")
         print(f"  {entry['file']}: " + (json.dumps({k: (round(v, 3) if isinstance(v, float) else v)

@@ -619,12 +619,17 @@ class Personalizer:
     def novelty(self, samples: list[Sample], *, prior_samples: int = 32,
                 temperature: float | None = SAMPLE_TEMPERATURE, seed: int = 0) -> NoveltyReport:
         """Copies, nearest-window similarity, histogram distances and note density of `samples`
-        (Samples or NoteSequences), next to `prior_samples` plain MusicVAE samples decoded at the
-        same `temperature` as the samples (so the comparison is fair)."""
+        (Samples or NoteSequences), next to `prior_samples` plain MusicVAE samples shaped like
+        them (same temperature, same number of steps, same metre and tempo), so the comparison
+        is fair."""
+        from .music.windows import in_metre  # noqa: PLC0415
+
         if not samples:
             raise ValueError("No samples to compare.")
         index = self.novelty_index()
-        prior = self.vae.sample(prior_samples, temperature=temperature, seed=seed)
+        metre, qpm = self.output_metre()
+        prior = [in_metre(s, metre, qpm) for s in self.vae.sample(
+            prior_samples, length=self.output_steps(), temperature=temperature, seed=seed)]
         return novelty_report(index, samples, prior)
 
     # -- persistence ----------------------------------------------------------------------------
