@@ -216,13 +216,16 @@ def _read_vlq(data: bytes, pos: int, label: str) -> tuple[int, int]:
     raise _damaged(label, "a time or length field is longer than MIDI allows")
 
 
-def scan_midi(data: bytes, label: str = "the MIDI data", *,
-              max_notes: int = MAX_MIDI_NOTES, max_events: int = MAX_MIDI_EVENTS) -> MidiScan:
+def scan_midi(data: bytes, label: str = "the MIDI data", *, max_notes: int | None = None,
+              max_events: int | None = None) -> MidiScan:
     """Walk the chunks and events of a Standard MIDI File exactly as mido will, counting.
 
     Raises MidiError when the file is damaged in a way mido would also reject, or as soon as it
-    holds more than `max_notes` notes or `max_events` events (so the scan itself is bounded).
+    holds more than `max_notes` notes or `max_events` events (default `MAX_MIDI_NOTES` and
+    `MAX_MIDI_EVENTS`), so the scan itself is bounded.
     """
+    max_notes = MAX_MIDI_NOTES if max_notes is None else max_notes
+    max_events = MAX_MIDI_EVENTS if max_events is None else max_events
     if len(data) < 14:
         raise MidiError(f"{_cap(label)} is cut off: it ends inside the MIDI header.")
     (header_size,) = struct.unpack(">I", data[4:8])
