@@ -307,3 +307,11 @@ def _validation_message(weights, name):
     except CheckpointError as exc:
         return exc
     return ""
+
+
+def test_nan_or_infinite_tf_weights_are_refused_naming_the_variable(tmp_path):
+    for bad in (np.nan, np.inf):
+        variables = dict(MODEL_VARS, **{"encoder/mu/bias": np.array([0.5, bad, 2.0], np.float32)})
+        prefix = save_tf_checkpoint(tmp_path / str(bad) / "model.ckpt", variables)
+        with pytest.raises(CheckpointError, match=r"'encoder/mu/bias' holds 1 NaN or infinite"):
+            read_checkpoint(prefix)

@@ -446,7 +446,8 @@ def _dequantize(raw: np.ndarray, quant: Mapping | None, dtype: str, name: str) -
     values = raw.astype(np.float64) * float(quant["scale"]) + float(quant["min"])
     if dtype == "int32":
         return np.round(values).astype(np.int32)
-    return values.astype(np.float32)
+    with np.errstate(over="ignore"):  # overflow gives inf, which _check_finite then refuses
+        return values.astype(np.float32)
 
 
 def _read_tfjs_folder(folder: Path) -> tuple[dict[str, np.ndarray], str]:
@@ -680,7 +681,7 @@ def config_from_tfjs(config_json: Mapping | str | os.PathLike, weights: Mapping[
     `numSegments` makes the encoder and decoder hierarchical, as in magenta.js. Layer sizes come
     from the weights. Training hparams are unknown and left at magenta's defaults.
     """
-    if not isinstance(config_json, Mapping):
+    if isinstance(config_json, (str, os.PathLike)):
         location = Path(os.fspath(config_json))
         if location.is_dir():
             location = location / TFJS_CONFIG
