@@ -114,6 +114,18 @@ GOOD_TAR = make_tar([
 ])
 
 
+ORACLE = Path(__file__).parent / "fixtures" / "oracle" / "checkpoints" / "cat-mel_2bar_small"
+INDEX = (ORACLE / "model.ckpt.index").read_bytes()
+DATA = (ORACLE / "model.ckpt.data-00000-of-00001").read_bytes()
+# A real (tiny) checkpoint: fetch_pretrained reads every download before marking it complete.
+REAL_TAR = make_tar([
+    ("tiny", "dir", None),
+    ("tiny/model.ckpt.index", "file", INDEX),
+    ("tiny/model.ckpt.data-00000-of-00001", "file", DATA),
+    ("tiny/latest", "sym", "model.ckpt.index"),
+])
+
+
 def tree(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
@@ -251,12 +263,12 @@ def tiny_info(**changes) -> CheckpointInfo:
 
 
 def test_fetch_pretrained_downloads_once_then_works_offline(server, tmp_path, capsys):
-    server.add(TAR_PATH, GOOD_TAR)
-    info = tiny_info(sha256=hashlib.sha256(GOOD_TAR).hexdigest(), size=len(GOOD_TAR))
+    server.add(TAR_PATH, REAL_TAR)
+    info = tiny_info(sha256=hashlib.sha256(REAL_TAR).hexdigest(), size=len(REAL_TAR))
     cache = tmp_path / "cache"
     prefix = dl.fetch_pretrained(info, base_url=server.url, cache=cache)
     assert prefix == cache / "checkpoints" / "tiny" / "tiny" / "model.ckpt"
-    assert Path(str(prefix) + ".index").read_bytes() == b"index-bytes"
+    assert Path(str(prefix) + ".index").read_bytes() == INDEX
     assert server.requests == [TAR_PATH]
     assert "Downloading tiny" in capsys.readouterr().err
     assert not list((cache / "downloads").iterdir())  # tarball removed after extraction
@@ -266,7 +278,7 @@ def test_fetch_pretrained_downloads_once_then_works_offline(server, tmp_path, ca
 
 
 def test_environment_selects_mirror_and_cache(server, tmp_path, monkeypatch):
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     monkeypatch.setenv(dl.BASE_URL_ENV, server.url)
     monkeypatch.setenv(dl.CACHE_ENV, str(tmp_path / "envcache"))
     assert dl.cache_dir() == tmp_path / "envcache"
@@ -281,10 +293,11 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("mode, body, sha, match", [
-    ("ok", GOOD_TAR, "0" * 64, "sha256"),
-    ("truncate", GOOD_TAR, None, "cut off"),
+    ("ok", REAL_TAR, "0" * 64, "sha256"),
+    ("truncate", REAL_TAR, None, "cut off"),
     ("ok", make_tar(MALICIOUS["dotdot"]), None, "Refusing"),
-])
+    ("ok", GOOD_TAR, None, "Could not read the TF checkpoint"),  # unpacks, but is no checkpoint
+], ids=["sha256", "truncated", "dotdot", "not-a-checkpoint"])
 def test_failed_fetch_leaves_no_checkpoint_behind(server, tmp_path, mode, body, sha, match):
     server.add(TAR_PATH, body, mode)
     cache = tmp_path / "cache"
@@ -295,7 +308,7 @@ def test_failed_fetch_leaves_no_checkpoint_behind(server, tmp_path, mode, body, 
     assert not (cache / "downloads").exists() or tree(cache / "downloads") == set()
     assert not (tmp_path / "evil.txt").exists() and not (cache / "evil.txt").exists()
     # a later good download succeeds
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     assert dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
 
 
@@ -318,13 +331,13 @@ def test_fetch_tfjs_folder_follows_the_manifest(server, tmp_path):
 
 def test_fetch_loose_checkpoint_files(server, tmp_path):
     base = "/download.magenta.tensorflow.org/models/music_vae/colab2/checkpoints/mel_tiny.ckpt"
-    server.add(base + ".index", b"i")
-    server.add(base + ".data-00000-of-00001", b"d")
+    server.add(base + ".index", INDEX)
+    server.add(base + ".data-00000-of-00001", DATA)
     info = CheckpointInfo("mel_tiny", "flat-mel_16bar", "tf", ("https://storage.googleapis.com"
                                                                + base,), "test",
                           files=(".index", ".data-00000-of-00001"))
     prefix = dl.fetch_pretrained(info, base_url=server.url, cache=tmp_path, progress=False)
-    assert prefix.name == "mel_tiny.ckpt" and Path(str(prefix) + ".index").read_bytes() == b"i"
+    assert prefix.name == "mel_tiny.ckpt" and Path(str(prefix) + ".index").read_bytes() == INDEX
 
 
 def test_mirror_url_keeps_the_path():
@@ -343,7 +356,7 @@ def test_unknown_pretrained_name(tmp_path):
 def test_is_cached_only_after_a_complete_fetch(server, tmp_path):
     from midime_widgets.models import is_cached
 
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     cache = tmp_path / "cache"
     info = tiny_info()
     assert is_cached(info, cache=cache) is False
@@ -358,7 +371,7 @@ def test_is_cached_only_after_a_complete_fetch(server, tmp_path):
 
 
 def test_is_cached_reads_the_cache_environment(server, tmp_path, monkeypatch):
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     monkeypatch.setenv(dl.CACHE_ENV, str(tmp_path / "envcache"))
     assert not dl.is_cached(tiny_info())
     dl.fetch_pretrained(tiny_info(), base_url=server.url, progress=False)
@@ -373,7 +386,7 @@ def test_offline_switch_values(monkeypatch, value, offline):
 
 
 def test_offline_refuses_to_download_but_cached_checkpoints_load(server, tmp_path, monkeypatch):
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     cache = tmp_path / "cache"
     monkeypatch.setenv(dl.OFFLINE_ENV, "1")
     with pytest.raises(CheckpointError,

@@ -273,6 +273,14 @@ def read_tfjs_weights(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray],
     return weights, dropped
 
 
+def check_tfjs_manifest(folder: str | os.PathLike) -> list[tuple[list[str], int]]:
+    """Validate a folder's weights_manifest.json alone (no shard needed): each group's
+    (shard paths, bytes its weights occupy). Used to bound shard downloads."""
+    folder = Path(folder)
+    manifest = _load_json(folder / TFJS_MANIFEST, "weights manifest")
+    return [(paths, expected) for paths, _, expected in _check_manifest(manifest, folder)]
+
+
 def _check_manifest(manifest: Any, folder: Path) -> list[tuple[list[str], list[dict], int]]:
     """Each group's (shard paths, weight specs, bytes its weights need), or CheckpointError."""
     where = folder / TFJS_MANIFEST
