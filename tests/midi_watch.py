@@ -4,8 +4,8 @@ Each load runs in a long-lived child process; the watcher (this process) samples
 processor time and resident memory while it works, killing it when it has computed for more than
 `TIME_LIMIT_S` or grown more than `MEMORY_LIMIT_BYTES` above what it used before the load.
 Processor time (not wall time) is what the time limit counts, so a busy shared machine does not
-turn a bounded load into a failure; a wall-clock guard `WALL_LIMIT_S` still catches hangs. The peak is
-also read from the kernel's high-water mark (`VmHWM`, reset before every load through
+turn a bounded load into a failure; a wall-clock guard `WALL_LIMIT_S` still catches hangs.
+The peak is also read from the kernel's high-water mark (`VmHWM`, reset before every load through
 `/proc/<pid>/clear_refs`), so a short spike between two samples still counts.
 
 Used by tests/test_fuzz_limits.py (a small corpus, in CI) and scripts/fuzz_midi.py (≥ 10,000
@@ -77,7 +77,7 @@ def huge_delta_file() -> bytes:
 
 
 def million_notes_file(count: int = 1_000_000) -> bytes:
-    """~7 MB: `count` notes a tick apart (delta 1, note on; delta 0, note off with running status)."""
+    """~6 MB: `count` notes a tick apart (delta 1 + note on; delta 0 + note off, running status)."""
     one = b"\x3c\x50\x00\x3c\x00\x01"
     body = TEMPO_120 + b"\x00\x90" + one * count
     return smf(track(body), fmt=0, division=96)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import shutil
 import socket
 import tarfile
 import threading
@@ -54,6 +56,12 @@ class Server:
                     self.send_error(404, "Not Found")
                     return
                 self.send_response(200)
+                if mode == "nolength":  # the body ends when the connection closes
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    self.close_connection = True
+                    return
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if mode == "truncate":
@@ -400,3 +408,117 @@ def test_offline_refuses_to_download_but_cached_checkpoints_load(server, tmp_pat
     monkeypatch.setenv(dl.OFFLINE_ENV, "1")
     server.stop()
     assert dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache) == prefix
+
+
+# ---- limits: tar bombs, member floods, oversized downloads, recorded sha256 ---------------------
+
+
+def test_a_tar_bomb_is_refused_from_its_headers(tmp_path):
+    import gzip
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for index in range(3):
+            info = tarfile.TarInfo(f"tiny/big{index}.bin")
+            info.size = 20 * 1024 * 1024
+            tar.addfile(info, io.BytesIO(bytes(info.size)))
+    packed = gzip.compress(buffer.getvalue(), compresslevel=9)
+    (tmp_path / "bomb.tar.gz").write_bytes(packed)
+    assert len(packed) < 200_000  # 60 MB of zeros in a few hundred kB
+    with pytest.raises(CheckpointError,
+                       match=r"would take more than 1 MB \(21 MB so far, from a 0.1 MB archive\)"):
+        dl.safe_extract(tmp_path / "bomb.tar.gz", tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+    # an explicit, larger allowance extracts it (the limit is the only reason it was refused)
+    dl.safe_extract(tmp_path / "bomb.tar.gz", tmp_path / "dest", max_bytes=100 * 1024 * 1024)
+    assert (tmp_path / "dest" / "tiny" / "big2.bin").stat().st_size == 20 * 1024 * 1024
+
+
+def test_too_many_members_are_refused_before_writing(tmp_path):
+    members = [(f"tiny/f{i:05d}", "file", b"x") for i in range(120)]
+    (tmp_path / "flood.tar").write_bytes(make_tar(members))
+    with pytest.raises(CheckpointError, match="more than 100 files and folders"):
+        dl.safe_extract(tmp_path / "flood.tar", tmp_path / "dest", max_members=100)
+    assert not (tmp_path / "dest").exists()
+    assert dl.MAX_ARCHIVE_MEMBERS >= 1000  # the default leaves room for any real checkpoint
+    dl.safe_extract(tmp_path / "flood.tar", tmp_path / "dest", max_members=121)
+    assert len(list((tmp_path / "dest" / "tiny").iterdir())) == 120
+
+
+def test_a_download_without_content_length_is_capped(server, tmp_path):
+    body = os.urandom(3 * 1024 * 1024)
+    url = server.add("/endless.bin", body, mode="nolength")
+    with pytest.raises(CheckpointError, match=r"more than 1,048,576 bytes but at most 1,048,576"):
+        dl.download(url, tmp_path / "endless.bin", progress=False, max_bytes=1024 * 1024)
+    assert tree(tmp_path) == set()
+    with pytest.raises(CheckpointError, match="checkpoint table expects 1,000"):
+        dl.download(url, tmp_path / "endless.bin", progress=False, size=1000)
+    assert tree(tmp_path) == set()
+    got = dl.download(url, tmp_path / "endless.bin", progress=False, max_bytes=len(body))
+    assert got.read_bytes() == body
+
+
+def test_an_announced_length_over_the_cap_is_refused_before_reading(server, tmp_path):
+    url = server.add("/big.bin", os.urandom(200_000))
+    with pytest.raises(CheckpointError, match="is 200,000 bytes but at most 100,000"):
+        dl.download(url, tmp_path / "big.bin", progress=False, max_bytes=100_000)
+    assert tree(tmp_path) == set()
+
+
+def test_sha256_is_recorded_on_first_download_and_checked_after(server, tmp_path):
+    server.add(TAR_PATH, REAL_TAR)
+    cache = tmp_path / "cache"
+    prefix = dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
+    record = json.loads((cache / "checkpoints" / "tiny.sha256.json").read_text())
+    assert record["files"]["tiny/model.ckpt.index"] == hashlib.sha256(INDEX).hexdigest()
+    data_name = "tiny/model.ckpt.data-00000-of-00001"
+    assert record["files"][data_name] == hashlib.sha256(DATA).hexdigest()
+    # a cached file that changed is noticed on the next use
+    data_file = Path(str(prefix) + ".data-00000-of-00001")
+    data_file.chmod(0o644)
+    data_file.write_bytes(bytes([DATA[0] ^ 0xFF]) + DATA[1:])
+    with pytest.raises(CheckpointError, match="has changed since it was downloaded"):
+        dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
+    # a re-download that differs from the first one is refused and leaves nothing behind
+    shutil.rmtree(cache / "checkpoints" / "tiny")
+    other = ORACLE.parent / "cat-drums_2bar_small"
+    server.add(TAR_PATH, make_tar([
+        ("tiny/model.ckpt.index", "file", (other / "model.ckpt.index").read_bytes()),
+        ("tiny/model.ckpt.data-00000-of-00001", "file",
+         (other / "model.ckpt.data-00000-of-00001").read_bytes())]))
+    with pytest.raises(CheckpointError, match="differs from the first one"):
+        dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
+    assert tree(cache / "checkpoints") == {"tiny.sha256.json"}
+    # the same files as the first time are accepted again
+    server.add(TAR_PATH, REAL_TAR)
+    assert dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache,
+                               progress=False) == prefix
+
+
+def test_tfjs_shards_are_capped_by_the_manifest(server, tmp_path):
+    source = FIXTURES / "mel_2bar_tiny_f32"
+    base = "/magentadata/js/checkpoints/music_vae/tiny_js"
+    for path in source.iterdir():
+        server.add(f"{base}/{path.name}", path.read_bytes())
+    shard = sorted(source.glob("group1-shard*"))[0]
+    server.add(f"{base}/{shard.name}", shard.read_bytes() + os.urandom(5 * 1024 * 1024),
+               mode="nolength")
+    info = CheckpointInfo("tiny_js", "mel_2bar_small", "tfjs",
+                          ("https://storage.googleapis.com" + base,), "test")
+    with pytest.raises(CheckpointError, match="more than .* bytes but at most"):
+        dl.fetch_pretrained(info, base_url=server.url, cache=tmp_path, progress=False)
+    assert tree(tmp_path / "checkpoints") == set()
+
+
+def test_tfjs_downloads_are_capped_by_the_published_size(server, tmp_path):
+    source = FIXTURES / "mel_2bar_tiny_f32"
+    base = "/magentadata/js/checkpoints/music_vae/tiny_js"
+    for path in source.iterdir():
+        server.add(f"{base}/{path.name}", path.read_bytes())
+    shards = sum(p.stat().st_size for p in source.glob("group1-shard*"))
+    info = CheckpointInfo("tiny_js", "mel_2bar_small", "tfjs",
+                          ("https://storage.googleapis.com" + base,), "test", size=shards - 1)
+    with pytest.raises(CheckpointError, match="more weights than checkpoint 'tiny_js' is "
+                                              "published to hold"):
+        dl.fetch_pretrained(info, base_url=server.url, cache=tmp_path, progress=False)
+    assert tree(tmp_path / "checkpoints") == set()

@@ -203,20 +203,29 @@ def _read_tar(tar_path: Path, cache) -> tuple[dict[str, np.ndarray], str]:
     base = Path(cache) if cache is not None else cache_dir()
     target = base / "extracted" / f"{_tar_stem(tar_path.name)}-{key.hexdigest()[:12]}"
     marker = target / COMPLETE_MARKER
-    if not marker.is_file():
-        if target.exists():  # an interrupted extraction
-            shutil.rmtree(target)
+    if marker.is_file():
+        weights, desc = _read_extracted(target)
+        return weights, f"{desc} (from {tar_path})"
+    if target.exists():  # an interrupted extraction (this function's own folder)
+        shutil.rmtree(target)
+    try:
         safe_extract(tar_path, target)
+        weights, desc = _read_extracted(target)  # validated before it counts as extracted
         marker.write_text(str(tar_path.resolve()))
-    if (target / TFJS_MANIFEST).is_file():
-        weights, desc = _read_tfjs_folder(target)
-    else:
-        tfjs = [p.parent for p in target.rglob(TFJS_MANIFEST)]
-        if len(tfjs) == 1 and not list(target.rglob("*.index")):
-            weights, desc = _read_tfjs_folder(tfjs[0])
-        else:
-            weights, desc = _read_tf_prefix(find_checkpoint_prefix(target))
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)  # never leave a half-usable copy behind
+        raise
     return weights, f"{desc} (from {tar_path})"
+
+
+def _read_extracted(target: Path) -> tuple[dict[str, np.ndarray], str]:
+    """The checkpoint inside an extracted archive: a magenta.js folder or a TF prefix."""
+    if (target / TFJS_MANIFEST).is_file():
+        return _read_tfjs_folder(target)
+    tfjs = [p.parent for p in target.rglob(TFJS_MANIFEST)]
+    if len(tfjs) == 1 and not list(target.rglob("*.index")):
+        return _read_tfjs_folder(tfjs[0])
+    return _read_tf_prefix(find_checkpoint_prefix(target))
 
 
 def _tar_stem(name: str) -> str:
@@ -329,7 +338,8 @@ def _spec_nbytes(spec: Any, folder: Path) -> int:
         if not isinstance(quant, dict):
             raise CheckpointError(f"Weight {name!r} in {folder}: 'quantization' must be an "
                                   f"object, not {_short(quant)}.")
-        stored = _TFJS_QUANT.get(quant.get("dtype")) if isinstance(quant.get("dtype"), str) else None
+        quant_dtype = quant.get("dtype")
+        stored = _TFJS_QUANT.get(quant_dtype) if isinstance(quant_dtype, str) else None
         if stored is None:
             raise CheckpointError(f"Weight {name!r} uses unsupported quantization "
                                   f"{_short(quant.get('dtype'))} (supported: uint8, uint16, "

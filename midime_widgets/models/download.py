@@ -12,8 +12,8 @@
 - `fetch_pretrained(name)`: download + extract a CHECKPOINTS entry into the cache once, read it to
   check it, and only then mark it complete; later calls touch no network. The sha256 of every file
   is recorded beside the checkpoint on the first download (`<name>.sha256.json`) and checked on
-  every later use and re-download. `$MIDIME_WIDGETS_BASE_URL` (or `base_url=`) replaces the scheme and host of the
-  table's URLs, keeping their paths, e.g. a local mirror `http://127.0.0.1:8000` or `file:///srv`.
+  every later use and re-download. `$MIDIME_WIDGETS_BASE_URL` (or `base_url=`) replaces the
+  scheme and host of the table's URLs, keeping their paths, e.g. a local mirror `http://127.0.0.1:8000` or `file:///srv`.
 - `is_cached(name)`: whether that checkpoint is complete in the cache (loads with no download).
 - `$MIDIME_WIDGETS_OFFLINE=1` (also `true` / `yes` / `on`): never download; a checkpoint that is
   not cached raises CheckpointError saying so, cached ones still load.
@@ -37,7 +37,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO
 
 from .._version import __version__
 from ..errors import CheckpointError
@@ -164,7 +164,7 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
             limit = min(cap, announced) if announced is not None else cap
             digest, received = _stream(response, out, bar, url, limit)
             if received > limit:  # urllib never reads past Content-Length: so limit == cap
-                raise _too_big(url, received, cap, size, at_least=True)
+                raise _too_big(url, cap, cap, size, at_least=True)
             if bar:
                 bar.update(received, final=True)
         _verify(url, received, announced, size, digest.hexdigest(), sha256)
@@ -176,7 +176,8 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
 
 
 def _download_cap(size: int | None, max_bytes: int | None) -> int:
-    """The most bytes a download may have: the expected size, else `max_bytes`, else the global cap."""
+    """The most bytes a download may have: the expected size, else `max_bytes`, else the
+    global cap."""
     if size is not None:
         return size
     return MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes
