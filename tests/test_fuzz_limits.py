@@ -8,11 +8,15 @@ test, as does a crash or any exception other than MidiError.
 from __future__ import annotations
 
 import random
+import sys
 
 import pytest
 
 import midi_watch
 from midi_watch import HOSTILE, Watcher
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="the watcher reads /proc/<pid>/status and clear_refs")
 
 # (outcome, words the MidiError must contain / what the loaded file must hold)
 EXPECTED = {

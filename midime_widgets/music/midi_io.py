@@ -10,7 +10,7 @@ musician understands, and rejects files without notes.
 The scan also lets `load_midi` read files the parsers get wrong: SMPTE-timed files (time in
 frames per second instead of beats), format 2 files (independent patterns played one after the
 other) and files whose timing is so fine that pretty_midi's tick table would be huge (their
-ticks are scaled down, e.g. 15360 ticks per beat read as 7680).
+ticks are scaled to a coarser resolution, keeping the notes' times).
 
 With these limits every file within the byte limit loads (or is refused) in seconds and well
 under a gigabyte, so `load_midi` can safely run in a background thread; it is thread-safe.
