@@ -13,7 +13,8 @@
   check it, and only then mark it complete; later calls touch no network. The sha256 of every file
   is recorded beside the checkpoint on the first download (`<name>.sha256.json`) and checked on
   every later use and re-download. `$MIDIME_WIDGETS_BASE_URL` (or `base_url=`) replaces the
-  scheme and host of the table's URLs, keeping their paths, e.g. a local mirror `http://127.0.0.1:8000` or `file:///srv`.
+  scheme and host of the table's URLs, keeping their paths, e.g. a local mirror
+  `http://127.0.0.1:8000` or `file:///srv`.
 - `is_cached(name)`: whether that checkpoint is complete in the cache (loads with no download).
 - `$MIDIME_WIDGETS_OFFLINE=1` (also `true` / `yes` / `on`): never download; a checkpoint that is
   not cached raises CheckpointError saying so, cached ones still load.
@@ -446,7 +447,8 @@ def fetch_pretrained(name: "str | CheckpointInfo", *, base_url: str | None = Non
     root = Path(cache) if cache is not None else cache_dir()
     final = _cached_folder(info, root)
     if (final / COMPLETE_MARKER).is_file():
-        _check_digests(info, final, _file_digests(final))
+        if _digests_path(info, final).is_file():
+            _check_digests(info, final, _file_digests(final))
         return _local_checkpoint(info, final)
     if is_offline():
         raise CheckpointError(
@@ -595,8 +597,8 @@ def _fetch_tfjs(info: CheckpointInfo, staging: Path, base_url: str | None,
         if budget is not None and expected > budget:
             raise CheckpointError(
                 f"{folder_url}/{TFJS_MANIFEST} describes more weights than checkpoint "
-                f"{info.name!r} is published to hold ({info.size_mb} MB); it is not the "
-                "expected checkpoint.")
+                f"{info.name!r} is published to hold ({_published_bytes(info) / 1e6:.1f} MB "
+                "at most); it is not the expected checkpoint.")
         for shard in paths:
             got = download(f"{folder_url}/{shard}", staging / shard, progress=progress,
                            label=f"Downloading {info.name}/{shard}", max_bytes=expected)
