@@ -276,8 +276,9 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
                 label: str, max_notes: int, max_events: int) -> tuple[int, int, int]:
     """One track's events → (end tick, position after the track, tick of the last note event).
 
-    Mirrors mido's reader: it stops when exactly `size` bytes are consumed, meta events do not
-    set running status, everything else does.
+    Mirrors mido's reader byte for byte, so that the counts describe exactly what mido will
+    build: it stops when exactly `size` bytes are consumed, meta events do not set running
+    status, everything else (sysex and system messages included) does.
     """
     start, end_of_data = pos, len(data)
     status = None
@@ -298,6 +299,10 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
         if byte < 0x80:
             if status is None:
                 raise _damaged(label, f"track {index + 1} uses running status before any status")
+            if status in (0xF0, 0xF7):
+                pos += 1  # mido drops the byte it peeked at, then reads the length after it
+            elif status >= 0xF0 and not _SYSTEM_DATA_BYTES.get(status):
+                raise _damaged(label, f"running status on the one-byte message 0x{status:02x}")
         else:
             pos += 1
             if byte != 0xFF:
