@@ -102,7 +102,7 @@ def midi_mutation(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
     data = bytearray(data)
     spans = _track_spans(bytes(data))
     op = rng.choice(("delta", "header", "division", "chunk_len", "dup_track", "splice", "storm",
-                     "vlq_run", "notes"))
+                     "vlq_run", "notes", "running_sysex"))
     if op == "delta" and spans:
         start, end = rng.choice(spans)
         pos = rng.randrange(start + 8, max(end, start + 9))
@@ -145,6 +145,12 @@ def midi_mutation(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
         start, end = rng.choice(spans)
         pos = rng.randrange(start + 8, max(end, start + 9))
         data[pos:pos] = b"\x80" * rng.choice((5, 100, 10000))
+    elif op == "running_sysex" and spans:
+        # a sysex, then data bytes that reuse its status (running status), then notes
+        start, end = rng.choice(spans)
+        pos = rng.randrange(start + 8, max(end, start + 9))
+        data[pos:pos] = (b"\x00\xf0\x02\x01\xf7" + bytes([0, rng.randrange(128)])
+                         + midi_watch.vlq(rng.randrange(1 << 28)) + b"\x01\xf7\x00\x90\x3c\x40")
     elif op == "notes":
         count = rng.choice((1000, 30000, 120000))
         body = b"\x00\x90" + b"\x3c\x50\x00\x3c\x00\x01" * count
