@@ -307,3 +307,43 @@ def _validation_message(weights, name):
     except CheckpointError as exc:
         return exc
     return ""
+
+
+def test_nan_or_infinite_tf_weights_are_refused_naming_the_variable(tmp_path):
+    for bad in (np.nan, np.inf):
+        variables = dict(MODEL_VARS, **{"encoder/mu/bias": np.array([0.5, bad, 2.0], np.float32)})
+        prefix = save_tf_checkpoint(tmp_path / str(bad) / "model.ckpt", variables)
+        with pytest.raises(CheckpointError, match=r"'encoder/mu/bias' holds 1 NaN or infinite"):
+            read_checkpoint(prefix)
+
+
+def test_a_tar_whose_contents_fail_is_not_kept_in_the_cache(tmp_path):
+    """The completion marker comes only after the weights read; a failure removes the copy."""
+    folder = tmp_path / "run"
+    variables = dict(MODEL_VARS, **{"encoder/mu/bias": np.array([0.5, np.nan, 2.0], np.float32)})
+    save_tf_checkpoint(folder / "model.ckpt", variables)
+    tar_path = tmp_path / "run.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(folder, arcname="run")
+    cache = tmp_path / "cache"
+    for _ in range(2):  # the second attempt extracts again instead of trusting a partial copy
+        with pytest.raises(CheckpointError, match="NaN or infinite"):
+            read_checkpoint(tar_path, cache=cache)
+        assert list((cache / "extracted").iterdir()) == []
+
+
+def test_a_tar_bomb_is_refused_before_writing(tmp_path):
+    import gzip
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("run/model.ckpt.data-00000-of-00001")
+        info.size = 50 * 1024 * 1024
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    tar_path = tmp_path / "bomb.tar.gz"
+    tar_path.write_bytes(gzip.compress(buffer.getvalue()))
+    assert tar_path.stat().st_size < 200_000
+    cache = tmp_path / "cache"
+    with pytest.raises(CheckpointError, match="would take more than"):
+        read_checkpoint(tar_path, cache=cache)
+    assert not any(p.is_file() for p in cache.rglob("*"))

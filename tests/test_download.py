@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
+import shutil
 import socket
 import tarfile
 import threading
@@ -54,6 +56,12 @@ class Server:
                     self.send_error(404, "Not Found")
                     return
                 self.send_response(200)
+                if mode == "nolength":  # the body ends when the connection closes
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    self.close_connection = True
+                    return
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if mode == "truncate":
@@ -110,6 +118,18 @@ GOOD_TAR = make_tar([
     ("tiny", "dir", None),
     ("tiny/model.ckpt.index", "file", b"index-bytes"),
     ("tiny/model.ckpt.data-00000-of-00001", "file", b"data-bytes" * 100),
+    ("tiny/latest", "sym", "model.ckpt.index"),
+])
+
+
+ORACLE = Path(__file__).parent / "fixtures" / "oracle" / "checkpoints" / "cat-mel_2bar_small"
+INDEX = (ORACLE / "model.ckpt.index").read_bytes()
+DATA = (ORACLE / "model.ckpt.data-00000-of-00001").read_bytes()
+# A real (tiny) checkpoint: fetch_pretrained reads every download before marking it complete.
+REAL_TAR = make_tar([
+    ("tiny", "dir", None),
+    ("tiny/model.ckpt.index", "file", INDEX),
+    ("tiny/model.ckpt.data-00000-of-00001", "file", DATA),
     ("tiny/latest", "sym", "model.ckpt.index"),
 ])
 
@@ -251,12 +271,12 @@ def tiny_info(**changes) -> CheckpointInfo:
 
 
 def test_fetch_pretrained_downloads_once_then_works_offline(server, tmp_path, capsys):
-    server.add(TAR_PATH, GOOD_TAR)
-    info = tiny_info(sha256=hashlib.sha256(GOOD_TAR).hexdigest(), size=len(GOOD_TAR))
+    server.add(TAR_PATH, REAL_TAR)
+    info = tiny_info(sha256=hashlib.sha256(REAL_TAR).hexdigest(), size=len(REAL_TAR))
     cache = tmp_path / "cache"
     prefix = dl.fetch_pretrained(info, base_url=server.url, cache=cache)
     assert prefix == cache / "checkpoints" / "tiny" / "tiny" / "model.ckpt"
-    assert Path(str(prefix) + ".index").read_bytes() == b"index-bytes"
+    assert Path(str(prefix) + ".index").read_bytes() == INDEX
     assert server.requests == [TAR_PATH]
     assert "Downloading tiny" in capsys.readouterr().err
     assert not list((cache / "downloads").iterdir())  # tarball removed after extraction
@@ -266,7 +286,7 @@ def test_fetch_pretrained_downloads_once_then_works_offline(server, tmp_path, ca
 
 
 def test_environment_selects_mirror_and_cache(server, tmp_path, monkeypatch):
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     monkeypatch.setenv(dl.BASE_URL_ENV, server.url)
     monkeypatch.setenv(dl.CACHE_ENV, str(tmp_path / "envcache"))
     assert dl.cache_dir() == tmp_path / "envcache"
@@ -281,10 +301,11 @@ def test_default_cache_dir(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("mode, body, sha, match", [
-    ("ok", GOOD_TAR, "0" * 64, "sha256"),
-    ("truncate", GOOD_TAR, None, "cut off"),
+    ("ok", REAL_TAR, "0" * 64, "sha256"),
+    ("truncate", REAL_TAR, None, "cut off"),
     ("ok", make_tar(MALICIOUS["dotdot"]), None, "Refusing"),
-])
+    ("ok", GOOD_TAR, None, "Could not read the TF checkpoint"),  # unpacks, but is no checkpoint
+], ids=["sha256", "truncated", "dotdot", "not-a-checkpoint"])
 def test_failed_fetch_leaves_no_checkpoint_behind(server, tmp_path, mode, body, sha, match):
     server.add(TAR_PATH, body, mode)
     cache = tmp_path / "cache"
@@ -295,7 +316,7 @@ def test_failed_fetch_leaves_no_checkpoint_behind(server, tmp_path, mode, body, 
     assert not (cache / "downloads").exists() or tree(cache / "downloads") == set()
     assert not (tmp_path / "evil.txt").exists() and not (cache / "evil.txt").exists()
     # a later good download succeeds
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     assert dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
 
 
@@ -318,13 +339,13 @@ def test_fetch_tfjs_folder_follows_the_manifest(server, tmp_path):
 
 def test_fetch_loose_checkpoint_files(server, tmp_path):
     base = "/download.magenta.tensorflow.org/models/music_vae/colab2/checkpoints/mel_tiny.ckpt"
-    server.add(base + ".index", b"i")
-    server.add(base + ".data-00000-of-00001", b"d")
+    server.add(base + ".index", INDEX)
+    server.add(base + ".data-00000-of-00001", DATA)
     info = CheckpointInfo("mel_tiny", "flat-mel_16bar", "tf", ("https://storage.googleapis.com"
                                                                + base,), "test",
                           files=(".index", ".data-00000-of-00001"))
     prefix = dl.fetch_pretrained(info, base_url=server.url, cache=tmp_path, progress=False)
-    assert prefix.name == "mel_tiny.ckpt" and Path(str(prefix) + ".index").read_bytes() == b"i"
+    assert prefix.name == "mel_tiny.ckpt" and Path(str(prefix) + ".index").read_bytes() == INDEX
 
 
 def test_mirror_url_keeps_the_path():
@@ -343,7 +364,7 @@ def test_unknown_pretrained_name(tmp_path):
 def test_is_cached_only_after_a_complete_fetch(server, tmp_path):
     from midime_widgets.models import is_cached
 
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     cache = tmp_path / "cache"
     info = tiny_info()
     assert is_cached(info, cache=cache) is False
@@ -358,7 +379,7 @@ def test_is_cached_only_after_a_complete_fetch(server, tmp_path):
 
 
 def test_is_cached_reads_the_cache_environment(server, tmp_path, monkeypatch):
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     monkeypatch.setenv(dl.CACHE_ENV, str(tmp_path / "envcache"))
     assert not dl.is_cached(tiny_info())
     dl.fetch_pretrained(tiny_info(), base_url=server.url, progress=False)
@@ -373,7 +394,7 @@ def test_offline_switch_values(monkeypatch, value, offline):
 
 
 def test_offline_refuses_to_download_but_cached_checkpoints_load(server, tmp_path, monkeypatch):
-    server.add(TAR_PATH, GOOD_TAR)
+    server.add(TAR_PATH, REAL_TAR)
     cache = tmp_path / "cache"
     monkeypatch.setenv(dl.OFFLINE_ENV, "1")
     with pytest.raises(CheckpointError,
@@ -387,3 +408,117 @@ def test_offline_refuses_to_download_but_cached_checkpoints_load(server, tmp_pat
     monkeypatch.setenv(dl.OFFLINE_ENV, "1")
     server.stop()
     assert dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache) == prefix
+
+
+# ---- limits: tar bombs, member floods, oversized downloads, recorded sha256 ---------------------
+
+
+def test_a_tar_bomb_is_refused_from_its_headers(tmp_path):
+    import gzip
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for index in range(3):
+            info = tarfile.TarInfo(f"tiny/big{index}.bin")
+            info.size = 20 * 1024 * 1024
+            tar.addfile(info, io.BytesIO(bytes(info.size)))
+    packed = gzip.compress(buffer.getvalue(), compresslevel=9)
+    (tmp_path / "bomb.tar.gz").write_bytes(packed)
+    assert len(packed) < 200_000  # 60 MB of zeros in a few hundred kB
+    with pytest.raises(CheckpointError,
+                       match=r"would take more than 1 MB \(21 MB so far, from a 0.1 MB archive\)"):
+        dl.safe_extract(tmp_path / "bomb.tar.gz", tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
+    # an explicit, larger allowance extracts it (the limit is the only reason it was refused)
+    dl.safe_extract(tmp_path / "bomb.tar.gz", tmp_path / "dest", max_bytes=100 * 1024 * 1024)
+    assert (tmp_path / "dest" / "tiny" / "big2.bin").stat().st_size == 20 * 1024 * 1024
+
+
+def test_too_many_members_are_refused_before_writing(tmp_path):
+    members = [(f"tiny/f{i:05d}", "file", b"x") for i in range(120)]
+    (tmp_path / "flood.tar").write_bytes(make_tar(members))
+    with pytest.raises(CheckpointError, match="more than 100 files and folders"):
+        dl.safe_extract(tmp_path / "flood.tar", tmp_path / "dest", max_members=100)
+    assert not (tmp_path / "dest").exists()
+    assert dl.MAX_ARCHIVE_MEMBERS >= 1000  # the default leaves room for any real checkpoint
+    dl.safe_extract(tmp_path / "flood.tar", tmp_path / "dest", max_members=121)
+    assert len(list((tmp_path / "dest" / "tiny").iterdir())) == 120
+
+
+def test_a_download_without_content_length_is_capped(server, tmp_path):
+    body = os.urandom(3 * 1024 * 1024)
+    url = server.add("/endless.bin", body, mode="nolength")
+    with pytest.raises(CheckpointError, match=r"more than 1,048,576 bytes but at most 1,048,576"):
+        dl.download(url, tmp_path / "endless.bin", progress=False, max_bytes=1024 * 1024)
+    assert tree(tmp_path) == set()
+    with pytest.raises(CheckpointError, match="checkpoint table expects 1,000"):
+        dl.download(url, tmp_path / "endless.bin", progress=False, size=1000)
+    assert tree(tmp_path) == set()
+    got = dl.download(url, tmp_path / "endless.bin", progress=False, max_bytes=len(body))
+    assert got.read_bytes() == body
+
+
+def test_an_announced_length_over_the_cap_is_refused_before_reading(server, tmp_path):
+    url = server.add("/big.bin", os.urandom(200_000))
+    with pytest.raises(CheckpointError, match="is 200,000 bytes but at most 100,000"):
+        dl.download(url, tmp_path / "big.bin", progress=False, max_bytes=100_000)
+    assert tree(tmp_path) == set()
+
+
+def test_sha256_is_recorded_on_first_download_and_checked_after(server, tmp_path):
+    server.add(TAR_PATH, REAL_TAR)
+    cache = tmp_path / "cache"
+    prefix = dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
+    record = json.loads((cache / "checkpoints" / "tiny.sha256.json").read_text())
+    assert record["files"]["tiny/model.ckpt.index"] == hashlib.sha256(INDEX).hexdigest()
+    data_name = "tiny/model.ckpt.data-00000-of-00001"
+    assert record["files"][data_name] == hashlib.sha256(DATA).hexdigest()
+    # a cached file that changed is noticed on the next use
+    data_file = Path(str(prefix) + ".data-00000-of-00001")
+    data_file.chmod(0o644)
+    data_file.write_bytes(bytes([DATA[0] ^ 0xFF]) + DATA[1:])
+    with pytest.raises(CheckpointError, match="has changed since it was downloaded"):
+        dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
+    # a re-download that differs from the first one is refused and leaves nothing behind
+    shutil.rmtree(cache / "checkpoints" / "tiny")
+    other = ORACLE.parent / "cat-drums_2bar_small"
+    server.add(TAR_PATH, make_tar([
+        ("tiny/model.ckpt.index", "file", (other / "model.ckpt.index").read_bytes()),
+        ("tiny/model.ckpt.data-00000-of-00001", "file",
+         (other / "model.ckpt.data-00000-of-00001").read_bytes())]))
+    with pytest.raises(CheckpointError, match="differs from the first one"):
+        dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache, progress=False)
+    assert tree(cache / "checkpoints") == {"tiny.sha256.json"}
+    # the same files as the first time are accepted again
+    server.add(TAR_PATH, REAL_TAR)
+    assert dl.fetch_pretrained(tiny_info(), base_url=server.url, cache=cache,
+                               progress=False) == prefix
+
+
+def test_tfjs_shards_are_capped_by_the_manifest(server, tmp_path):
+    source = FIXTURES / "mel_2bar_tiny_f32"
+    base = "/magentadata/js/checkpoints/music_vae/tiny_js"
+    for path in source.iterdir():
+        server.add(f"{base}/{path.name}", path.read_bytes())
+    shard = sorted(source.glob("group1-shard*"))[0]
+    server.add(f"{base}/{shard.name}", shard.read_bytes() + os.urandom(5 * 1024 * 1024),
+               mode="nolength")
+    info = CheckpointInfo("tiny_js", "mel_2bar_small", "tfjs",
+                          ("https://storage.googleapis.com" + base,), "test")
+    with pytest.raises(CheckpointError, match="more than .* bytes but at most"):
+        dl.fetch_pretrained(info, base_url=server.url, cache=tmp_path, progress=False)
+    assert tree(tmp_path / "checkpoints") == set()
+
+
+def test_tfjs_downloads_are_capped_by_the_published_size(server, tmp_path):
+    source = FIXTURES / "mel_2bar_tiny_f32"
+    base = "/magentadata/js/checkpoints/music_vae/tiny_js"
+    for path in source.iterdir():
+        server.add(f"{base}/{path.name}", path.read_bytes())
+    shards = sum(p.stat().st_size for p in source.glob("group1-shard*"))
+    info = CheckpointInfo("tiny_js", "mel_2bar_small", "tfjs",
+                          ("https://storage.googleapis.com" + base,), "test", size=shards - 1)
+    with pytest.raises(CheckpointError, match="more weights than checkpoint 'tiny_js' is "
+                                              "published to hold"):
+        dl.fetch_pretrained(info, base_url=server.url, cache=tmp_path, progress=False)
+    assert tree(tmp_path / "checkpoints") == set()

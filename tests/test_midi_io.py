@@ -240,3 +240,183 @@ def test_to_midi_bytes_rejects_impossible_notes():
         to_midi_bytes(seq)
     with pytest.raises(TypeError):
         to_midi_bytes(b"not a sequence")
+
+
+# -- limits and the structural scan ------------------------------------------------------------
+
+def _notes_track(count: int, step: int = 480, length: int = 240) -> list:
+    msgs = []
+    for i in range(count):
+        msgs.append(mido.Message("note_on", note=60 + i % 12, velocity=80, time=0 if i == 0
+                                 else step - length))
+        msgs.append(mido.Message("note_off", note=60 + i % 12, velocity=0, time=length))
+    return msgs
+
+
+def _must_not_parse(monkeypatch):
+    def refuse(data):
+        raise AssertionError("the parser ran on a file the scan should have refused")
+
+    monkeypatch.setattr(midi_io.note_seq, "midi_to_note_sequence", refuse)
+
+
+def test_scan_counts_what_mido_reads():
+    data = _mido_bytes([mido.MetaMessage("set_tempo", tempo=400000, time=0)] + _notes_track(5),
+                       _notes_track(3))
+    scan = midi_io.scan_midi(data)
+    assert (scan.format, scan.tracks, scan.ticks_per_beat) == (1, 2, 480)
+    assert scan.notes == 8
+    assert scan.events == (1 + 10 + 1) + (6 + 1) + 2  # tempo, notes, end of track; chunks
+    assert scan.end_tick == 4 * 480 + 240
+    assert scan.seconds == pytest.approx((4 * 480 + 240) / 480 * 0.4)
+
+
+def test_too_many_notes_is_refused_before_parsing(monkeypatch):
+    _must_not_parse(monkeypatch)
+    data = _mido_bytes(_notes_track(50))
+    with pytest.raises(MidiError, match="more than 40 notes"):
+        midi_io.scan_midi(data, max_notes=40)
+    monkeypatch.setattr(midi_io, "MAX_MIDI_NOTES", 40)
+    with pytest.raises(MidiError, match="more than 40 notes; the most we read is 40"):
+        load_midi(data)
+
+
+def test_too_many_events_is_refused_before_parsing(monkeypatch):
+    _must_not_parse(monkeypatch)
+    storm = [mido.Message("control_change", control=7, value=i % 128, time=1) for i in range(500)]
+    data = _mido_bytes(_notes_track(1) + storm)
+    monkeypatch.setattr(midi_io, "MAX_MIDI_EVENTS", 300)
+    with pytest.raises(MidiError, match="more than 300 MIDI events"):
+        load_midi(data)
+
+
+def test_too_long_is_refused_before_parsing_in_hours(monkeypatch):
+    _must_not_parse(monkeypatch)
+    ticks = 14 * 3600 * 2 * 480  # 14 hours at 120 bpm
+    data = _mido_bytes([mido.Message("note_on", note=60, velocity=80, time=0),
+                        mido.Message("note_off", note=60, velocity=0, time=ticks)])
+    with pytest.raises(MidiError, match=r"is 14\.0 hours long; the longest piece we read is 3 "):
+        load_midi(data)
+
+
+def test_huge_delta_times_are_refused_without_allocating(monkeypatch):
+    _must_not_parse(monkeypatch)
+    body = (b"\x00\x90\x3c\x50" + b"\xff\xff\xff\x7f\x80\x3c\x00" * 3 + b"\x00\xff\x2f\x00")
+    data = (b"MThd" + struct.pack(">IHHH", 6, 0, 1, 96) + b"MTrk" + struct.pack(">I", len(body))
+            + body)
+    assert len(data) < 80
+    with pytest.raises(MidiError, match="days long"):
+        load_midi(data)
+
+
+def test_over_long_variable_length_numbers_are_damaged(monkeypatch):
+    _must_not_parse(monkeypatch)
+    body = b"\x80" * 5000 + b"\x00\x90\x3c\x50"
+    data = (b"MThd" + struct.pack(">IHHH", 6, 0, 1, 96) + b"MTrk" + struct.pack(">I", len(body))
+            + body)
+    with pytest.raises(MidiError, match="longer than MIDI allows"):
+        load_midi(data)
+
+
+def test_fine_resolution_is_read_at_a_coarser_one(monkeypatch):
+    monkeypatch.setattr(midi_io, "MAX_MIDI_TICKS", 2000)
+    data = _mido_bytes([mido.MetaMessage("set_tempo", tempo=500000, time=0)] + _notes_track(8),
+                       ticks_per_beat=480)
+    seq = load_midi(data)
+    reference = load_midi(_mido_bytes([mido.MetaMessage("set_tempo", tempo=500000, time=0)]
+                                      + _notes_track(8)), max_bytes=None)
+    assert [n.pitch for n in seq.notes] == [n.pitch for n in reference.notes]
+    for got, want in zip(seq.notes, reference.notes):
+        assert got.start_time == pytest.approx(want.start_time, abs=0.01)
+        assert got.end_time == pytest.approx(want.end_time, abs=0.01)
+
+
+def _smpte_bytes(fps: int, ticks_per_frame: int, with_tempo: bool = False) -> bytes:
+    msgs = [mido.MetaMessage("set_tempo", tempo=250000, time=0)] if with_tempo else []
+    msgs += _notes_track(4, step=ticks_per_frame * fps // 2, length=ticks_per_frame)
+    data = bytearray(_mido_bytes(msgs))
+    data[12:14] = struct.pack(">H", ((256 - fps) << 8) | ticks_per_frame)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("fps, real", [(24, 24.0), (25, 25.0), (29, 30000 / 1001), (30, 30.0)])
+def test_smpte_timed_files_read_in_seconds(fps, real):
+    seq = load_midi(_smpte_bytes(fps, 40, with_tempo=True))  # tempo events mean nothing here
+    half_second_frames = fps * 40 // 2
+    starts = [n.start_time for n in seq.notes]
+    assert starts == pytest.approx([i * half_second_frames / (real * 40) for i in range(4)])
+    assert seq.notes[0].end_time == pytest.approx(1 / real)
+
+
+def test_impossible_smpte_rate_is_explained():
+    data = bytearray(_smpte_bytes(25, 40))
+    data[12] = 256 - 13
+    with pytest.raises(MidiError, match="SMPTE .* 13 frames per second"):
+        load_midi(bytes(data))
+
+
+def test_zero_resolution_is_explained():
+    data = bytearray(_simple_melody_bytes())
+    data[12:14] = b"\x00\x00"
+    with pytest.raises(MidiError, match="0 ticks per beat"):
+        load_midi(bytes(data))
+
+
+def test_format_2_patterns_play_one_after_another():
+    pattern = [mido.MetaMessage("set_tempo", tempo=500000, time=0)] + _notes_track(4)
+    one = load_midi(_mido_bytes(pattern))
+    mid = mido.MidiFile(type=2, ticks_per_beat=480)
+    for _ in range(3):
+        mid.tracks.append(mido.MidiTrack(list(pattern)))
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    seq = load_midi(buf.getvalue())
+    assert len(seq.notes) == 12
+    length = one.notes[-1].end_time  # each pattern ends with its last note
+    starts = sorted(n.start_time for n in seq.notes)
+    assert starts[4] == pytest.approx(length) and starts[8] == pytest.approx(2 * length)
+
+
+def test_zero_length_notes_are_named_not_called_missing():
+    msgs = []
+    for pitch in (60, 62, 64):
+        msgs += [mido.Message("note_on", note=pitch, velocity=80, time=240),
+                 mido.Message("note_off", note=pitch, velocity=0, time=0)]
+    with pytest.raises(MidiError, match="3 note.*zero length") as info:
+        load_midi(_mido_bytes(msgs))
+    assert "no notes" not in str(info.value)
+
+
+def test_cut_off_tracks_are_reported():
+    data = _simple_melody_bytes()
+    with pytest.raises(MidiError, match="cut off"):
+        load_midi(data[:-5])
+    more_tracks = bytearray(data)
+    more_tracks[10:12] = struct.pack(">h", 3)
+    with pytest.raises(MidiError, match="declares 3 tracks but ends after 1"):
+        load_midi(bytes(more_tracks))
+
+
+def test_loads_in_threads_agree_and_leave_warning_filters_alone():
+    import threading
+
+    before = list(warnings.filters)
+    data = SONG.read_bytes()
+    want = [n.pitch for n in load_midi(data).notes]
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(3):
+                results.append([n.pitch for n in load_midi(data).notes])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert results == [want] * 12
+    assert list(warnings.filters) == before

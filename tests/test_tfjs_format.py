@@ -204,3 +204,125 @@ def test_oracle_checkpoint_converted_to_tfjs_matches_the_tf_original():
         np.testing.assert_array_equal(js_weights[name], tf_weights[name], err_msg=(
             f"{name}: rerun tests/fixtures/tfjs/make_tfjs_fixture.py after regenerating the "
             "oracle checkpoints"))
+
+
+# -- malformed manifests and bad values: CheckpointError with a clear message, nothing else --------
+
+def _write_folder(folder: Path, manifest, shards: dict[str, bytes] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+    (folder / "weights_manifest.json").write_text(text)
+    for name, data in (shards or {"w.bin": np.zeros(4, "<f4").tobytes()}).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def _one(spec_changes: dict | None = None, **group) -> list:
+    spec = {"name": "encoder/mu/kernel", "shape": [2, 2], "dtype": "float32"}
+    spec.update(spec_changes or {})
+    return [dict({"paths": ["w.bin"], "weights": [spec]}, **group)]
+
+
+@pytest.mark.parametrize("manifest, match", [
+    (_one({"shape": [-2, -2]}), "impossible shape"),
+    (_one({"shape": [2 ** 40, 2 ** 40]}), "incomplete"),
+    (_one({"shape": [2.5, 2]}), "impossible shape"),
+    (_one({"shape": "2x2"}), "impossible shape"),
+    (_one({"shape": [1] * 20}), "impossible shape"),
+    (_one({"quantization": "uint8"}), "'quantization' must be an object"),
+    (_one({"quantization": {"dtype": "uint8", "scale": float("nan"), "min": 0}}),
+     "not a finite number"),
+    (_one({"quantization": {"dtype": ["uint8"]}}), "unsupported quantization"),
+    (_one({"dtype": "complex64"}), "unsupported dtype"),
+    (_one({"name": 7}), "not a variable name"),
+    (_one(paths=[7]), "must be a list of file names"),
+    (_one(paths="w.bin"), "must be a list of file names"),
+    (_one(paths=["."]), "the folder itself"),
+    (_one(paths=[""]), "the folder itself"),
+    (_one(paths=["sub"]), "is a folder"),
+    (_one(weights={"name": "x"}), "'weights' must be a list"),
+    ([["paths", "weights"]], "lacks 'paths' or 'weights'"),
+    ({"paths": []}, "not a TensorFlow.js weights manifest"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ("{not json", "Could not read the weights manifest"),
+], ids=["negative-shape", "huge-shape", "float-shape", "string-shape", "rank-20",
+        "quantization-not-dict", "nan-scale", "quant-dtype-list", "dtype", "name", "path-int",
+        "paths-string", "path-dot", "path-empty", "path-folder", "weights-dict", "group-list",
+        "manifest-dict", "deep-json", "not-json"])
+def test_malformed_manifests_are_checkpoint_errors(tmp_path, manifest, match):
+    folder = _write_folder(tmp_path / "ckpt", manifest)
+    (folder / "sub").mkdir()
+    with pytest.raises(CheckpointError, match=match):
+        read_checkpoint(folder)
+
+
+def test_an_oversized_manifest_is_not_read(tmp_path, monkeypatch):
+    from midime_widgets.models import checkpoints
+
+    monkeypatch.setattr(checkpoints, "MAX_TFJS_JSON_BYTES", 100)
+    folder = _write_folder(tmp_path / "ckpt", _one() + [{"paths": [], "weights": []}] * 10)
+    with pytest.raises(CheckpointError, match="real ones are a few kilobytes"):
+        read_checkpoint(folder)
+
+
+def test_a_shard_larger_than_the_manifest_says_is_refused_before_reading(tmp_path, monkeypatch):
+    from midime_widgets.models import checkpoints
+
+    folder = _write_folder(tmp_path / "ckpt", _one(),
+                           {"w.bin": np.zeros(1000, "<f4").tobytes()})
+    monkeypatch.setattr(checkpoints, "_read_shard",
+                        lambda *a: pytest.fail("read a shard the manifest does not fit"))
+    with pytest.raises(CheckpointError, match="hold 4,000 bytes but the manifest describes 16"):
+        read_checkpoint(folder)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_weights_are_refused_naming_the_variable(tmp_path, bad):
+    values = np.array([0.5, bad, 1.0, 2.0], "<f4")
+    folder = _write_folder(tmp_path / "ckpt", _one(), {"w.bin": values.tobytes()})
+    with pytest.raises(CheckpointError, match=r"'encoder/mu/kernel' holds 1 NaN or infinite"):
+        read_checkpoint(folder)
+
+
+def test_quantized_weights_that_overflow_are_refused(tmp_path):
+    spec = {"quantization": {"dtype": "uint8", "scale": 1e38, "min": 0.0}}
+    folder = _write_folder(tmp_path / "ckpt", _one(spec), {"w.bin": bytes([0, 1, 2, 255])})
+    with pytest.raises(CheckpointError, match="NaN or infinite"):
+        read_checkpoint(folder)
+
+
+@pytest.mark.parametrize("config_json", [
+    [1, 2],
+    {"type": "MusicVAE", "dataConverter": "MelodyConverter"},
+    {"type": "MusicVAE", "dataConverter": {"type": "MelodyConverter", "args": [16]}},
+    {"type": "MusicVAE", "dataConverter": {"type": "MelodyConverter",
+                                           "args": {"numSteps": 32, "minPitch": "low"}}},
+    {"type": "MusicVAE", "dataConverter": {"type": "MelodyConverter",
+                                           "args": {"numSteps": 32, "numSegments": "2"}}},
+    {"type": "MusicVAE", "dataConverter": {"type": "MelodyConverter",
+                                           "args": {"numSteps": 16 * 10 ** 12}}},
+    {"type": "MusicVAE", "dataConverter": {"type": "TrioConverter",
+                                           "args": {"numSteps": 32, "numSegments": 2,
+                                                    "melArgs": "x"}}},
+], ids=["list", "converter-string", "args-list", "pitch-string", "segments-string",
+        "huge-steps", "trio-args-string"])
+def test_malformed_config_json_is_a_checkpoint_error(config_json):
+    weights, _ = read_checkpoint(FIXTURES / "mel_2bar_tiny_f32")
+    with pytest.raises(CheckpointError):
+        config_from_tfjs(config_json, weights)
+
+
+def test_from_checkpoint_lets_only_checkpoint_errors_escape(tmp_path):
+    """Every malformed folder above, loaded the way users do, is a CheckpointError."""
+    from midime_widgets.models.musicvae import MusicVAE
+
+    cases = [_one({"shape": [-1]}), _one(paths=["."]), "[" * 50_000, _one({"quantization": 3})]
+    for index, manifest in enumerate(cases):
+        folder = _write_folder(tmp_path / f"c{index}", manifest)
+        (folder / "config.json").write_text('{"type": "MusicVAE", "dataConverter": 5}')
+        with pytest.raises(CheckpointError):
+            MusicVAE.from_checkpoint(folder)
+    folder = copy_fixture("mel_2bar_tiny_f32", tmp_path)
+    (folder / "config.json").write_text('{"type": "MusicVAE", "dataConverter": {"args": 5}}')
+    with pytest.raises(CheckpointError, match="malformed"):
+        MusicVAE.from_checkpoint(folder)

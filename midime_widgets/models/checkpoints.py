@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ from .configs import CONFIGS, MusicVAEConfig, expected_variables
 from .layout import SIGMA_VARIABLES as _SIGMA
 from .layout import MU, CoreDecoder, Decoder, Encoder, decoder_layout, encoder_layout
 from .checkpoint_files import TFJS_CONFIG, TFJS_MANIFEST, find_checkpoint_prefix, has_index
-from .download import COMPLETE_MARKER, cache_dir, safe_extract
+from .archive import COMPLETE_MARKER, cache_dir, safe_extract
 
 __all__ = [
     "read_checkpoint",
@@ -98,9 +99,14 @@ def _is_tar_name(name: str) -> bool:
 
 
 def _read_tf_prefix(prefix: Path) -> tuple[dict[str, np.ndarray], str]:
-    """Read a TF (V2 bundle) checkpoint with tf.train.load_checkpoint, dropping non-model vars."""
+    """Read a TF (V2 bundle) checkpoint with tf.train.load_checkpoint, dropping non-model vars.
+
+    Each variable's size is compared with the .data files on disk before it is read (a damaged
+    index cannot make TF allocate more than the files hold), and NaN / infinite weights are
+    refused, naming the variable."""
     import tensorflow as tf  # deferred: importing TF is slow and magenta.js reading needs none
 
+    data_bytes = sum(p.stat().st_size for p in prefix.parent.glob(prefix.name + ".data-*"))
     try:
         reader = tf.train.load_checkpoint(str(prefix))
         names = reader.get_variable_to_shape_map()
@@ -110,9 +116,19 @@ def _read_tf_prefix(prefix: Path) -> tuple[dict[str, np.ndarray], str]:
             if not is_model_variable(name) or not dtypes[name].is_floating:
                 dropped.append(name)
                 continue
+            needed = math.prod(int(d) for d in names[name]) * dtypes[name].size
+            if needed > data_bytes:
+                raise CheckpointError(
+                    f"Could not read the TF checkpoint {prefix}: variable {name!r} "
+                    f"{_fmt_shape(names[name])} needs {needed:,} bytes but its .data files "
+                    f"hold {data_bytes:,}; the download is incomplete or the files are damaged.")
             weights[name] = np.asarray(reader.get_tensor(name), dtype=np.float32)
-    except (tf.errors.OpError, ValueError, IndexError, RuntimeError, OSError) as exc:
-        message = getattr(exc, "message", None) or str(exc)
+            _check_finite(name, weights[name], prefix)
+    except CheckpointError:
+        raise
+    except (tf.errors.OpError, ValueError, IndexError, RuntimeError, OSError, MemoryError,
+            TypeError) as exc:
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         raise CheckpointError(
             f"Could not read the TF checkpoint {prefix}: {message.splitlines()[0]} "
             f"(is the download complete, and the .data file next to the .index?)") from None
@@ -137,20 +153,29 @@ def _read_tar(tar_path: Path, cache) -> tuple[dict[str, np.ndarray], str]:
     base = Path(cache) if cache is not None else cache_dir()
     target = base / "extracted" / f"{_tar_stem(tar_path.name)}-{key.hexdigest()[:12]}"
     marker = target / COMPLETE_MARKER
-    if not marker.is_file():
-        if target.exists():  # an interrupted extraction
-            shutil.rmtree(target)
+    if marker.is_file():
+        weights, desc = _read_extracted(target)
+        return weights, f"{desc} (from {tar_path})"
+    if target.exists():  # an interrupted extraction (this function's own folder)
+        shutil.rmtree(target)
+    try:
         safe_extract(tar_path, target)
+        weights, desc = _read_extracted(target)  # validated before it counts as extracted
         marker.write_text(str(tar_path.resolve()))
-    if (target / TFJS_MANIFEST).is_file():
-        weights, desc = _read_tfjs_folder(target)
-    else:
-        tfjs = [p.parent for p in target.rglob(TFJS_MANIFEST)]
-        if len(tfjs) == 1 and not list(target.rglob("*.index")):
-            weights, desc = _read_tfjs_folder(tfjs[0])
-        else:
-            weights, desc = _read_tf_prefix(find_checkpoint_prefix(target))
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)  # never leave a half-usable copy behind
+        raise
     return weights, f"{desc} (from {tar_path})"
+
+
+def _read_extracted(target: Path) -> tuple[dict[str, np.ndarray], str]:
+    """The checkpoint inside an extracted archive: a magenta.js folder or a TF prefix."""
+    if (target / TFJS_MANIFEST).is_file():
+        return _read_tfjs_folder(target)
+    tfjs = [p.parent for p in target.rglob(TFJS_MANIFEST)]
+    if len(tfjs) == 1 and not list(target.rglob("*.index")):
+        return _read_tfjs_folder(tfjs[0])
+    return _read_tf_prefix(find_checkpoint_prefix(target))
 
 
 def _tar_stem(name: str) -> str:
@@ -165,6 +190,12 @@ def _tar_stem(name: str) -> str:
 # bytes per stored value; tfjs-core io_utils DTYPE_VALUE_SIZE_MAP
 _TFJS_DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "bool": np.dtype("u1")}
 _TFJS_QUANT = {"uint8": np.dtype("u1"), "uint16": np.dtype("<u2"), "float16": np.dtype("<f2")}
+#: Largest weights_manifest.json / config.json read (bytes); real ones are a few kilobytes.
+MAX_TFJS_JSON_BYTES = 16 * 1024 * 1024
+#: Longest sequence (16th-note steps) a magenta.js config.json may declare: 256 bars.
+_MAX_TFJS_STEPS = 4096
+#: Most dimensions a weight may have (MusicVAE's have 1 or 2).
+_MAX_RANK = 8
 
 
 def read_tfjs_weights(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -173,27 +204,24 @@ def read_tfjs_weights(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray],
     Returns `(weights, dropped names)`. Each manifest group's shards are concatenated and the
     group's weights read one after another; quantized weights are restored as
     `float32(q · scale + min)` (uint8/uint16, computed in float64 like JavaScript) or from IEEE
-    half floats (float16).
+    half floats (float16). The whole manifest is checked (types, shapes, shard names, the bytes
+    it describes against the shards' sizes on disk) before any shard is read; weights that are
+    NaN or infinite are refused, naming the variable.
     """
     folder = Path(folder)
     manifest = _load_json(folder / TFJS_MANIFEST, "weights manifest")
-    if not isinstance(manifest, list):
-        raise CheckpointError(f"{folder / TFJS_MANIFEST} is not a TensorFlow.js weights manifest "
-                              "(expected a list of {paths, weights} groups).")
+    groups = _check_manifest(manifest, folder)
     weights: dict[str, np.ndarray] = {}
     dropped: list[str] = []
-    for index, group in enumerate(manifest):
-        try:
-            paths, specs = group["paths"], group["weights"]
-        except (TypeError, KeyError):
-            raise CheckpointError(f"Weights manifest group {index} in {folder} lacks "
-                                  "'paths' or 'weights'.") from None
+    for paths, specs, expected in groups:
+        _check_shard_sizes(folder, paths, expected)
         buffer = b"".join(_read_shard(folder, p) for p in paths)
         offset = 0
         for spec in specs:
             array, offset = _decode_tfjs_weight(spec, buffer, offset, folder)
             name = spec["name"]
             if is_model_variable(name) and array.dtype == np.float32:
+                _check_finite(name, array, folder)
                 weights[name] = array
             else:
                 dropped.append(name)
@@ -204,46 +232,166 @@ def read_tfjs_weights(folder: str | os.PathLike) -> tuple[dict[str, np.ndarray],
     return weights, dropped
 
 
+def check_tfjs_manifest(folder: str | os.PathLike) -> list[tuple[list[str], int]]:
+    """Validate a folder's weights_manifest.json alone (no shard needed): each group's
+    (shard paths, bytes its weights occupy). Used to bound shard downloads."""
+    folder = Path(folder)
+    manifest = _load_json(folder / TFJS_MANIFEST, "weights manifest")
+    return [(paths, expected) for paths, _, expected in _check_manifest(manifest, folder)]
+
+
+def _check_manifest(manifest: Any, folder: Path) -> list[tuple[list[str], list[dict], int]]:
+    """Each group's (shard paths, weight specs, bytes its weights need), or CheckpointError."""
+    where = folder / TFJS_MANIFEST
+    if not isinstance(manifest, list):
+        raise CheckpointError(f"{where} is not a TensorFlow.js weights manifest "
+                              "(expected a list of {paths, weights} groups).")
+    groups = []
+    for index, group in enumerate(manifest):
+        if not isinstance(group, dict) or "paths" not in group or "weights" not in group:
+            raise CheckpointError(f"Weights manifest group {index} in {folder} lacks "
+                                  "'paths' or 'weights'.")
+        paths, specs = group["paths"], group["weights"]
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise CheckpointError(f"{where}: group {index}'s 'paths' must be a list of file "
+                                  f"names, not {_short(paths)}.")
+        if not isinstance(specs, list):
+            raise CheckpointError(f"{where}: group {index}'s 'weights' must be a list, not "
+                                  f"{_short(specs)}.")
+        for path in paths:
+            _shard_path(folder, path)
+        expected = sum(_spec_nbytes(spec, folder) for spec in specs)
+        groups.append((paths, specs, expected))
+    return groups
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _spec_nbytes(spec: Any, folder: Path) -> int:
+    """Validate one manifest entry; the number of bytes it occupies in the shards."""
+    if not isinstance(spec, dict):
+        raise CheckpointError(f"Bad weights manifest entry in {folder}: {_short(spec)} is not "
+                              "an object with name, shape and dtype.")
+    name, shape, dtype = spec.get("name"), spec.get("shape"), spec.get("dtype")
+    if not isinstance(name, str) or not name:
+        raise CheckpointError(f"Bad weights manifest entry in {folder}: the name {_short(name)} "
+                              "is not a variable name.")
+    if (not isinstance(shape, list) or len(shape) > _MAX_RANK
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+        raise CheckpointError(f"Weight {name!r} in {folder} has the impossible shape "
+                              f"{_short(shape)} (expected up to {_MAX_RANK} sizes ≥ 0).")
+    quant = spec.get("quantization")
+    if quant is not None:
+        if not isinstance(quant, dict):
+            raise CheckpointError(f"Weight {name!r} in {folder}: 'quantization' must be an "
+                                  f"object, not {_short(quant)}.")
+        quant_dtype = quant.get("dtype")
+        stored = _TFJS_QUANT.get(quant_dtype) if isinstance(quant_dtype, str) else None
+        if stored is None:
+            raise CheckpointError(f"Weight {name!r} uses unsupported quantization "
+                                  f"{_short(quant.get('dtype'))} (supported: uint8, uint16, "
+                                  "float16).")
+        for key in ("scale", "min"):
+            value = quant.get(key)
+            if value is not None and (not isinstance(value, (int, float))
+                                      or isinstance(value, bool) or not math.isfinite(value)):
+                raise CheckpointError(f"Weight {name!r} in {folder}: quantization {key} "
+                                      f"{_short(value)} is not a finite number.")
+    else:
+        stored = _TFJS_DTYPES.get(dtype) if isinstance(dtype, str) else None
+        if stored is None:
+            raise CheckpointError(f"Weight {name!r} has unsupported dtype {_short(dtype)}.")
+    if not isinstance(dtype, str) or dtype not in _TFJS_DTYPES:
+        raise CheckpointError(f"Weight {name!r} has unsupported dtype {_short(dtype)}.")
+    return math.prod(shape) * stored.itemsize
+
+
 def _load_json(path: Path, what: str) -> Any:
+    """Parse a small JSON file; size, depth and encoding problems become CheckpointError."""
     try:
+        size = path.stat().st_size
+        if size > MAX_TFJS_JSON_BYTES:
+            raise CheckpointError(
+                f"The {what} {path} is {size / 1e6:.0f} MB; real ones are a few kilobytes "
+                f"(at most {MAX_TFJS_JSON_BYTES / 1e6:.0f} MB is read), so it is not one.")
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"Missing {what}: {path}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"The {what} {path} is a folder, not a file.") from None
+    except RecursionError:
+        raise CheckpointError(f"Could not read the {what} {path}: it is nested too deeply "
+                              "to be a real one.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"Could not read the {what} {path}: {exc}") from None
 
 
-def _read_shard(folder: Path, relative: str) -> bytes:
-    """A shard named by the manifest; names must stay inside the folder (no '..', no abs paths)."""
+def _shard_path(folder: Path, relative: str) -> Path:
+    """A shard named by the manifest; names must stay inside the folder (no '..', no abs paths)
+    and name a file (not '.', '' or a folder)."""
     rel = Path(relative)
-    if rel.is_absolute() or ".." in rel.parts or "://" in relative:
+    if rel.is_absolute() or ".." in rel.parts or "://" in relative or "\x00" in relative:
         raise CheckpointError(f"Weights manifest in {folder} names a shard outside the folder: "
                               f"{relative!r}")
+    if not rel.parts:
+        raise CheckpointError(f"Weights manifest in {folder} names the shard {relative!r}, "
+                              "which is the folder itself, not a file.")
+    return folder / rel
+
+
+def _check_shard_sizes(folder: Path, paths: list[str], expected: int) -> None:
+    """Compare the shards' sizes on disk with what the manifest describes, before reading them."""
+    total = 0
+    for relative in paths:
+        path = _shard_path(folder, relative)
+        if path.is_dir():
+            raise CheckpointError(f"Weight shard {path} (listed in {TFJS_MANIFEST}) is a folder, "
+                                  "not a file.")
+        try:
+            total += path.stat().st_size
+        except FileNotFoundError:
+            raise CheckpointError(f"Missing weight shard {path} (listed in "
+                                  f"{TFJS_MANIFEST}); the download may be incomplete.") from None
+    if total < expected:
+        raise CheckpointError(
+            f"The weight shards of {folder} hold {total:,} bytes but the manifest describes "
+            f"{expected:,}: the download is incomplete or the files are damaged.")
+    if total > expected:
+        raise CheckpointError(
+            f"The weight shards of {folder} hold {total:,} bytes but the manifest "
+            f"describes {expected:,}: the files are damaged or from another model.")
+
+
+def _read_shard(folder: Path, relative: str) -> bytes:
+    path = _shard_path(folder, relative)
     try:
-        return (folder / rel).read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        raise CheckpointError(f"Missing weight shard {folder / rel} (listed in "
+        raise CheckpointError(f"Missing weight shard {path} (listed in "
                               f"{TFJS_MANIFEST}); the download may be incomplete.") from None
+    except OSError as exc:
+        raise CheckpointError(f"Could not read weight shard {path}: {exc}") from None
+
+
+def _check_finite(name: str, array: np.ndarray, where: Path) -> None:
+    """Refuse NaN / infinite weights: a model built from them outputs nonsense silently."""
+    if not np.isfinite(array).all():
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise CheckpointError(
+            f"The checkpoint {where} is damaged: variable {name!r} holds {bad:,} NaN or "
+            "infinite value(s).")
 
 
 def _decode_tfjs_weight(spec: Mapping, buffer: bytes, offset: int, folder: Path,
                         ) -> tuple[np.ndarray, int]:
-    """One manifest entry → (array, next offset)."""
-    try:
-        name, shape, dtype = spec["name"], tuple(int(d) for d in spec["shape"]), spec["dtype"]
-    except (KeyError, TypeError, ValueError):
-        raise CheckpointError(f"Bad weights manifest entry in {folder}: {spec!r}") from None
-    count = int(np.prod(shape, dtype=np.int64))
+    """One manifest entry (already checked by `_spec_nbytes`) → (array, next offset)."""
+    name, shape, dtype = spec["name"], tuple(spec["shape"]), spec["dtype"]
+    count = math.prod(shape)
     quant = spec.get("quantization")
-    if quant is not None:
-        stored = _TFJS_QUANT.get(quant.get("dtype"))
-        if stored is None:
-            raise CheckpointError(f"Weight {name!r} uses unsupported quantization "
-                                  f"{quant.get('dtype')!r} (supported: uint8, uint16, float16).")
-    else:
-        stored = _TFJS_DTYPES.get(dtype)
-        if stored is None:
-            raise CheckpointError(f"Weight {name!r} has unsupported dtype {dtype!r}.")
+    stored = _TFJS_QUANT[quant["dtype"]] if quant is not None else _TFJS_DTYPES[dtype]
     end = offset + count * stored.itemsize
     if end > len(buffer):
         raise CheckpointError(
@@ -266,7 +414,8 @@ def _dequantize(raw: np.ndarray, quant: Mapping | None, dtype: str, name: str) -
     values = raw.astype(np.float64) * float(quant["scale"]) + float(quant["min"])
     if dtype == "int32":
         return np.round(values).astype(np.int32)
-    return values.astype(np.float32)
+    with np.errstate(over="ignore"):  # overflow gives inf, which _check_finite then refuses
+        return values.astype(np.float32)
 
 
 def _read_tfjs_folder(folder: Path) -> tuple[dict[str, np.ndarray], str]:
@@ -279,7 +428,7 @@ def _read_tfjs_folder(folder: Path) -> tuple[dict[str, np.ndarray], str]:
 
 def _quantization_summary(folder: Path) -> str:
     manifest = _load_json(folder / TFJS_MANIFEST, "weights manifest")
-    kinds = {w.get("quantization", {}).get("dtype") for g in manifest for w in g["weights"]}
+    kinds = {(w.get("quantization") or {}).get("dtype") for g in manifest for w in g["weights"]}
     kinds.discard(None)
     return f" ({'/'.join(sorted(kinds))}-quantized)" if kinds else ""
 
@@ -494,15 +643,29 @@ def config_from_tfjs(config_json: Mapping | str | os.PathLike, weights: Mapping[
     `numSegments` makes the encoder and decoder hierarchical, as in magenta.js. Layer sizes come
     from the weights. Training hparams are unknown and left at magenta's defaults.
     """
-    from ..music.quantize import STEPS_PER_BAR  # deferred: note_seq is slow to import
-
-    if not isinstance(config_json, Mapping):
+    if isinstance(config_json, (str, os.PathLike)):
         location = Path(os.fspath(config_json))
         if location.is_dir():
             location = location / TFJS_CONFIG
         config_json = _load_json(location, "magenta.js config")
         name = name or location.parent.name
-    spec = dict(config_json)
+    if not isinstance(config_json, Mapping):
+        raise CheckpointError(f"The magenta.js config.json must be an object, not "
+                              f"{_short(config_json)}.")
+    try:
+        return _config_from_tfjs_spec(dict(config_json), weights, name)
+    except CheckpointError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, ZeroDivisionError,
+            OverflowError) as exc:
+        raise CheckpointError(f"The magenta.js config.json is malformed ({exc}); it does not "
+                              "describe a MusicVAE this package can build.") from None
+
+
+def _config_from_tfjs_spec(spec: dict, weights: Mapping[str, Any], name: str | None,
+                           ) -> MusicVAEConfig:
+    """`config_from_tfjs` on a parsed config.json (errors other than CheckpointError are the
+    caller's to translate)."""
     if spec.get("type") != "MusicVAE":
         raise CheckpointError(f"This magenta.js checkpoint is a {spec.get('type')!r} model, "
                               "not a MusicVAE.")
@@ -515,10 +678,18 @@ def config_from_tfjs(config_json: Mapping | str | os.PathLike, weights: Mapping[
     kind = converter.get("type")
     args = dict(converter.get("args") or {})
     num_steps = args.get("numSteps")
-    if not isinstance(num_steps, int) or num_steps <= 0 or num_steps % STEPS_PER_BAR:
+    from ..music.quantize import STEPS_PER_BAR  # deferred: note_seq is slow to import
+
+    if (not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps <= 0
+            or num_steps % STEPS_PER_BAR or num_steps > _MAX_TFJS_STEPS):
         raise CheckpointError(f"config.json: dataConverter.args.numSteps must be a positive "
-                              f"multiple of {STEPS_PER_BAR} (steps per bar), got {num_steps!r}.")
+                              f"multiple of {STEPS_PER_BAR} (steps per bar) up to {_MAX_TFJS_STEPS}, got "
+                              f"{_short(num_steps)}.")
     segments = args.get("numSegments")
+    if segments is not None and (not isinstance(segments, int) or isinstance(segments, bool)
+                                 or not 0 <= segments <= num_steps):
+        raise CheckpointError(f"config.json: dataConverter.args.numSegments must be a whole "
+                              f"number of bars up to numSteps, got {_short(segments)}.")
     fields = _tfjs_converter_fields(kind, args, num_steps)
     hierarchical = bool(segments)
     if hierarchical:

@@ -1,13 +1,20 @@
 """Download pretrained checkpoints once, verify them, unpack them safely, and reuse them offline.
 
 - `cache_dir()`: `$MIDIME_WIDGETS_CACHE`, else `~/.cache/midime-widgets`.
-- `download(url, dest, sha256=, size=)`: streams to a temporary file next to `dest` with a
-  progress bar on stderr, checks Content-Length / size / sha256, then renames atomically.
+- `download(url, dest, sha256=, size=, max_bytes=)`: streams to a temporary file next to `dest`
+  with a progress bar on stderr, stops as soon as the body is larger than expected (the table's
+  size, else the announced Content-Length, else `max_bytes` / `MAX_DOWNLOAD_BYTES`), checks
+  Content-Length / size / sha256, then renames atomically.
 - `safe_extract(tar, dest)`: refuses absolute names, `..` traversal, links leading outside
-  `dest`, devices and fifos; writes nothing at all when an archive is refused.
-- `fetch_pretrained(name)`: download + extract a CHECKPOINTS entry into the cache once; later calls
-  touch no network. `$MIDIME_WIDGETS_BASE_URL` (or `base_url=`) replaces the scheme and host of the
-  table's URLs, keeping their paths, e.g. a local mirror `http://127.0.0.1:8000` or `file:///srv`.
+  `dest`, devices and fifos, more than `MAX_ARCHIVE_MEMBERS` members and more extracted bytes than
+  `MAX_EXTRACT_BYTES` (or `MAX_EXPANSION_RATIO` × the archive's size); writes nothing at all when
+  an archive is refused.
+- `fetch_pretrained(name)`: download + extract a CHECKPOINTS entry into the cache once, read it to
+  check it, and only then mark it complete; later calls touch no network. The sha256 of every file
+  is recorded beside the checkpoint on the first download (`<name>.sha256.json`) and checked on
+  every later use and re-download. `$MIDIME_WIDGETS_BASE_URL` (or `base_url=`) replaces the
+  scheme and host of the table's URLs, keeping their paths, e.g. a local mirror
+  `http://127.0.0.1:8000` or `file:///srv`.
 - `is_cached(name)`: whether that checkpoint is complete in the cache (loads with no download).
 - `$MIDIME_WIDGETS_OFFLINE=1` (also `true` / `yes` / `on`): never download; a checkpoint that is
   not cached raises CheckpointError saying so, cached ones still load.
@@ -21,10 +28,7 @@ import json
 import os
 import posixpath
 import shutil
-import socket
-import stat
 import sys
-import tarfile
 import tempfile
 import time
 import urllib.error
@@ -35,27 +39,39 @@ from typing import IO
 
 from .._version import __version__
 from ..errors import CheckpointError
+from .archive import (
+    CACHE_ENV,
+    COMPLETE_MARKER,
+    MAX_ARCHIVE_MEMBERS,
+    MAX_EXPANSION_RATIO,
+    MAX_EXTRACT_BYTES,
+    cache_dir,
+    safe_extract,
+)
 from .checkpoint_files import find_checkpoint_prefix
+from .checkpoints import TFJS_MANIFEST, check_tfjs_manifest, read_checkpoint
 from .configs import CheckpointInfo, get_checkpoint_info
 
 __all__ = ["cache_dir", "download", "safe_extract", "fetch_pretrained", "is_cached", "is_offline",
-           "mirror_url", "CACHE_ENV", "BASE_URL_ENV", "OFFLINE_ENV"]
+           "mirror_url", "CACHE_ENV", "BASE_URL_ENV", "OFFLINE_ENV", "MAX_DOWNLOAD_BYTES",
+           "MAX_EXTRACT_BYTES", "MAX_EXPANSION_RATIO", "MAX_ARCHIVE_MEMBERS"]
 
-CACHE_ENV = "MIDIME_WIDGETS_CACHE"
 BASE_URL_ENV = "MIDIME_WIDGETS_BASE_URL"
 OFFLINE_ENV = "MIDIME_WIDGETS_OFFLINE"
 _OFF_VALUES = ("", "0", "false", "no", "off")
-COMPLETE_MARKER = ".midime-widgets-complete"
+#: Suffix of the file beside a cached checkpoint that records its files' sha256 digests.
+DIGESTS_SUFFIX = ".sha256.json"
+#: Largest download accepted when neither the checkpoint table nor the server gives a size.
+#: Generous on purpose: the table records no byte size for the official TF tarballs (not
+#: published); the largest MusicVAE magenta.js publishes is 1.7 GB, and TF checkpoints that keep
+#: Adam's two slots per weight are about three times their model.
+MAX_DOWNLOAD_BYTES = 8 * 1024 ** 3
+#: Largest config.json / weights_manifest.json downloaded for a magenta.js checkpoint.
+MAX_JSON_DOWNLOAD_BYTES = 16 * 1024 ** 2
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60.0
 
 
-def cache_dir() -> Path:
-    """Where downloads and extracted checkpoints live (created on first use by callers)."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path("~/.cache/midime-widgets").expanduser()
 
 
 def is_offline() -> bool:
@@ -116,24 +132,33 @@ def _open(url: str, timeout: float):
 
 def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
              size: int | None = None, progress: bool = True, timeout: float = _TIMEOUT_S,
-             label: str | None = None) -> Path:
+             label: str | None = None, max_bytes: int | None = None) -> Path:
     """Download `url` to `dest` atomically and verify it.
 
     The body streams into a temporary file beside `dest`, which is renamed into place only after
     its length matches the server's Content-Length (and `size`, when given) and its sha256
-    matches `sha256` (when given). Any failure leaves no file at `dest` and raises CheckpointError.
+    matches `sha256` (when given). Reading stops as soon as the body is longer than expected:
+    `size`, else the announced Content-Length, else `max_bytes` (default `MAX_DOWNLOAD_BYTES`); an
+    announced length above `size` / `max_bytes` is refused before reading. Any failure leaves no
+    file at `dest` and raises CheckpointError.
     """
     dest = Path(dest)
+    cap = _download_cap(size, max_bytes)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
             announced = _content_length(response)
+            if announced is not None and announced > cap:
+                raise _too_big(url, announced, cap, size)
             bar = None
             if progress:
                 bar = _Progress(label or f"Downloading {dest.name}", announced or size)
-            digest, received = _stream(response, out, bar, url)
+            limit = min(cap, announced) if announced is not None else cap
+            digest, received = _stream(response, out, bar, url, limit)
+            if received > limit:  # urllib never reads past Content-Length: so limit == cap
+                raise _too_big(url, cap, cap, size, at_least=True)
             if bar:
                 bar.update(received, final=True)
         _verify(url, received, announced, size, digest.hexdigest(), sha256)
@@ -144,6 +169,23 @@ def download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
     return dest
 
 
+def _download_cap(size: int | None, max_bytes: int | None) -> int:
+    """The most bytes a download may have: the expected size, else `max_bytes`, else the
+    global cap."""
+    if size is not None:
+        return size
+    return MAX_DOWNLOAD_BYTES if max_bytes is None else max_bytes
+
+
+def _too_big(url: str, got: int, cap: int, size: int | None, at_least: bool = False,
+             ) -> CheckpointError:
+    what = (f"the checkpoint table expects {cap:,}" if size is not None
+            else f"at most {cap:,} are accepted for this file")
+    more = "more than " if at_least else ""
+    return CheckpointError(f"The download of {url} is {more}{got:,} bytes but {what}: it is not "
+                           "the expected file, so it was not kept.")
+
+
 def _content_length(response) -> int | None:
     value = response.headers.get("Content-Length")
     try:
@@ -152,11 +194,12 @@ def _content_length(response) -> int | None:
         return None
 
 
-def _stream(response, out, bar: _Progress | None, url: str):
+def _stream(response, out, bar: _Progress | None, url: str, limit: int):
+    """Copy the body to `out`; stops once more than `limit` bytes came (the caller refuses it)."""
     digest, received = hashlib.sha256(), 0
     try:
-        while True:
-            chunk = response.read(_CHUNK)
+        while received <= limit:
+            chunk = response.read(min(_CHUNK, limit + 1 - received))
             if not chunk:
                 break
             out.write(chunk)
@@ -164,7 +207,7 @@ def _stream(response, out, bar: _Progress | None, url: str):
             received += len(chunk)
             if bar:
                 bar.update(received)
-    except (OSError, socket.timeout, http.client.HTTPException) as exc:
+    except (TimeoutError, OSError, http.client.HTTPException) as exc:
         raise CheckpointError(f"The download of {url} broke off after {received:,} bytes "
                               f"({exc.__class__.__name__}: {exc}); try again.") from None
     return digest, received
@@ -181,128 +224,6 @@ def _verify(url: str, received: int, announced: int | None, size: int | None,
     if sha256 is not None and actual_sha.lower() != sha256.lower():
         raise CheckpointError(f"The download of {url} is corrupt or not the expected file: its "
                               f"sha256 is {actual_sha}, expected {sha256.lower()}.")
-
-
-# ---------------------------------------------------------------------------------------------
-# Safe tar extraction
-# ---------------------------------------------------------------------------------------------
-
-
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _archive_problems(members: list[tarfile.TarInfo]) -> list[str]:
-    """Reasons to refuse an archive, judged on member names alone (before writing anything)."""
-    problems = []
-    for m in members:
-        name = m.name
-        norm = posixpath.normpath(name)
-        if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-            problems.append(f"{name!r} is an absolute path")
-        elif norm == ".." or norm.startswith("../"):
-            problems.append(f"{name!r} points outside the folder ('..')")
-        elif "\x00" in name:
-            problems.append(f"{name!r} contains a NUL byte")
-        elif m.ischr() or m.isblk() or m.isfifo():
-            problems.append(f"{name!r} is a device or fifo")
-        elif m.issym() or m.islnk():
-            target = m.linkname
-            base = posixpath.dirname(norm) if m.issym() else ""
-            resolved = posixpath.normpath(posixpath.join(base, target))
-            if target.startswith(("/", "\\")) or resolved == ".." or resolved.startswith("../"):
-                kind = "symlink" if m.issym() else "hard link"
-                problems.append(f"{name!r} is a {kind} to {target!r}, outside the folder")
-        elif not (m.isfile() or m.isdir()):
-            problems.append(f"{name!r} has an unsupported type ({m.type!r})")
-    return problems
-
-
-def _ends_properly(archive: tarfile.TarFile) -> bool:
-    """True when a zero block (end-of-archive marker) follows the last member.
-
-    tarfile stops silently at a truncated header or before missing member data, so a download
-    cut short would otherwise extract as a smaller, valid-looking archive."""
-    try:
-        archive.fileobj.seek(archive.offset)
-        tail = archive.fileobj.read(tarfile.BLOCKSIZE)
-    except (OSError, EOFError, tarfile.TarError):
-        return False
-    return len(tail) == tarfile.BLOCKSIZE and not tail.strip(b"\0")
-
-
-def safe_extract(tar_path: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Extract a (possibly compressed) tar archive into `dest`, refusing anything unsafe.
-
-    Refused: absolute member names, `..` traversal, symlinks or hard links resolving outside
-    `dest` (also through earlier links), devices and fifos. The whole archive is checked first and
-    extracted into a temporary folder inside `dest`, so a refused or broken archive leaves nothing
-    behind; `dest` should be new or empty (existing names are not overwritten). Returns `dest`.
-    """
-    tar_path, dest = Path(tar_path), Path(dest)
-    try:
-        archive = tarfile.open(tar_path, "r:*")
-    except (tarfile.TarError, OSError) as exc:
-        raise CheckpointError(f"{tar_path} is not a readable tar archive ({exc}); the download "
-                              "may be incomplete.") from None
-    with archive:
-        try:
-            members = archive.getmembers()
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise CheckpointError(f"{tar_path} is a damaged tar archive ({exc}); the download "
-                                  "may be incomplete.") from None
-        problems = _archive_problems(members)
-        if not problems and not _ends_properly(archive):
-            raise CheckpointError(f"{tar_path} is cut short (its end-of-archive marker is "
-                                  "missing); the download may be incomplete.")
-        if problems:
-            shown = "; ".join(problems[:5])
-            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-            raise CheckpointError(f"Refusing to extract {tar_path}: {shown}{more}.")
-        dest.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
-        try:
-            _extract_members(archive, members, staging, tar_path)
-            clashes = [e.name for e in staging.iterdir() if os.path.lexists(dest / e.name)]
-            if clashes:
-                raise CheckpointError(f"Cannot extract {tar_path} into {dest}: it already holds "
-                                      f"{', '.join(sorted(clashes)[:5])}.")
-            for entry in sorted(staging.iterdir()):
-                os.replace(entry, dest / entry.name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return dest
-
-
-def _extract_members(archive: tarfile.TarFile, members: list[tarfile.TarInfo], root: Path,
-                     tar_path: Path) -> None:
-    """Extract one member at a time, re-checking real paths on disk (catches link chains)."""
-    real_root = os.path.realpath(root)
-    use_filter = hasattr(tarfile, "data_filter")  # 3.12+, and 3.10.12 / 3.11.4 backports
-    for m in members:
-        target = os.path.realpath(os.path.join(real_root, m.name))
-        if not _within(target, real_root):
-            raise CheckpointError(f"Refusing to extract {tar_path}: {m.name!r} would be written "
-                                  "outside the folder (through a link).")
-        if m.issym():
-            link = os.path.realpath(os.path.join(os.path.dirname(target), m.linkname))
-        elif m.islnk():
-            link = os.path.realpath(os.path.join(real_root, m.linkname))
-        else:
-            link = None
-        if link is not None and not _within(link, real_root):
-            raise CheckpointError(f"Refusing to extract {tar_path}: link {m.name!r} resolves "
-                                  "outside the folder.")
-        try:
-            if use_filter:
-                archive.extract(m, real_root, set_attrs=False, filter="data")
-            else:
-                archive.extract(m, real_root, set_attrs=False)
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise CheckpointError(f"Could not extract {m.name!r} from {tar_path} ({exc}); the "
-                                  "archive may be damaged or incomplete.") from None
-        if m.isfile():
-            os.chmod(target, stat.S_IRUSR | stat.S_IWUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,13 +244,13 @@ def _cached_folder(info: CheckpointInfo, cache: str | os.PathLike | None) -> Pat
     return root / "checkpoints" / info.name
 
 
-def _info(name_or_info: "str | CheckpointInfo") -> CheckpointInfo:
+def _info(name_or_info: str | CheckpointInfo) -> CheckpointInfo:
     if isinstance(name_or_info, CheckpointInfo):
         return name_or_info
     return get_checkpoint_info(name_or_info)
 
 
-def is_cached(name_or_info: "str | CheckpointInfo", *, cache: str | os.PathLike | None = None) -> bool:
+def is_cached(name_or_info: str | CheckpointInfo, *, cache: str | os.PathLike | None = None) -> bool:
     """True when checkpoint `name_or_info` (a CHECKPOINTS key or a CheckpointInfo) is completely
     downloaded in the cache (`cache`, default :func:`cache_dir`), so loading it needs no network.
 
@@ -338,7 +259,7 @@ def is_cached(name_or_info: "str | CheckpointInfo", *, cache: str | os.PathLike 
     return (_cached_folder(_info(name_or_info), cache) / COMPLETE_MARKER).is_file()
 
 
-def fetch_pretrained(name: "str | CheckpointInfo", *, base_url: str | None = None,
+def fetch_pretrained(name: str | CheckpointInfo, *, base_url: str | None = None,
                      cache: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """Local path of a pretrained checkpoint, downloading and unpacking it the first time.
 
@@ -348,11 +269,17 @@ def fetch_pretrained(name: "str | CheckpointInfo", *, base_url: str | None = Non
     downloads at a mirror that has the same paths as the official storage. With
     `$MIDIME_WIDGETS_OFFLINE` set, a checkpoint that is not cached raises CheckpointError instead
     of being downloaded (from any URL, mirrors included).
+
+    A new download is read once (every weight checked) before it is marked complete; a failure
+    removes everything this call wrote. The sha256 of each file is recorded beside the folder on
+    the first download and compared on every later call and on any re-download.
     """
     info = _info(name)
     root = Path(cache) if cache is not None else cache_dir()
     final = _cached_folder(info, root)
     if (final / COMPLETE_MARKER).is_file():
+        if _digests_path(info, final).is_file():
+            _check_digests(info, final, _file_digests(final))
         return _local_checkpoint(info, final)
     if is_offline():
         raise CheckpointError(
@@ -369,16 +296,82 @@ def fetch_pretrained(name: "str | CheckpointInfo", *, base_url: str | None = Non
             _fetch_files(info, staging, base_url, progress)
         else:
             _fetch_tar(info, staging, root / "downloads", base_url, progress)
+        _validate_contents(info, staging)
+        digests = _file_digests(staging)
+        _check_digests(info, final, digests, fresh=True)
         (staging / COMPLETE_MARKER).write_text(json.dumps(info.to_dict(), indent=1))
         if final.exists():  # an earlier, interrupted attempt (no marker): replace it
             shutil.rmtree(final)
         os.replace(staging, final)
+        _record_digests(info, final, digests)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if (final / COMPLETE_MARKER).is_file():  # another process finished first
             return _local_checkpoint(info, final)
         raise
     return _local_checkpoint(info, final)
+
+
+def _validate_contents(info: CheckpointInfo, folder: Path) -> None:
+    """Read the downloaded checkpoint (every weight, NaN/Inf refused) before it counts as done."""
+
+    read_checkpoint(_local_checkpoint(info, folder))
+
+
+def _digests_path(info: CheckpointInfo, folder: Path) -> Path:
+    return folder.parent / f"{info.name}{DIGESTS_SUFFIX}"
+
+
+def _file_digests(folder: Path) -> dict[str, str]:
+    """sha256 of every regular file under `folder` (the completion marker excluded)."""
+    digests = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink() and path.name != COMPLETE_MARKER:
+            digests[path.relative_to(folder).as_posix()] = _sha256_file(path)
+    return digests
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_digests(info: CheckpointInfo, folder: Path, digests: dict[str, str],
+                   fresh: bool = False) -> None:
+    """Compare `digests` with those recorded on the first download (if any)."""
+    recorded_path = _digests_path(info, folder)
+    try:
+        recorded = json.loads(recorded_path.read_text(encoding="utf-8"))["files"]
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(f"The record of checkpoint {info.name!r}'s files, {recorded_path}, "
+                              "is damaged; delete it (and the folder) to download again.") from None
+    changed = sorted(n for n in set(recorded) | set(digests) if recorded.get(n) != digests.get(n))
+    if not changed:
+        return
+    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+    if fresh:
+        raise CheckpointError(
+            f"The new download of checkpoint {info.name!r} differs from the first one recorded "
+            f"in {recorded_path} ({shown}); the server's files changed or were tampered with, so "
+            "it was not kept. Delete that record to accept the new files.")
+    raise CheckpointError(
+        f"The cached checkpoint {info.name!r} in {folder} has changed since it was downloaded "
+        f"({shown}); delete the folder {folder} to download it again.")
+
+
+def _record_digests(info: CheckpointInfo, folder: Path, digests: dict[str, str]) -> None:
+    path = _digests_path(info, folder)
+    if path.exists():
+        return
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps({"name": info.name, "urls": list(info.urls), "files": digests},
+                              indent=1))
+    os.replace(tmp, path)
 
 
 def _local_checkpoint(info: CheckpointInfo, folder: Path) -> Path:
@@ -418,19 +411,34 @@ def _fetch_files(info: CheckpointInfo, staging: Path, base_url: str | None,
 
 def _fetch_tfjs(info: CheckpointInfo, staging: Path, base_url: str | None,
                 progress: bool) -> None:
+    """config.json, the manifest, then exactly the shards it names, each capped by the bytes
+    the manifest says its group holds (and the whole by the table's published size)."""
+
     folder_url = mirror_url(info.urls[0], base_url).rstrip("/")
-    for name in ("config.json", "weights_manifest.json"):
-        download(f"{folder_url}/{name}", staging / name, progress=False)
-    try:
-        manifest = json.loads((staging / "weights_manifest.json").read_text(encoding="utf-8"))
-        shards = [p for group in manifest for p in group["paths"]]
-    except (ValueError, TypeError, KeyError):
-        raise CheckpointError(f"{folder_url}/weights_manifest.json is not a TensorFlow.js "
-                              "weights manifest.") from None
-    for shard in shards:
-        parts = Path(shard).parts
-        if Path(shard).is_absolute() or ".." in parts or "://" in shard or not parts:
-            raise CheckpointError(f"Refusing weight shard {shard!r} named in "
-                                  f"{folder_url}/weights_manifest.json: it leaves the folder.")
-        download(f"{folder_url}/{shard}", staging / shard, progress=progress,
-                 label=f"Downloading {info.name}/{shard}")
+    for name in ("config.json", TFJS_MANIFEST):
+        download(f"{folder_url}/{name}", staging / name, progress=False,
+                 max_bytes=MAX_JSON_DOWNLOAD_BYTES)
+    groups = check_tfjs_manifest(staging)
+    budget = _published_bytes(info)
+    for paths, expected in groups:
+        if budget is not None and expected > budget:
+            raise CheckpointError(
+                f"{folder_url}/{TFJS_MANIFEST} describes more weights than checkpoint "
+                f"{info.name!r} is published to hold ({_published_bytes(info) / 1e6:.1f} MB "
+                "at most); it is not the expected checkpoint.")
+        for shard in paths:
+            got = download(f"{folder_url}/{shard}", staging / shard, progress=progress,
+                           label=f"Downloading {info.name}/{shard}", max_bytes=expected)
+            size = got.stat().st_size
+            expected -= size
+            if budget is not None:
+                budget -= size
+
+
+def _published_bytes(info: CheckpointInfo) -> int | None:
+    """A generous cap from the table's published size in MB (rounded there): 1.5 × + 1 MB."""
+    if info.size is not None:
+        return info.size
+    if info.size_mb is None:
+        return None
+    return int(info.size_mb * 1.5e6) + (1 << 20)

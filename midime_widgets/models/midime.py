@@ -361,7 +361,7 @@ def _as_codes(z: Any, width: int, what: str) -> np.ndarray:
     except (TypeError, ValueError) as err:
         raise MidiMeInputError(f"{what} must be a numeric array of shape [n, {width}]: {err}") from None
     if array.ndim != 2:
-        hint = f" (for one code use z[None, :])" if array.ndim == 1 else ""
+        hint = " (for one code use z[None, :])" if array.ndim == 1 else ""
         raise MidiMeInputError(
             f"{what} must have shape [n, {width}], got an array of shape {array.shape}{hint}"
         )
@@ -418,14 +418,14 @@ def _musicvae_record(info: Mapping[str, Any] | None, input_size: int) -> dict[st
 
 
 def _tf():
-    import tensorflow as tf  # noqa: PLC0415  (TensorFlow loads only when a MidiMe is made)
+    import tensorflow as tf
 
     return tf
 
 
 def _build_network(config: MidiMeConfig):
     """A Keras model holding MidiMe's layers; ``call`` reconstructs through ``mu`` (no noise)."""
-    import keras  # noqa: PLC0415
+    import keras
 
     layer_seeds = iter(np.random.SeedSequence(config.seed).generate_state(64).tolist())
 
@@ -1115,9 +1115,9 @@ class MidiMe:
         return target
 
     def _metadata(self, weights: Mapping[str, np.ndarray]) -> dict[str, Any]:
-        import keras  # noqa: PLC0415
+        import keras
 
-        from .. import __version__  # noqa: PLC0415
+        from .. import __version__
 
         history = self.history.to_dict() if self.history is not None else None
         if history is not None:
@@ -1157,7 +1157,7 @@ class MidiMe:
             return cls._load(directory, musicvae_fingerprint, z_size)
         except CheckpointError:
             raise
-        except Exception as err:  # noqa: BLE001 - a bad file must give CheckpointError, whatever broke
+        except Exception as err:
             raise CheckpointError(
                 f"the saved MidiMe at {directory} cannot be loaded ({type(err).__name__}: {err})"
             ) from None
@@ -1284,7 +1284,7 @@ class _EpochReporter:
 def _keras_callback_list(callbacks: list[Any], network):
     if not callbacks:
         return None
-    import keras  # noqa: PLC0415
+    import keras
 
     return keras.callbacks.CallbackList(callbacks, add_history=False, add_progbar=False, model=network)
 

@@ -1,8 +1,19 @@
 """Reading and writing MIDI files safely.
 
 `load_midi` is the single gate every user file passes through: it enforces a size limit before
-parsing, turns every parser failure (pretty_midi / mido raise a zoo of exception types) into a
-`MidiError` with a sentence a musician understands, and rejects files without notes.
+reading, then scans the file's structure (tracks, events, delta times, running status, tempos)
+without building any objects, so that limits on notes, events, length in time and tick range are
+enforced before the parsers (mido, pretty_midi, note_seq) allocate anything. It turns every
+parser failure (they raise a zoo of exception types) into a `MidiError` with a sentence a
+musician understands, and rejects files without notes.
+
+The scan also lets `load_midi` read files the parsers get wrong: SMPTE-timed files (time in
+frames per second instead of beats), format 2 files (independent patterns played one after the
+other) and files whose timing is so fine that pretty_midi's tick table would be huge (their
+ticks are scaled to a coarser resolution, keeping the notes' times).
+
+With these limits every file within the byte limit loads (or is refused) in seconds and well
+under a gigabyte, so `load_midi` can safely run in a background thread; it is thread-safe.
 """
 
 from __future__ import annotations
@@ -11,7 +22,9 @@ import io
 import math
 import os
 import struct
+import threading
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
@@ -27,10 +40,29 @@ MAX_MIDI_BYTES = 20 * 1024 * 1024
 #: Longest music `load_midi` accepts (seconds). Longer "songs" are damaged files whose notes
 #: would make quantized sequences absurdly long.
 MAX_MIDI_SECONDS = 3 * 3600.0
+#: Most notes (sounding note-ons) `load_midi` reads: a long, busy piano piece has a few tens of
+#: thousands; a whole symphony about 50,000.
+MAX_MIDI_NOTES = 100_000
+#: Most MIDI events (notes on and off, pedal and controller moves, tempo and text events, plus
+#: one per track) `load_midi` reads.
+MAX_MIDI_EVENTS = 250_000
+#: Largest tick (time step) handed to the parsers. pretty_midi builds a table with one entry per
+#: tick (about 24 bytes each while it is built); finer files are read at a coarser resolution.
+MAX_MIDI_TICKS = 20_000_000
 #: Environment variable that overrides `MAX_MIDI_BYTES` (a number of bytes).
 MAX_BYTES_ENV = "MIDIME_MAX_MIDI_BYTES"
 
 MidiSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
+
+#: SMPTE frame rates a file may declare, and the real rate each stands for (29 is 29.97 drop-frame).
+_SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 30000 / 1001, 30: 30.0}
+_DEFAULT_TEMPO = 500_000  # microseconds per beat (120 bpm), as MIDI and pretty_midi assume
+# Bytes after the status byte for channel messages (by high nibble) and system messages.
+_DATA_BYTES = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
+_SYSTEM_DATA_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0,
+                      0xFE: 0}
+# catch_warnings changes process-wide state: two loads at once must not interleave it.
+_PARSE_LOCK = threading.Lock()
 
 
 class MidiWarning(UserWarning):
@@ -142,14 +174,310 @@ def _cap(label: str) -> str:
     return label[:1].upper() + label[1:] if label.startswith("the ") else f"'{label}'"
 
 
-def _parse(data: bytes, label: str) -> NoteSequence:
+# -- scanning the file's structure before parsing ----------------------------------------------
+
+
+@dataclass
+class MidiScan:
+    """What a structural pass over a Standard MIDI File found (no objects built).
+
+    `ticks_per_beat` is the header's resolution (None for SMPTE files, which give `smpte` =
+    (frame rate, ticks per frame) instead). `end_tick` is the largest tick any event reaches,
+    with format 2 patterns laid one after the other; `seconds` is the time of the last note
+    event; `zero_length` counts notes that end at the tick they start.
+    """
+
+    format: int
+    tracks: int
+    ticks_per_beat: int | None
+    smpte: tuple[float, int] | None
+    events: int = 0
+    notes: int = 0
+    zero_length: int = 0
+    end_tick: int = 0
+    seconds: float = 0.0
+    tempos: list = field(default_factory=list, repr=False)  # (tick, µs per beat), track 0 only
+
+
+def _damaged(label: str, detail: str) -> MidiError:
+    return MidiError(f"{_cap(label)} could not be read: it seems damaged or cut off ({detail}).")
+
+
+def _read_vlq(data: bytes, pos: int, label: str) -> tuple[int, int]:
+    """A variable-length quantity at `pos` → (value, next position); at most 4 bytes (SMF)."""
+    value = 0
+    for i in range(4):
+        if pos + i >= len(data):
+            raise _damaged(label, "the data ends too early")
+        byte = data[pos + i]
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, pos + i + 1
+    raise _damaged(label, "a time or length field is longer than MIDI allows")
+
+
+def scan_midi(data: bytes, label: str = "the MIDI data", *, max_notes: int | None = None,
+              max_events: int | None = None) -> MidiScan:
+    """Walk the chunks and events of a Standard MIDI File exactly as mido will, counting.
+
+    Raises MidiError when the file is damaged in a way mido would also reject, or as soon as it
+    holds more than `max_notes` notes or `max_events` events (default `MAX_MIDI_NOTES` and
+    `MAX_MIDI_EVENTS`), so the scan itself is bounded.
+    """
+    max_notes = MAX_MIDI_NOTES if max_notes is None else max_notes
+    max_events = MAX_MIDI_EVENTS if max_events is None else max_events
+    if len(data) < 14:
+        raise MidiError(f"{_cap(label)} is cut off: it ends inside the MIDI header.")
+    (header_size,) = struct.unpack(">I", data[4:8])
+    if header_size < 6 or 8 + header_size > len(data):
+        raise _damaged(label, "the MIDI header is malformed")
+    fmt, ntracks, division = struct.unpack(">hhh", data[8:14])
+    scan = MidiScan(format=fmt, tracks=max(ntracks, 0), ticks_per_beat=None, smpte=None)
+    if division < 0:
+        scan.smpte = _smpte_rate(division, label)
+    elif division == 0:
+        raise MidiError(f"{_cap(label)} declares a timing resolution of 0 ticks per beat, so its "
+                        "notes have no place in time; the file is damaged.")
+    else:
+        scan.ticks_per_beat = division
+    pos = 8 + header_size
+    offset = 0  # format 2: each pattern starts where the previous one ended
+    last_note_tick = 0
+    for index in range(scan.tracks):
+        if pos + 8 > len(data):
+            raise MidiError(f"{_cap(label)} is cut off: it declares {ntracks} tracks but ends "
+                            f"after {index}.")
+        if data[pos:pos + 4] != b"MTrk":
+            raise _damaged(label, f"track {index + 1} does not start with 'MTrk'")
+        (size,) = struct.unpack(">I", data[pos + 4:pos + 8])
+        pos += 8
+        scan.events += 1
+        tick, pos, note_tick = _scan_track(data, pos, size, offset, index, scan, label,
+                                           max_notes, max_events)
+        last_note_tick = max(last_note_tick, note_tick)
+        scan.end_tick = max(scan.end_tick, tick)
+        if fmt == 2:
+            offset = tick
+    scan.seconds = _ticks_to_seconds(last_note_tick, scan)
+    return scan
+
+
+def _smpte_rate(division: int, label: str) -> tuple[float, int]:
+    fps, ticks_per_frame = -(division >> 8), division & 0xFF
+    if fps not in _SMPTE_FPS or ticks_per_frame == 0:
+        raise MidiError(
+            f"{_cap(label)} uses SMPTE (film/video) timing with {fps} frames per second and "
+            f"{ticks_per_frame} ticks per frame; only 24, 25, 29.97 and 30 frames per second "
+            "with at least one tick per frame exist, so the file is damaged.")
+    return _SMPTE_FPS[fps], ticks_per_frame
+
+
+def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: MidiScan,
+                label: str, max_notes: int, max_events: int) -> tuple[int, int, int]:
+    """One track's events → (end tick, position after the track, tick of the last note event).
+
+    Mirrors mido's reader byte for byte, so that the counts describe exactly what mido will
+    build: it stops when exactly `size` bytes are consumed, meta events do not set running
+    status, everything else (sysex and system messages included) does.
+    """
+    start, end_of_data = pos, len(data)
+    status = None
+    open_notes: dict[int, int] = {}
+    note_tick = 0
+    events, notes = scan.events, scan.notes
+    keep_tempos = index == 0 or scan.format == 2
+    while pos - start != size:
+        if pos >= end_of_data:
+            raise MidiError(f"{_cap(label)} is cut off: it ends in the middle of track "
+                            f"{index + 1}.")
+        delta, pos = _read_vlq(data, pos, label)
+        tick += delta
+        if pos >= end_of_data:
+            raise MidiError(f"{_cap(label)} is cut off: it ends in the middle of track "
+                            f"{index + 1}.")
+        byte = data[pos]
+        if byte < 0x80:
+            if status is None:
+                raise _damaged(label, f"track {index + 1} uses running status before any status")
+            if status in (0xF0, 0xF7):
+                pos += 1  # mido drops the byte it peeked at, then reads the length after it
+            elif status >= 0xF0 and not _SYSTEM_DATA_BYTES.get(status):
+                raise _damaged(label, f"running status on the one-byte message 0x{status:02x}")
+        else:
+            pos += 1
+            if byte != 0xFF:
+                status = byte
+            else:
+                if pos >= end_of_data:
+                    raise MidiError(f"{_cap(label)} is cut off: it ends inside an event.")
+                meta_type = data[pos]
+                length, pos = _read_vlq(data, pos + 1, label)
+                if meta_type == 0x51 and length == 3 and keep_tempos and pos + 3 <= end_of_data:
+                    scan.tempos.append((tick, int.from_bytes(data[pos:pos + 3], "big")))
+                pos += length
+                events += 1
+                if events > max_events:
+                    raise _too_many_events(label, max_events)
+                continue
+        if status in (0xF0, 0xF7):
+            length, pos = _read_vlq(data, pos, label)
+            pos += length
+        else:
+            kind = status >> 4
+            count = _DATA_BYTES.get(kind) if kind != 0xF else _SYSTEM_DATA_BYTES.get(status)
+            if count is None:
+                raise _damaged(label, f"undefined status byte 0x{status:02x}")
+            if pos + count > end_of_data:
+                raise MidiError(f"{_cap(label)} is cut off: it ends inside an event.")
+            if count and max(data[pos:pos + count]) > 0x7F:
+                raise _damaged(label, "a data byte is out of range")
+            if kind == 0x9 or kind == 0x8:
+                key = ((status & 0x0F) << 7) | data[pos]
+                if kind == 0x9 and data[pos + 1] > 0:
+                    notes += 1
+                    if notes > max_notes:
+                        raise _too_many_notes(label, max_notes)
+                    open_notes[key] = tick
+                elif open_notes.pop(key, None) == tick:
+                    scan.zero_length += 1
+                note_tick = tick
+            pos += count
+        events += 1
+        if events > max_events:
+            raise _too_many_events(label, max_events)
+    scan.events, scan.notes = events, notes
+    return tick, pos, note_tick
+
+
+def _too_many_notes(label: str, limit: int) -> MidiError:
+    return MidiError(
+        f"{_cap(label)} holds more than {limit:,} notes; the most we read is {limit:,} (more than "
+        "a whole symphony), so it is probably machine-generated or damaged.")
+
+
+def _too_many_events(label: str, limit: int) -> MidiError:
+    return MidiError(
+        f"{_cap(label)} holds more than {limit:,} MIDI events (notes, pedal and controller "
+        f"moves, tempo and text events); the most we read is {limit:,}, far more than any real "
+        "piece needs, so it is probably machine-generated or damaged.")
+
+
+def _ticks_to_seconds(ticks: int, scan: MidiScan) -> float:
+    """Time of `ticks` under the file's tempo changes (or its SMPTE rate)."""
+    if scan.smpte is not None:
+        fps, per_frame = scan.smpte
+        return ticks / (fps * per_frame)
+    seconds, last_tick, tempo = 0.0, 0, _DEFAULT_TEMPO
+    for at, new_tempo in sorted(scan.tempos):
+        if at >= ticks:
+            break
+        seconds += (at - last_tick) * tempo / 1e6 / scan.ticks_per_beat
+        last_tick, tempo = at, new_tempo
+    return seconds + (ticks - last_tick) * tempo / 1e6 / scan.ticks_per_beat
+
+
+def _check_limits(scan: MidiScan, label: str) -> None:
+    if scan.seconds > MAX_MIDI_SECONDS:
+        raise MidiError(
+            f"{_cap(label)} is {_duration(scan.seconds)} long; the longest piece we read is "
+            f"{MAX_MIDI_SECONDS / 3600:.0f} hours, so the file is probably damaged.")
+
+
+def _duration(seconds: float) -> str:
+    hours = seconds / 3600
+    if hours < 1000:
+        return f"{hours:,.1f} hours"
+    return f"{hours / 24 / 365:,.0f} years" if hours > 24 * 365 * 10 else f"{hours / 24:,.0f} days"
+
+
+def _needs_rewrite(scan: MidiScan) -> bool:
+    return scan.smpte is not None or scan.format == 2 or scan.end_tick > MAX_MIDI_TICKS
+
+
+def _normalised(data: bytes, scan: MidiScan, label: str):
+    """A pretty_midi object for files pretty_midi misreads on its own.
+
+    SMPTE time becomes beats of exactly one second (one frame's worth of ticks × frame rate per
+    beat), format 2 patterns are joined one after the other into a single track, and ticks finer
+    than `MAX_MIDI_TICKS` allows are scaled to a coarser resolution. Only called after the scan
+    has bounded the file, so mido's objects stay small.
+    """
+    import mido
+    import pretty_midi
+
+    mid = mido.MidiFile(file=io.BytesIO(data))
+    if scan.smpte is not None:
+        _smpte_to_beats(mid, *scan.smpte)
+    if scan.format == 2:
+        _join_patterns(mid)
+    end = max((sum(msg.time for msg in track) for track in mid.tracks), default=0)
+    if end > MAX_MIDI_TICKS:
+        _coarsen(mid, end, label)
+    return pretty_midi.PrettyMIDI(mido_object=mid)
+
+
+def _smpte_to_beats(mid, fps: float, ticks_per_frame: int) -> None:
+    import mido
+
+    nominal = round(fps)
+    for track in mid.tracks:  # tempo changes mean nothing in SMPTE time
+        carry = 0
+        kept = []
+        for msg in track:
+            if msg.type == "set_tempo":
+                carry += msg.time
+                continue
+            kept.append(msg.copy(time=msg.time + carry) if carry else msg)
+            carry = 0
+        track[:] = kept
+    mid.ticks_per_beat = nominal * ticks_per_frame
+    tempo = round(1e6 * nominal / fps)  # µs per beat of `nominal` frames
+    mid.tracks[0].insert(0, mido.MetaMessage("set_tempo", tempo=tempo, time=0))
+
+
+def _join_patterns(mid) -> None:
+    """Format 2 → format 0: each pattern starts where the previous one ended."""
+    import mido
+
+    offset = 0
+    for track in mid.tracks:
+        length = sum(msg.time for msg in track)
+        if track:
+            track[0] = track[0].copy(time=track[0].time + offset)
+        offset += length
+    mid.tracks = [mido.merge_tracks(mid.tracks)]
+    mid.type = 0
+
+
+def _coarsen(mid, end: int, label: str) -> None:
+    """Scale all ticks by new/old resolution so that the last tick fits MAX_MIDI_TICKS."""
+    old = mid.ticks_per_beat
+    new = old * MAX_MIDI_TICKS // end
+    if new < 1:
+        raise MidiError(
+            f"{_cap(label)} packs {end // old:,} beats into its length, far more than any "
+            f"music can hold (at most {MAX_MIDI_TICKS:,}); the file is probably damaged.")
+    for track in mid.tracks:
+        absolute = rounded = 0
+        for i, msg in enumerate(track):
+            absolute += msg.time
+            scaled = (absolute * new + old // 2) // old
+            track[i] = msg.copy(time=scaled - rounded)
+            rounded = scaled
+    mid.ticks_per_beat = new
+
+
+def _parse(data: bytes, scan: MidiScan, label: str) -> NoteSequence:
     """Parse with note_seq / pretty_midi, converting *any* failure into a MidiError."""
     try:
-        with warnings.catch_warnings():
+        with _PARSE_LOCK, warnings.catch_warnings():
             # pretty_midi warns about harmless things (meta events on non-zero tracks); under
             # `-W error` those warnings would become exceptions and reject good files.
             warnings.simplefilter("ignore")
-            seq = note_seq.midi_to_note_sequence(data)
+            source = _normalised(data, scan, label) if _needs_rewrite(scan) else data
+            seq = note_seq.midi_to_note_sequence(source)
+    except MidiError:
+        raise
     except MemoryError:
         raise MidiError(f"{_cap(label)} is too large or damaged to read.") from None
     except Exception as exc:  # noqa: BLE001 - the parsers raise many unrelated types
@@ -174,9 +502,14 @@ def _describe(exc: BaseException) -> str:
     return (text[:160] or type(exc).__name__)
 
 
-def _validate(seq: NoteSequence, label: str) -> None:
+def _validate(seq: NoteSequence, label: str, scan: MidiScan | None = None) -> None:
     """Reject sequences that parse but hold nothing usable (or nonsense times)."""
     notes = [n for n in seq.notes if n.velocity > 0]
+    if not notes and scan is not None and scan.zero_length:
+        raise MidiError(
+            f"{_cap(label)} has {scan.zero_length:,} note(s), but every one ends at the very "
+            "moment it starts (zero length), so nothing would sound. Give the notes a length in "
+            "your music software and export the file again.")
     if not notes:
         raise MidiError(
             f"{_cap(label)} contains no notes (only settings such as tempo or instrument "
@@ -201,15 +534,18 @@ def load_midi(source: MidiSource, *, max_bytes: int | None = None) -> NoteSequen
     """Read a MIDI file (path or bytes) into a NoteSequence.
 
     Raises `FileNotFoundError` for a missing path and `MidiError` for anything that is not a
-    usable MIDI file: empty, too big (checked before parsing), text, damaged, truncated, or
-    without notes.
+    usable MIDI file: empty, too big, too many notes or events, too long (all checked before
+    parsing), text, damaged, truncated, or without notes. Thread-safe; bounded in time and
+    memory by the limits above.
     """
     limit = max_midi_bytes(max_bytes)
     data, label = _read_source(source, limit)
     data = _unwrap_rmid(data)
     _check_header(data, label)
-    seq = _parse(data, label)
-    _validate(seq, label)
+    scan = scan_midi(data, label)
+    _check_limits(scan, label)
+    seq = _parse(data, scan, label)
+    _validate(seq, label, scan)
     if isinstance(source, (str, os.PathLike)):
         seq.filename = os.fspath(source)
     return seq

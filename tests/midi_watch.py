@@ -1,0 +1,290 @@
+"""Hostile MIDI files and a watcher that runs `load_midi` on them under time and memory limits.
+
+Each load runs in a long-lived child process; the watcher (this process) samples the child's
+processor time and resident memory while it works, killing it when it has computed for more than
+`TIME_LIMIT_S` or grown more than `MEMORY_LIMIT_BYTES` above what it used before the load.
+Processor time (not wall time) is what the time limit counts, so a busy shared machine does not
+turn a bounded load into a failure; a wall-clock guard `WALL_LIMIT_S` still catches hangs.
+The peak is also read from the kernel's high-water mark (`VmHWM`, reset before every load through
+`/proc/<pid>/clear_refs`), so a short spike between two samples still counts.
+
+Used by tests/test_fuzz_limits.py (a small corpus, in CI) and scripts/fuzz_midi.py (≥ 10,000
+inputs, by hand).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import struct
+import time
+import traceback
+
+TIME_LIMIT_S = 10.0
+WALL_LIMIT_S = 60.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+MEMORY_LIMIT_BYTES = 1 << 30
+_POLL_S = 0.005
+_START_TIMEOUT_S = 120.0
+
+
+# -- building Standard MIDI Files byte by byte (fast enough for a million notes) ----------------
+
+def vlq(value: int) -> bytes:
+    """A MIDI variable-length quantity (7 bits a byte, high bit = more follow)."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def track(body: bytes, end: bool = True) -> bytes:
+    if end:
+        body += b"\x00\xff\x2f\x00"
+    return b"MTrk" + struct.pack(">I", len(body)) + body
+
+
+def smf(*tracks: bytes, fmt: int = 1, division: int = 480) -> bytes:
+    """A Standard MIDI File; `division` is ticks per beat, or the raw 16-bit SMPTE word."""
+    header = b"MThd" + struct.pack(">IHHH", 6, fmt, len(tracks), division & 0xFFFF)
+    return header + b"".join(tracks)
+
+
+TEMPO_120 = b"\x00\xff\x51\x03\x07\xa1\x20"
+
+
+def melody_events(count: int, step: int = 240, length: int = 200, channel: int = 0) -> bytes:
+    """`count` notes of `length` ticks, one every `step` ticks, with running status."""
+    on = 0x90 | channel
+    parts = [b"\x00", bytes([on])]
+    for i in range(count):
+        pitch = 60 + (i * 7) % 24
+        if i:
+            parts.append(vlq(step - length))
+        parts.append(bytes([pitch, 90]))
+        parts.append(vlq(length))
+        parts.append(bytes([pitch, 0]))
+    return b"".join(parts)
+
+
+def huge_delta_file() -> bytes:
+    """72-ish bytes: one note, then delta times of 2^28 - 1 ticks (the largest a VLQ allows)."""
+    body = TEMPO_120 + b"\x00\x90\x3c\x50" + b"\xff\xff\xff\x7f\x80\x3c\x00" * 3
+    return smf(track(body), fmt=0, division=96)
+
+
+def million_notes_file(count: int = 1_000_000) -> bytes:
+    """~6 MB: `count` notes a tick apart (delta 1 + note on; delta 0 + note off, running status)."""
+    one = b"\x3c\x50\x00\x3c\x00\x01"
+    body = TEMPO_120 + b"\x00\x90" + one * count
+    return smf(track(body), fmt=0, division=96)
+
+
+def controller_storm_file(size: int = 80_000) -> bytes:
+    """~80 KB of controller changes at tick 0, around one note."""
+    storm = b"\x00\xb0" + b"\x07\x40\x00" * (size // 3)
+    body = TEMPO_120 + b"\x00\x90\x3c\x50" + storm[:-1] + b"\x83\x60\x80\x3c\x00"
+    return smf(track(body), fmt=0)
+
+
+def long_melody_file(hours: float = 2.0) -> bytes:
+    """A melody of sixteenth notes at 120 bpm lasting `hours` (57,600 notes for 2 hours)."""
+    count = int(hours * 3600 * 8)
+    return smf(track(TEMPO_120), track(melody_events(count, step=120, length=100)))
+
+
+def format2_file() -> bytes:
+    """Format 2: three independent one-track patterns."""
+    return smf(*(track(TEMPO_120 + melody_events(16, channel=i)) for i in range(3)), fmt=2)
+
+
+def smpte_file(fps: int = 25, ticks_per_frame: int = 40) -> bytes:
+    """SMPTE timing: the division word is -fps (high byte) and ticks per frame (low byte)."""
+    division = ((256 - fps) << 8) | ticks_per_frame
+    return smf(track(melody_events(16, step=500, length=400)), fmt=0, division=division)
+
+
+def zero_length_file() -> bytes:
+    """Notes whose note-off comes at the same tick as their note-on."""
+    return smf(track(TEMPO_120 + melody_events(8, step=240, length=0)), fmt=0)
+
+
+def fourteen_hours_file() -> bytes:
+    """One note lasting 14 hours at 120 bpm and 96 ticks per beat (9,676,800 ticks)."""
+    ticks = 14 * 3600 * 2 * 96
+    body = TEMPO_120 + b"\x00\x90\x3c\x50" + vlq(ticks) + b"\x80\x3c\x00"
+    return smf(track(body), fmt=0, division=96)
+
+
+def truncated_file() -> bytes:
+    data = long_melody_file(hours=0.01)
+    return data[: len(data) * 2 // 3]
+
+
+HOSTILE = {
+    "huge_delta": huge_delta_file,
+    "million_notes": million_notes_file,
+    "controller_storm": controller_storm_file,
+    "two_hour_melody": long_melody_file,
+    "format_2": format2_file,
+    "smpte": smpte_file,
+    "zero_length_notes": zero_length_file,
+    "fourteen_hours": fourteen_hours_file,
+    "truncated": truncated_file,
+}
+
+
+# -- the watcher -----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Outcome:
+    """What one load did. `kind`: loaded, MidiError, exception, crash, over_time, over_memory."""
+
+    kind: str
+    seconds: float  # processor time the load used
+    peak_bytes: int
+    detail: str = ""
+    wall_seconds: float = 0.0
+
+    @property
+    def within_limits(self) -> bool:
+        return self.kind not in ("over_time", "over_memory")
+
+
+def _status_kb(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system time of process `pid` (from /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _worker(conn) -> None:  # runs in the child
+    import warnings
+
+    warnings.simplefilter("ignore")
+    from midime_widgets.errors import MidiError
+    from midime_widgets.music import load_midi
+
+    conn.send("ready")
+    while True:
+        data = conn.recv_bytes()
+        try:
+            seq = load_midi(data)
+        except MidiError as exc:
+            memory = _memory_error_in_chain(exc)
+            conn.send(("over_memory" if memory else "MidiError", str(exc)))
+        except BaseException as exc:  # noqa: BLE001 - reporting every other exception is the point
+            conn.send(("exception", "".join(traceback.format_exception(exc))[-2000:]))
+        else:
+            conn.send(("loaded", f"{len(seq.notes)} notes, {seq.total_time:.1f} s"))
+
+
+def _memory_error_in_chain(exc: BaseException) -> bool:
+    """A MemoryError caught inside load_midi means the limits did not stop the allocation."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, MemoryError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class Watcher:
+    """Runs `load_midi(data)` in a child process under `time_limit` and `memory_limit`."""
+
+    def __init__(self, time_limit: float = TIME_LIMIT_S, memory_limit: int = MEMORY_LIMIT_BYTES,
+                 wall_limit: float = WALL_LIMIT_S):
+        self.time_limit, self.memory_limit = time_limit, memory_limit
+        self.wall_limit = wall_limit
+        self._ctx = mp.get_context("spawn")
+        self._proc = None
+        self._conn = None
+
+    def __enter__(self) -> "Watcher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_worker, args=(child,), daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        try:
+            ready = parent.poll(_START_TIMEOUT_S) and parent.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.close()
+            raise RuntimeError("the load_midi worker did not start")
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.pid is not None:
+                self._proc.kill()
+                self._proc.join()
+            self._proc = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def run(self, data: bytes) -> Outcome:
+        if self._proc is None or not self._proc.is_alive():
+            self.close()
+            self._start()
+        pid = self._proc.pid
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
+            fh.write("5")  # resets VmHWM to the current resident size
+        baseline = _status_kb(pid, "VmRSS") * 1024
+        cpu_start, start = _cpu_seconds(pid), time.perf_counter()
+        self._conn.send_bytes(data)
+        kind, cpu = None, 0.0
+        while True:
+            if self._conn.poll(_POLL_S):
+                break
+            try:
+                rss = _status_kb(pid, "VmRSS") * 1024
+                cpu = _cpu_seconds(pid) - cpu_start
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            wall = time.perf_counter() - start
+            if rss - baseline > self.memory_limit:
+                kind, detail = "over_memory", f"resident memory grew by {(rss - baseline) >> 20} MB"
+                break
+            if cpu > self.time_limit or wall > self.wall_limit:
+                kind, detail = "over_time", f"no answer after {cpu:.1f} s ({wall:.1f} s wall)"
+                break
+            if not self._proc.is_alive():
+                break
+        wall = time.perf_counter() - start
+        try:
+            peak = _status_kb(pid, "VmHWM") * 1024 - baseline
+            cpu = _cpu_seconds(pid) - cpu_start
+        except (FileNotFoundError, ProcessLookupError):
+            peak = 0
+        if kind is None:
+            try:
+                kind, detail = self._conn.recv()
+            except (EOFError, OSError):
+                kind, detail = "crash", f"the worker died (exit code {self._proc.exitcode})"
+        if kind in ("over_memory", "over_time", "crash"):
+            self.close()
+        elif cpu > self.time_limit:
+            kind, detail = "over_time", f"answered after {cpu:.1f} s: {detail}"
+        elif peak > self.memory_limit:
+            kind, detail = "over_memory", f"peak {peak >> 20} MB above baseline: {detail}"
+        return Outcome(kind, cpu, max(peak, 0), detail, wall)
+
