@@ -130,11 +130,6 @@ export function renderPanel({ model, el }) {
   });
 
   const fileList = h("div", { class: "mm-files" });
-  disposers.push(bind(model, ["files", "selected_file"], () => {
-    const files = model.get("files") || [];
-    const selected = model.get("selected_file");
-    fileList.replaceChildren(...files.map((f, i) => fileRow(f, i, i === selected)));
-  }));
   const fileRow = (f, i, selected) => {
     const row = h("div", { class: `mm-file${selected ? " mm-selected" : ""}` },
       h("span", { class: "mm-file-name", title: "Show this file", onclick: () => send("select_file", { file: i }) }, f.name),
@@ -151,6 +146,11 @@ export function renderPanel({ model, el }) {
     for (const w of f.warnings ?? []) col.append(h("div", { class: "mm-hint" }, `⚠ ${w}`));
     return col;
   };
+  disposers.push(bind(model, ["files", "selected_file"], () => {
+    const files = model.get("files") || [];
+    const selected = model.get("selected_file");
+    fileList.replaceChildren(...files.map((f, i) => fileRow(f, i, i === selected)));
+  }));
 
   const inputBar = h("div", { class: "mm-row" });
   const inputRollBox = h("div", { class: "mm-input-roll" });

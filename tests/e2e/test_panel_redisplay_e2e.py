@@ -1,0 +1,70 @@
+"""A panel that already holds music renders whole wherever it is displayed: in the cell that
+loaded the music, in a later cell, and after the page is reloaded (JupyterLab and Notebook 7).
+
+A user sees every section, the input's piano roll and the MusicVAE sliders, and no JavaScript
+error. Each case saves a screenshot.
+"""
+
+from __future__ import annotations
+
+import pytest
+from labdriver import NOTEBOOK, cell_at, run_cell, wait_in_cell, wait_kernel_idle
+
+from midime_widgets import examples
+from midime_widgets.music import load_midi
+
+pytestmark = pytest.mark.browser
+
+N_SLIDERS = 8
+CELLS = [
+    "from midime_widgets.models.musicvae import MusicVAE\n"
+    "from midime_widgets.widgets import MidiMePanel\n"
+    f"p = MidiMePanel(MusicVAE.default(), seed=0, n_vae_sliders={N_SLIDERS})\n"
+    "p.load_example('folk_band')\n"
+    "p",
+    "p",
+]
+SECTIONS = (".mm-input-section", ".mm-vae-section", ".mm-train-section", ".mm-space-section",
+            ".mm-export-section")
+
+
+def _expected_notes() -> int:
+    return len(load_midi(examples.read("folk_band")).notes)
+
+
+def assert_whole_panel(page, cell: int, shot) -> None:
+    """Cell `cell` shows a whole panel with the song's notes and the MusicVAE sliders."""
+    panel = wait_in_cell(page, cell, ".mm-panel .mm-export-section", timeout=240_000)
+    root = cell_at(page, cell).locator(".mm-panel").first
+    for section in SECTIONS:
+        assert root.locator(section).is_visible(), f"cell {cell}: {section} is missing"
+    notes = root.locator(".mm-input-roll .mm-roll")
+    page.wait_for_function("([el, n]) => el.dataset.noteCount === String(n)",
+                           arg=[notes.element_handle(), _expected_notes()], timeout=60_000)
+    sliders = root.locator(".mm-vae-section .mm-sliders input[type=range]")
+    assert sliders.count() == N_SLIDERS
+    assert sliders.first.is_visible()
+    assert "folk_band" in root.locator(".mm-files").inner_text()
+    errors = [line for line in getattr(page, "_midime_console", []) if "ReferenceError" in line]
+    assert not errors, errors
+    panel.scroll_into_view_if_needed()
+    root.screenshot(path=str(shot))
+
+
+@pytest.mark.parametrize("ui", ["lab", "notebook7"])
+def test_a_panel_holding_music_renders_whole(notebook_page, screenshots_dir, ui):
+    page = notebook_page(f"redisplay_{ui}.ipynb", CELLS, ui=ui)
+    run_cell(page, 0)
+    assert_whole_panel(page, 0, screenshots_dir / f"redisplay_{ui}_same_cell.png")
+    run_cell(page, 1)
+    assert_whole_panel(page, 1, screenshots_dir / f"redisplay_{ui}_later_cell.png")
+    # The first view is still whole next to the second one.
+    assert cell_at(page, 0).locator(".mm-panel .mm-vae-section .mm-sliders input").count() == N_SLIDERS
+
+    page.keyboard.press("Control+s")
+    page.wait_for_timeout(1500)
+    page.reload()
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
+    wait_kernel_idle(page)
+    for cell in (0, 1):
+        assert_whole_panel(page, cell, screenshots_dir / f"redisplay_{ui}_reloaded_{cell}.png")
