@@ -382,13 +382,44 @@ class Personalizer:
         return InputSong(name=name, original=seq, sequence=part, windows=windows, warnings=warnings_,
                          melody_choice=choice)
 
-    def remove(self, index: int) -> None:
-        del self.songs[index]
+    def remove(self, index: int) -> InputSong:
+        """Take song `index` out of the inputs (MidiError with a sentence when there is none)."""
+        song = self.songs.pop(self._song_index(index))
         self._inputs_changed()
+        return song
 
     def _inputs_changed(self) -> None:
         self._codes = None
         self._novelty_index = None
+        self.inputs_version += 1
+
+    # -- per-song edits and "is the MidiMe trained on these inputs?" (used by the panel) --------
+    inputs_version = 0  # bumped on every change of the inputs
+    _trained_version: int | None = None  # inputs_version the current MidiMe was trained on
+
+    def _song_index(self, index: int) -> int:
+        """`index` checked against the songs (a sentence, not an IndexError, when it is out of range)."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.songs):
+            count = len(self.songs)
+            have = {0: "no song is loaded", 1: "one song is loaded (number 0)"}.get(
+                count, f"{count} songs are loaded (numbers 0 to {count - 1})")
+            raise MidiError(f"There is no song number {index}: {have}.")
+        return int(index)
+
+    def choose_instrument(self, index: int, instrument: int | None) -> InputSong:
+        """Re-read song `index` with `instrument` as its melody (melody models); nothing changes
+        when that instrument gives no windows (MidiError)."""
+        index = self._song_index(index)
+        old = self.songs[index]
+        song = self.prepare(old.original, name=old.name, instrument=instrument)
+        self.songs[index] = song
+        self._inputs_changed()
+        return song
+
+    @property
+    def midime_matches_inputs(self) -> bool:
+        """True when the MidiMe was trained (or loaded) for exactly the current inputs."""
+        return self.midime is not None and self._trained_version == self.inputs_version
 
     @property
     def windows(self) -> list:
@@ -435,6 +466,7 @@ class Personalizer:
         else:
             model = midime or self.new_midime()
         self.midime = model
+        self._trained_version = self.inputs_version
         self.history = model.fit(codes, epochs=epochs, on_progress=on_progress, batch_size=batch_size)
         return self.history
 
@@ -503,4 +535,5 @@ class Personalizer:
 
         midime = MidiMe.load(path, musicvae_fingerprint=self.vae.fingerprint)
         self.midime = midime
+        self._trained_version = self.inputs_version  # the user chose it for these inputs
         return midime
