@@ -72,12 +72,14 @@ export class TrainingChart {
     else if (status.state === "stopped") parts.push("Stopped.");
     else if (status.state === "error") parts.push("Failed.");
     if (status.total) parts.push(`epoch ${status.epoch} / ${status.total}`);
+    else if (status.epoch) parts.push(`epoch ${status.epoch}`);
     if (status.state !== "idle") parts.push(formatSeconds(status.elapsed));
     if (status.losses?.total != null) parts.push(`loss ${status.losses.total.toPrecision(4)}`);
     if (status.device) parts.push(status.device);
     let text = parts.join(" · ");
     if (status.message) text += ` — ${status.message}`;
     this.statusEl.textContent = status.state === "idle" ? `Not trained yet · ${status.device || ""}` : text;
+    this.el.dataset.converged = String(status.state === "done" && /converged/i.test(status.message || ""));
   }
 
   draw() {
@@ -88,9 +90,10 @@ export class TrainingChart {
     const grid = cssVar(this.el, "--mm-grid", "rgba(128,128,128,.3)");
     ctx.font = "10px var(--jp-ui-font-family, system-ui, sans-serif)";
     const left = 40;
+    const top = 8; // room for the top tick's label
     const bottom = 16;
     const plotW = width - left - 6;
-    const plotH = this.height - bottom - 6;
+    const plotH = this.height - bottom - top;
     if (this.n === 0) {
       ctx.fillStyle = muted;
       ctx.textAlign = "center";
@@ -115,7 +118,7 @@ export class TrainingChart {
     const l0 = Math.min(l1 - 1, Math.max(Math.floor(Math.log10(lo)), l1 - 4));
     const xMax = Math.max(maxEpoch, this.total || 0);
     const x = (e) => left + (e / xMax) * plotW;
-    const y = (v) => 3 + plotH - ((Math.log10(Math.max(v, 10 ** l0)) - l0) / (l1 - l0)) * plotH;
+    const y = (v) => top + plotH - ((Math.log10(Math.max(v, 10 ** l0)) - l0) / (l1 - l0)) * plotH;
     ctx.textBaseline = "middle";
     for (let p = l0; p <= l1; p++) {
       ctx.fillStyle = grid;

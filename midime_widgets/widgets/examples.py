@@ -15,10 +15,6 @@ def example_menu() -> list[dict[str, str]]:
     return [{"name": n, "description": examples.DESCRIPTIONS.get(n, n)} for n in ordered]
 
 
-def example_names() -> list[str]:
-    return [e["name"] for e in example_menu()]
-
-
 def example_bytes(name: str) -> bytes:
     """The example's MIDI file bytes (so it goes through the same loader as an upload)."""
     from .. import examples  # noqa: PLC0415
