@@ -114,7 +114,6 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
         "JUPYTERLAB_SETTINGS_DIR": str(config / "lab" / "user-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(config / "lab" / "workspaces"),
         "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONWARNINGS": "ignore",
     }
     log = open(base / "lab.log", "w")
