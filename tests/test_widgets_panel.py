@@ -475,12 +475,12 @@ def test_gallery_readouts_come_from_the_pipeline_novelty_index(trained):
         return sorted((n.pitch, round(n.start_time, 4), round(n.end_time, 4)) for n in seq.notes)
 
     inputs = [notes(w.sequence) for w in panel.input_windows]
-    for record, item in zip(panel.sample_records, panel.gallery):
-        assert item["novelty"] == record.novelty == index.readout(record.sequence)
-        copied = bool(record.sequence.notes) and notes(record.sequence) in inputs
-        assert record.novelty["copied"] == copied
-        assert 0.0 <= record.novelty["nearest_similarity"] <= 1.0
-        verdict = record.novelty["verdict"]
+    for item, shown in zip(panel.sample_records, panel.gallery, strict=True):
+        assert shown["novelty"] == item.novelty == index.readout(item.sequence)
+        copied = bool(item.sequence.notes) and notes(item.sequence) in inputs
+        assert item.novelty["copied"] == copied
+        assert 0.0 <= item.novelty["nearest_similarity"] <= 1.0
+        verdict = item.novelty["verdict"]
         assert verdict in ("new", "silent") or verdict.startswith("copy of input window")
     # the first note of input window 0 a semitone up: not a copy; only that note's steps differ
     # (assuming no other input window is closer, which holds for this song)
@@ -623,6 +623,15 @@ def test_an_old_error_clears_when_a_later_action_succeeds(trained):
     assert panel.error
     msg(panel, {"type": "midime_sample"})
     assert panel.error == ""
+
+
+def test_a_saved_message_clears_at_the_next_action(trained, tmp_path, monkeypatch):
+    panel, _ = trained
+    monkeypatch.chdir(tmp_path)
+    msg(panel, {"type": "save_model", "path": "kept"})
+    assert panel.status.startswith("Saved")
+    msg(panel, {"type": "midime_sample"})
+    assert panel.status == ""
 
 
 def test_a_new_panel_stops_the_training_of_the_old_one():

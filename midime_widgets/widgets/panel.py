@@ -24,6 +24,7 @@ lock, ``self._pipeline_lock``, serialises changes to the pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import io
@@ -37,7 +38,8 @@ import warnings
 import weakref
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import traitlets
@@ -488,8 +490,10 @@ class MidiMePanel(MidimeWidget):
             log.error("midime-widgets panel: %s", traceback.format_exc())
             self._set(error="Something went wrong inside the panel; the details are in the kernel's log.")
         else:
-            if args and args[0].get("type") not in ("ready", "clear_error", "upload", "example"):
-                self._set(error="")
+            kind = args[0].get("type") if args else None
+            if kind not in (None, "ready", "clear_error", "upload", "example"):
+                # A later success clears old news; Save and Load leave their own line.
+                self._set(error="", **({} if kind in ("save_model", "load_model") else {"status": ""}))
             return result
         return None
 
@@ -581,22 +585,17 @@ class MidiMePanel(MidimeWidget):
     # ------------------------------------------------------------------------------------------
     # Internals: the music
     # ------------------------------------------------------------------------------------------
-    def _changing_inputs(self) -> Any:
+    @contextlib.contextmanager
+    def _changing_inputs(self) -> Iterator[None]:
         """The pipeline lock, refused (with a sentence) while training or loading."""
-        panel = self
-
-        class _Guard:
-            def __enter__(self) -> None:
-                if panel.is_training:
-                    raise TrainingError("MidiMe is training on this music: press Stop or wait "
-                                        "before changing it.")
-                if not panel._pipeline_lock.acquire(blocking=False):
-                    raise MidiError("Music is still loading; try again in a moment.")
-
-            def __exit__(self, *exc: Any) -> None:
-                panel._pipeline_lock.release()
-
-        return _Guard()
+        if self.is_training:
+            raise TrainingError("MidiMe is training on this music: press Stop or wait before changing it.")
+        if not self._pipeline_lock.acquire(blocking=False):
+            raise MidiError("Music is still loading; try again in a moment.")
+        try:
+            yield
+        finally:
+            self._pipeline_lock.release()
 
     def _load_in_background(self, files: list[tuple[str, bytes]]) -> None:
         """Browser uploads: parse and encode in a thread, so the kernel stays free."""
@@ -845,7 +844,7 @@ class MidiMePanel(MidimeWidget):
         self.latent_map = {
             "axes": list(proj.labels),
             "inputs": [_floats(p, 3) for p in inputs],
-            "samples": [[*_floats(p, 3), i.id] for p, i in zip(samples, self._gallery)],
+            "samples": [[*_floats(p, 3), i.id] for p, i in zip(samples, self._gallery, strict=True)],
             "current": _floats(current, 3) if current is not None else None,
             "current_sample": self.current_sample,
         }
