@@ -233,7 +233,31 @@ def test_a_panel_over_an_existing_personalizer_shows_its_songs():
     assert panel.n_windows == len(pipeline.windows) and panel.vae_roll["n"] > 0
 
 
+def test_the_real_model_and_the_stand_in_fulfil_the_model_contract():
+    from midime_widgets.models.musicvae import MusicVAE
+    from midime_widgets.widgets.model import MusicModel, require_model
+
+    for vae in (FakeMusicVAE(z_size=16), MusicVAE.from_config("cat-mel_2bar_small", seed=0)):
+        assert isinstance(vae, MusicModel) and require_model(vae) is vae
+
+
+def test_training_that_converged_says_so():
+    from types import SimpleNamespace
+
+    from midime_widgets.widgets.panel import _training_summary
+
+    # What the panel reads of FitHistory: epochs run, seconds, stopped, the stop reason.
+    history = SimpleNamespace(epochs_run=3, seconds=2.04, stopped=False, stop_reason="converged")
+    assert _training_summary(history, None) == "Converged after 3 epochs in 2.0 s: the loss stopped improving."
+    history.stopped = True
+    assert _training_summary(history, None) == "Stopped after 3 epochs in 2.0 s; the weights so far are kept."
+
+
 def test_unknown_keyword_arguments_are_refused_by_name():
+    from midime_widgets.widgets import PianoRoll
+
+    with pytest.raises(TypeError, match="hight"):
+        PianoRoll(hight=100)
     with pytest.raises(TypeError, match="n_vae_slider"):
         MidiMePanel(FakeMusicVAE(z_size=16), n_vae_slider=8, warm_up=False)
     with pytest.raises(TypeError, match="MusicVAE"):

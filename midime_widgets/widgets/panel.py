@@ -888,8 +888,10 @@ def _training_summary(history: Any, stop_message: str | None) -> str:
     reason = getattr(history, "stop_reason", None)
     if history.stopped:
         return (stop_message or f"Stopped after {history.epochs_run} epochs{took}") + "; the weights so far are kept."
+    if reason and "converg" in str(reason).lower():
+        return f"Converged after {history.epochs_run} epochs{took}: the loss stopped improving."
     if reason:
-        return f"Trained {history.epochs_run} epochs{took}: {reason}."
+        return f"Trained {history.epochs_run} epochs{took} ({reason})."
     return f"Trained {history.epochs_run} epochs{took}."
 
 
