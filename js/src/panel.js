@@ -60,6 +60,11 @@ const MIB = 1024 * 1024;
  * @property {string[]} warnings
  */
 
+/** Replace el's children, skipping null/false ones (replaceChildren would write "null"). */
+function fill(el, ...children) {
+  el.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 /** Call fn now and whenever any of the traits changes; returns a disposer. */
 function bind(model, names, fn) {
   const handler = () => fn();
@@ -102,7 +107,7 @@ function headerSection(ctx) {
   const chips = h("div", { class: "mm-row" });
   ctx.bind(["model_info"], () => {
     const info = model.get("model_info") || {};
-    chips.replaceChildren(
+    fill(chips,
       h("span", { class: "mm-chip", title: "the MusicVAE model" }, h("b", {}, info.name ?? "model")),
       h("span", { class: "mm-chip" }, info.kind ?? ""),
       info.bars ? h("span", { class: "mm-chip", title: "the model reads the music in pieces this long (windows)" },
@@ -429,7 +434,7 @@ function spaceSection(ctx) {
     const s = model.get("novelty_summary") || {};
     const n = s.samples || 0;
     const distance = s.mean_pitch_class_distance;
-    galleryHead.replaceChildren(
+    fill(galleryHead,
       h("b", {}, n ? `Samples (${n})` : "Samples"),
       n ? h("span", { class: "mm-small mm-muted mm-novelty-summary" },
         `${s.varied} new, ${s.copied} copied from your music` +

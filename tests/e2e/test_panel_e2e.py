@@ -101,6 +101,8 @@ def test_panel_shows_the_model_and_explains_each_section(page, screenshots_dir):
     about.first.locator("summary").click()
     assert "MidiMe learns the style" in about.first.inner_text()
     assert "mm-locked" in page.locator(f"{PANEL} .mm-train-section").get_attribute("class")
+    text = page.locator(PANEL).inner_text()
+    assert "null" not in text and "undefined" not in text  # e.g. no "Samples null" before samples exist
     # No TensorFlow log line reached the notebook while the model loaded.
     assert cell_at(page, 0).locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
     shoot(page, screenshots_dir, "panel_start")

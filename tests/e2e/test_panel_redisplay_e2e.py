@@ -45,6 +45,8 @@ def assert_whole_panel(page, cell: int, shot) -> None:
     assert sliders.count() == N_SLIDERS
     assert sliders.first.is_visible()
     assert "folk_band" in root.locator(".mm-files").inner_text()
+    text = root.inner_text()
+    assert "null" not in text and "undefined" not in text
     errors = [line for line in getattr(page, "_midime_console", []) if "ReferenceError" in line]
     assert not errors, errors
     panel.scroll_into_view_if_needed()
