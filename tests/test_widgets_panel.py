@@ -367,6 +367,7 @@ def test_train_returns_at_once_and_stop_keeps_the_weights():
     assert "weights so far are kept" in status["message"]
     assert panel.midime is not None and panel.midime.epochs_trained == status["epoch"]
     assert len(panel.samples) == 2 and panel.midime_current
+    assert panel.error == ""  # "already training" is no longer true, so it is gone
 
 
 def test_slider_events_are_served_while_training():

@@ -774,6 +774,7 @@ class MidiMePanel(MidimeWidget):
                 raise _StoppedEarly
             self._install_midime()
             self.stream.finish(STOPPED if history.stopped else DONE, _training_summary(history, self._stop_message))
+            self._set(error="")  # e.g. "already training" from a press while it ran
         except _StoppedEarly:
             self.pipeline.midime, self.pipeline.history, self.pipeline._trained_version = before
             self.stream.finish(STOPPED, self._stop_message or "Stopped before the first epoch; nothing changed.")

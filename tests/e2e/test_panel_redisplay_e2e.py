@@ -70,3 +70,26 @@ def test_a_panel_holding_music_renders_whole(notebook_page, screenshots_dir, ui)
     wait_kernel_idle(page)
     for cell in (0, 1):
         assert_whole_panel(page, cell, screenshots_dir / f"redisplay_{ui}_reloaded_{cell}.png")
+
+
+def test_train_and_sample_in_notebook7(notebook_page, screenshots_dir):
+    """The core of the workflow in Notebook 7: train, a new sample, a slider."""
+    page = notebook_page("workflow_notebook7.ipynb", CELLS[:1], ui="notebook7")
+    run_cell(page, 0)
+    assert_whole_panel(page, 0, screenshots_dir / "notebook7_before_training.png")
+    root = cell_at(page, 0).locator(".mm-panel").first
+    root.locator(".mm-train").click()
+    chart = root.locator(".mm-training-chart")
+    page.wait_for_function("(el) => el.dataset.state === 'done'", arg=chart.element_handle(), timeout=600_000)
+    assert root.locator(".mm-train-status").inner_text().startswith("Done.")
+    gallery = root.locator(".mm-gallery")
+    before = int(gallery.get_attribute("data-count"))
+    root.locator(".mm-new-sample").click()
+    page.wait_for_function("([el, n]) => +el.dataset.count === n + 1", arg=[gallery.element_handle(), before],
+                           timeout=60_000)
+    r = root.locator(".mm-midime-roll .mm-roll")
+    draws = int(r.get_attribute("data-draw-count"))
+    root.locator(".mm-space-section .mm-sliders input[type=range]").first.fill("1.5")  # drag to 1.5
+    page.wait_for_function("([el, n]) => +el.dataset.drawCount > n", arg=[r.element_handle(), draws], timeout=30_000)
+    assert r.get_attribute("data-label") == "your point"
+    root.screenshot(path=str(screenshots_dir / "notebook7_trained.png"))
