@@ -279,21 +279,21 @@ class MidiMePanel(MidimeWidget):
         """Take song ``index`` (0-based, as listed) out of the music."""
         with self._changing_inputs():
             self.pipeline.remove(index)
-        self._after_input_change(selected=min(self.selected_file, max(0, len(self.pipeline.songs) - 1)))
+            self._after_input_change(selected=min(self.selected_file, max(0, len(self.pipeline.songs) - 1)))
 
     def clear(self) -> None:
         """Remove every song."""
         with self._changing_inputs():
             while self.pipeline.songs:
                 self.pipeline.remove(len(self.pipeline.songs) - 1)
-        self._after_input_change(selected=0)
+            self._after_input_change(selected=0)
 
     def choose_melody(self, file_index: int, instrument: int) -> None:
         """Take ``instrument`` as the melody of song ``file_index`` (melody models)."""
         with self._changing_inputs(), warnings.catch_warnings():
             warnings.simplefilter("ignore", MidiWarning)
             self.pipeline.choose_instrument(file_index, instrument)
-        self._after_input_change(selected=file_index)
+            self._after_input_change(selected=file_index)
 
     def sample_prior(self, temperature: float | None = None, seed: int | None = None) -> Any:
         """Decode a random MusicVAE code (the model's own music, no MidiMe) at ``temperature``.
@@ -633,15 +633,13 @@ class MidiMePanel(MidimeWidget):
                     except MidiError as exc:
                         problem = _named(name, str(exc))
                 problems.append(problem)
-            if added:
-                self.pipeline.codes()
-        message = " ".join(problems)
-        if added:
-            self._after_input_change(selected=len(self.pipeline.songs) - 1, error=message)
-        else:
-            self._set(error=message or "No MIDI file was given.")
-            if raise_all_bad:
-                raise MidiError(message or "No MIDI file was given.")
+            message = " ".join(problems)
+            if added:  # shown while the lock is held, so no other change slips in between
+                self._after_input_change(selected=len(self.pipeline.songs) - 1, error=message)
+                return
+        self._set(error=message or "No MIDI file was given.")
+        if raise_all_bad:
+            raise MidiError(message or "No MIDI file was given.")
 
     def _after_input_change(self, selected: int, error: str = "") -> None:
         """Show the pipeline's songs and codes (a change of the music clears the gallery's map)."""
@@ -655,7 +653,7 @@ class MidiMePanel(MidimeWidget):
             dims = [int(d) for d in order]
             stats = {"mean": _floats(self._input_mu[:, dims].mean(axis=0)),
                      "std": _floats(self._input_mu[:, dims].std(axis=0)), "ranking": how}
-        warnings = [w for s in songs for w in s.warnings]
+        notes = [str(w) for s in songs for w in s.warnings]
         with self._sync_lock, self.hold_sync():
             self.files = [describe_song(s) for s in songs]
             self.n_windows = len(self._input_mu)
@@ -669,9 +667,8 @@ class MidiMePanel(MidimeWidget):
             if len(self._input_mu):
                 self.show_input_window(0)
             self.error = error
-            self.status = (f"{len(self._input_mu)} windows from {len(songs)} song"
-                           f"{'s' if len(songs) != 1 else ''}"
-                           + (f". {' '.join(map(str, warnings))}" if warnings else ""))
+            self.status = (f"{len(self._input_mu)} pieces (windows) from {len(songs)} song"
+                           f"{'s' if len(songs) != 1 else ''}." + (f" {' '.join(notes)}" if notes else ""))
             self._refresh_midime_state()
 
     def _select_file(self, index: int) -> None:
