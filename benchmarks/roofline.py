@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from midime_widgets.models.layout import CoreDecoder, Decoder, Encoder
+
 F32 = 4  # bytes
 
 
@@ -75,7 +77,7 @@ def _bilstm(rows: int, steps: int, depth: int, sizes, dense_input: bool) -> tupl
 def encode_work(config, batch: int) -> list[_Phase]:
     """Phases of `encode` for `batch` full-length rows."""
     sizes = tuple(config.enc_rnn_sizes)
-    if (getattr(config, "encoder", None) or "bidirectional") == "hierarchical":
+    if config.encoder == Encoder.HIERARCHICAL:
         steps, segments = config.encoder_level_lengths
         low, depth = _bilstm(batch * segments, steps, config.input_depth, sizes, False)
         high, depth = _bilstm(batch, segments, depth, sizes, True)
@@ -103,13 +105,13 @@ def decode_work(config, batch: int) -> list[_Phase]:
     depths = tuple(config.output_depths)
     steps = config.max_seq_len
     phases = []
-    if config.decoder == "hierarchical":
+    if config.decoder == Decoder.HIERARCHICAL:
         bars = config.level_lengths[0]
         conductor = _stack_step(sizes, 0)  # its input is a constant zero: only the bias remains
         init = config.z_size * 2 * sum(sizes)
         phases.append(_Phase(2 * batch * (bars * conductor + init), bars, F32 * conductor, F32 * init))
         cond, segments = sizes[-1], bars
-        stacks = depths if getattr(config, "core_decoder", None) == "split" else (sum(depths),)
+        stacks = depths if config.core_decoder == CoreDecoder.SPLIT else (sum(depths),)
     else:
         cond, segments, stacks = config.z_size, 1, (sum(depths),)
     per_step = sum(_stack_step(sizes, out) for out in stacks)
@@ -174,7 +176,7 @@ def _peak_gflops() -> float:
         a = tf.random.normal([m, k])
         b = tf.random.normal([k, n])
         for jit in (False, True):
-            fn = tf.function(lambda: tf.matmul(a, b), jit_compile=jit)
+            fn = tf.function(lambda a=a, b=b: tf.matmul(a, b), jit_compile=jit)
             best = max(best, 2 * m * k * n / _best(fn, 3) / 1e9)
     return best
 

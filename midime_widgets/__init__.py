@@ -25,6 +25,7 @@ _LAZY = {
     "render_wav": ".music",
     "find_melody": ".music",
     "prepare_melody": ".music",
+    "resolve_track": ".music",
     "inspect_midi": ".music",
     # models
     "MusicVAE": ".models.musicvae",

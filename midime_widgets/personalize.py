@@ -347,8 +347,11 @@ class Personalizer:
         self._novelty_index: NoveltyIndex | None = None
 
     # -- inputs -----------------------------------------------------------------------------
-    def add_midi(self, source, *, name: str | None = None, instrument: int | None = None) -> InputSong:
+    def add_midi(self, source, *, name: str | None = None, instrument: int | str | None = None) -> InputSong:
         """Load one MIDI file (path or bytes), extract what the model reads, cut windows.
+
+        `instrument` picks the melody track (melody models): its number or its name as
+        `midime-widgets inspect` lists them (see `resolve_track`); default: the chooser's pick.
 
         Raises MidiError (nothing is added) when the file is unreadable or too short.
         """
@@ -364,7 +367,7 @@ class Personalizer:
         self._inputs_changed()
         return song
 
-    def prepare(self, seq: NoteSequence, *, name: str, instrument: int | None = None) -> InputSong:
+    def prepare(self, seq: NoteSequence, *, name: str, instrument: int | str | None = None) -> InputSong:
         from .music import prepare_melody  # noqa: PLC0415
 
         kind = self.vae.kind

@@ -1,4 +1,4 @@
-"""A plain-numpy MusicVAE, written from ../shared/reference/musicvae-spec.md §2-§4 only.
+"""A plain-numpy MusicVAE, written from magenta's music_vae graph semantics only.
 
 It reads a `{magenta variable name: array}` dict and a MusicVAEConfig, runs in float64, and shares no
 code with midime_widgets.models.core / lstm, so tests can check the TF implementation against an
@@ -21,7 +21,7 @@ def softplus(x):
 
 
 def lstm_block_cell(x, c, h, kernel, bias):
-    """One LSTMBlockCell step (spec §2)."""
+    """One LSTMBlockCell step (magenta's `contrib_rnn.LSTMBlockCell`)."""
     gates = np.concatenate([x, h], axis=-1) @ kernel + bias
     i, j, f, o = np.split(gates, 4, axis=-1)
     c = sigmoid(f + 1.0) * c + sigmoid(i) * np.tanh(j)
@@ -53,7 +53,7 @@ def reverse_within_length(x, lengths):
 
 
 def bidirectional_encoder(w, scope, x, lengths, layers):
-    """`stack_bidirectional_dynamic_rnn` + `[h_fw, h_bw]` of the last layer (spec §3)."""
+    """`stack_bidirectional_dynamic_rnn` + `[h_fw, h_bw]` of the last layer (magenta's `BidirectionalLstmEncoder`)."""
     lengths = np.asarray(lengths)
     for layer in range(layers):
         cell = f"{scope}/cell_{layer}/bidirectional_rnn/%s/multi_rnn_cell/cell_0/lstm_cell"
@@ -126,7 +126,7 @@ def _flat_decoder(w, prefix, cond, sizes, depths, steps, start_input, teacher=No
 
 
 def decode_greedy(w, config, z, steps=None, teacher=None):
-    """Greedy decoding of `z [B, z]` (spec §4): `(one-hot [B, T, O], logits [B, T, O])`.
+    """Greedy decoding of `z [B, z]` (magenta's LSTM decoders): `(one-hot [B, T, O], logits [B, T, O])`.
 
     With `teacher [B, T, O]` the previous-output input is the teacher's (flat decoders only).
     """

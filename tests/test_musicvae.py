@@ -117,7 +117,7 @@ def test_unknown_checkpoint_contents_raise_checkpoint_error(tmp_path):
         MusicVAE.from_checkpoint(prefix, config="no-such-config")
 
 
-def test_default_model_loads_or_says_it_is_not_built(monkeypatch, tmp_path):
+def test_default_model_loads_or_says_it_is_missing(monkeypatch, tmp_path):
     folder = musicvae_module.DEFAULT_DIR
     if all((folder / f).is_file() for f in musicvae_module.DEFAULT_FILES):
         vae = MusicVAE.default()
@@ -125,7 +125,7 @@ def test_default_model_loads_or_says_it_is_not_built(monkeypatch, tmp_path):
         assert vae.config.to_dict() == spec
         assert vae.name == spec["name"] and vae.kind == "melody"
     monkeypatch.setattr(musicvae_module, "DEFAULT_DIR", tmp_path)
-    with pytest.raises(CheckpointError, match="not built yet"):
+    with pytest.raises(CheckpointError, match="lacks the embedded default MusicVAE.*reinstall"):
         MusicVAE.default()
 
 
@@ -293,6 +293,20 @@ def test_decode_gives_note_sequences(vae):
         again = vae.converter.to_tensors(seq).outputs
         if len(seq.notes):  # the notes re-encode to the decoded events
             assert np.array_equal(again[0].argmax(-1)[: len(tensor)], tensor.argmax(-1)[: len(again[0])])
+
+
+def test_decode_one_is_the_first_row_of_decode(vae):
+    z = np.random.default_rng(4).normal(size=6).astype(np.float32) * 3
+    greedy = vae.decode(z[None], temperature=0)[0]
+    assert vae.decode_one(z) == greedy
+    assert vae.decode_one(z, temperature=1.0, seed=5) == vae.decode(z[None], temperature=1.0,
+                                                                     seed=5)[0]
+
+
+def test_record_is_what_a_midime_keeps_about_the_model(vae):
+    assert vae.record == {"name": "cat-mel_2bar_small", "z_size": 6,
+                          "fingerprint": vae.fingerprint}
+    json.dumps(vae.record)  # stored in MidiMe's JSON
 
 
 def test_hierarchical_decoders_need_their_full_length():

@@ -14,7 +14,7 @@ import pytest
 from midime_widgets.models.configs import CONFIGS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import roofline  # noqa: E402
+import roofline
 
 FLAT = CONFIGS["cat-mel_2bar_small"].replace(enc_rnn_sizes=(7,), dec_rnn_sizes=(5, 6), z_size=4)
 HIER = CONFIGS["hierdec-mel_16bar"].replace(enc_rnn_sizes=(7, 3), dec_rnn_sizes=(5, 6), z_size=4,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from midime_widgets.models.configs import CONFIGS
-from midime_widgets.models.core import variable_shapes
+from midime_widgets.models.layout import expected_variables
 from midime_widgets.training import tf1_checkpoint
 from midime_widgets.training.trainer import (
     MusicVAETrainer,
@@ -83,12 +82,12 @@ def test_training_learns_and_checkpoints_in_magenta_layout(tmp_path):
     prefix = tf1_checkpoint.latest_checkpoint(tmp_path / "run")
     assert prefix.endswith("model.ckpt-120")
     names = set(tf.train.load_checkpoint(prefix).get_variable_to_shape_map())
-    model_vars = set(variable_shapes(TINY))
+    model_vars = set(expected_variables(TINY))
     assert model_vars <= names
     assert {f"{n}/Adam" for n in model_vars} <= names and {f"{n}/Adam_1" for n in model_vars} <= names
     assert {"global_step", "beta1_power", "beta2_power"} <= names
     shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
-    for name, shape in variable_shapes(TINY).items():
+    for name, shape in expected_variables(TINY).items():
         assert tuple(shapes[name]) == tuple(shape), name
 
 

@@ -18,12 +18,16 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
 from ..errors import CheckpointError
 from .configs import CONFIGS, MusicVAEConfig, expected_variables
+from .layout import SIGMA_VARIABLES as _SIGMA
+from .layout import MU, CoreDecoder, Decoder, Encoder, decoder_layout, encoder_layout
+from .checkpoint_files import TFJS_CONFIG, TFJS_MANIFEST, find_checkpoint_prefix, has_index
 from .download import COMPLETE_MARKER, cache_dir, safe_extract
 
 __all__ = [
@@ -37,9 +41,6 @@ __all__ = [
     "is_model_variable",
 ]
 
-TFJS_MANIFEST = "weights_manifest.json"
-TFJS_CONFIG = "config.json"
-_SIGMA = ("encoder/sigma/kernel", "encoder/sigma/bias")
 _SHOW = 5  # variables listed per category in error messages
 
 # Optimizer slots and bookkeeping that TF training leaves in checkpoints (magenta uses Adam).
@@ -78,7 +79,7 @@ def read_checkpoint(path: str | os.PathLike, *, cache: str | os.PathLike | None 
         return _read_tar(path, cache)
     if path.is_file() and path.name == TFJS_MANIFEST:
         return _read_tfjs_folder(path.parent)
-    if _has_index(path):
+    if has_index(path):
         return _read_tf_prefix(path)
     if path.suffix == ".index" and path.is_file():
         return _read_tf_prefix(path.with_suffix(""))
@@ -90,57 +91,6 @@ def read_checkpoint(path: str | os.PathLike, *, cache: str | os.PathLike | None 
         f"No checkpoint found at {path}. Expected a TF checkpoint prefix (with a "
         f"'{path.name}.index' file next to it), a folder containing one, a .tar of one, or a "
         f"magenta.js folder with {TFJS_MANIFEST}.")
-
-
-def find_checkpoint_prefix(directory: str | os.PathLike) -> Path:
-    """The TF checkpoint prefix inside `directory` (searched recursively).
-
-    With several checkpoints, the one named by the folder's `checkpoint` state file wins (as
-    `tf.train.latest_checkpoint`); otherwise the caller must pass the prefix explicitly.
-    """
-    directory = Path(directory)
-    indexes = sorted(directory.rglob("*.index"))
-    if not indexes:
-        raise CheckpointError(
-            f"No TF checkpoint in {directory}: no '*.index' file found (and no "
-            f"{TFJS_MANIFEST} for a magenta.js checkpoint).")
-    prefixes = [p.with_suffix("") for p in indexes]
-    if len(prefixes) == 1:
-        return prefixes[0]
-    chosen = _prefix_from_state_file(directory, prefixes)
-    if chosen is not None:
-        return chosen
-    listing = ", ".join(str(p.relative_to(directory)) for p in prefixes[:_SHOW])
-    more = f" and {len(prefixes) - _SHOW} more" if len(prefixes) > _SHOW else ""
-    raise CheckpointError(
-        f"{directory} holds {len(prefixes)} checkpoints ({listing}{more}) and no 'checkpoint' "
-        f"file says which to use; pass the prefix of the one you want, e.g. "
-        f"{prefixes[-1]}.")
-
-
-def _prefix_from_state_file(directory: Path, prefixes: list[Path]) -> Path | None:
-    """The prefix named by a TF `checkpoint` state file in one of the candidates' folders."""
-    for folder in sorted({p.parent for p in prefixes}):
-        state = folder / "checkpoint"
-        if not state.is_file():
-            continue
-        text = state.read_text(errors="replace")
-        match = re.search(r'^model_checkpoint_path:\s*"(.+)"\s*$', text, re.MULTILINE)
-        if not match:
-            continue
-        named = Path(match.group(1))
-        candidate = named if named.is_absolute() else folder / named
-        if _has_index(candidate):
-            return candidate
-        # state files written elsewhere keep absolute paths: fall back on the file name
-        local = folder / named.name
-        if _has_index(local):
-            return local
-    return None
-
-
-def _has_index(prefix: Path) -> bool:
-    return Path(str(prefix) + ".index").is_file()
 
 
 def _is_tar_name(name: str) -> bool:
@@ -477,11 +427,11 @@ def suggest_configs(weights: Mapping[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _cell_units(shapes: Mapping[str, tuple], fmt: str) -> tuple[int, ...]:
-    """Layer sizes of consecutive LSTM cells `fmt.format(l)` (bias is [4n])."""
+def _cell_units(shapes: Mapping[str, tuple], cell) -> tuple[int, ...]:
+    """Layer sizes of consecutive LSTM cells named `cell(layer)` (bias is [4n])."""
     sizes = []
-    while f"{fmt.format(len(sizes))}/lstm_cell/bias" in shapes:
-        sizes.append(shapes[f"{fmt.format(len(sizes))}/lstm_cell/bias"][0] // 4)
+    while f"{cell(len(sizes))}/bias" in shapes:
+        sizes.append(shapes[f"{cell(len(sizes))}/bias"][0] // 4)
     return tuple(sizes)
 
 
@@ -499,40 +449,34 @@ def infer_config(weights: Mapping[str, Any], base: MusicVAEConfig, *, name: str 
     it for checkpoints trained with other layer sizes than a table config (e.g. test fixtures).
     """
     shapes = _shapes(weights)
-    enc_fmt = ("encoder/hierarchical_level_0/cell_{}/bidirectional_rnn/fw/multi_rnn_cell/cell_0"
-               if base.encoder == "hierarchical"
-               else "encoder/cell_{}/bidirectional_rnn/fw/multi_rnn_cell/cell_0")
-    enc = _cell_units(shapes, enc_fmt)
+    # Variable names do not depend on layer sizes: the base's layout names them all.
+    encoder, decoder = encoder_layout(base), decoder_layout(base)
+    first_stack = encoder.stacks[0]
+    enc = _cell_units(shapes, lambda layer: first_stack.cell(layer, "fw"))
     if not enc:
-        raise CheckpointError(f"Cannot infer the encoder's sizes: no {enc_fmt.format(0)} "
+        raise CheckpointError(f"Cannot infer the encoder's sizes: no {first_stack.cell(0, 'fw')} "
                               "variables (is the encoder type right?).")
-    first_kernel = _require(shapes, enc_fmt.format(0) + "/lstm_cell/kernel")
+    first_kernel = _require(shapes, first_stack.cell(0, "fw") + "/kernel")
     input_depth = first_kernel[0] - enc[0]
-    z_size = _require(shapes, "encoder/mu/kernel")[1]
-    if base.decoder == "hierarchical":
-        conductor = _cell_units(shapes, "decoder/hierarchical_level_0/cell_{}")
-        if base.core_decoder == "split":
-            prefixes = [f"core_decoder/core_decoder_{k}/decoder"
-                        for k in range(len(base.output_depths))]
-        else:
-            prefixes = ["core_decoder/decoder"]
-    else:
-        conductor = None
-        prefixes = ["decoder"]
-    dec = _cell_units(shapes, prefixes[0] + "/multi_rnn_cell/cell_{}")
+    z_size = _require(shapes, f"{MU}/kernel")[1]
+    conductor = (None if decoder.conductor is None
+                 else _cell_units(shapes, decoder.conductor.cell))
+    stacks = decoder.stacks
+    dec = _cell_units(shapes, stacks[0].cell)
     if not dec:
-        raise CheckpointError(f"Cannot infer the decoder's sizes: no {prefixes[0]}/multi_rnn_cell "
-                              "variables (is the decoder type right?).")
-    for prefix in prefixes[1:]:
-        if _cell_units(shapes, prefix + "/multi_rnn_cell/cell_{}") != dec:
-            raise CheckpointError(f"The core decoders have different layer sizes ({prefix}); "
-                                  "this is not a structure MusicVAE configs describe.")
+        raise CheckpointError(f"Cannot infer the decoder's sizes: no {stacks[0].prefix}/"
+                              "multi_rnn_cell variables (is the decoder type right?).")
+    for stack in stacks[1:]:
+        if _cell_units(shapes, stack.cell) != dec:
+            raise CheckpointError(f"The core decoders have different layer sizes "
+                                  f"({stack.prefix}); this is not a structure MusicVAE configs "
+                                  "describe.")
     if conductor is not None and conductor != dec:
         raise CheckpointError(
             f"The conductor's layer sizes {conductor} differ from the core decoder's {dec}; "
             "configs (like magenta's) use one size list for both, so this model is not supported.")
-    out = tuple(_require(shapes, f"{p}/output_projection/kernel")[1] for p in prefixes)
-    if len(prefixes) == 1 and len(base.output_depths) > 1:
+    out = tuple(_require(shapes, f"{s.output_projection}/kernel")[1] for s in stacks)
+    if len(stacks) == 1 and len(base.output_depths) > 1:
         if out[0] != sum(base.output_depths):
             raise CheckpointError(f"The decoder outputs {out[0]} values per step but config "
                                   f"{base.name!r} splits {sum(base.output_depths)}.")
@@ -550,6 +494,8 @@ def config_from_tfjs(config_json: Mapping | str | os.PathLike, weights: Mapping[
     `numSegments` makes the encoder and decoder hierarchical, as in magenta.js. Layer sizes come
     from the weights. Training hparams are unknown and left at magenta's defaults.
     """
+    from ..music.quantize import STEPS_PER_BAR  # deferred: note_seq is slow to import
+
     if not isinstance(config_json, Mapping):
         location = Path(os.fspath(config_json))
         if location.is_dir():
@@ -569,9 +515,9 @@ def config_from_tfjs(config_json: Mapping | str | os.PathLike, weights: Mapping[
     kind = converter.get("type")
     args = dict(converter.get("args") or {})
     num_steps = args.get("numSteps")
-    if not isinstance(num_steps, int) or num_steps <= 0 or num_steps % 16:
+    if not isinstance(num_steps, int) or num_steps <= 0 or num_steps % STEPS_PER_BAR:
         raise CheckpointError(f"config.json: dataConverter.args.numSteps must be a positive "
-                              f"multiple of 16 (steps per bar), got {num_steps!r}.")
+                              f"multiple of {STEPS_PER_BAR} (steps per bar), got {num_steps!r}.")
     segments = args.get("numSegments")
     fields = _tfjs_converter_fields(kind, args, num_steps)
     hierarchical = bool(segments)
@@ -579,9 +525,10 @@ def config_from_tfjs(config_json: Mapping | str | os.PathLike, weights: Mapping[
         if num_steps % segments:
             raise CheckpointError(f"config.json: numSteps={num_steps} is not a multiple of "
                                   f"numSegments={segments}.")
-        fields.update(encoder="hierarchical", decoder="hierarchical",
+        split = kind == "TrioConverter"
+        fields.update(encoder=Encoder.HIERARCHICAL, decoder=Decoder.HIERARCHICAL,
                       level_lengths=(segments, num_steps // segments),
-                      core_decoder="split" if kind == "TrioConverter" else "categorical")
+                      core_decoder=CoreDecoder.SPLIT if split else CoreDecoder.CATEGORICAL)
     elif kind == "TrioConverter":
         raise CheckpointError("A flat (non-hierarchical) magenta.js trio model is not supported: "
                               "its split decoder has no MusicVAE config equivalent.")
@@ -603,7 +550,9 @@ def config_from_tfjs(config_json: Mapping | str | os.PathLike, weights: Mapping[
 
 def _tfjs_converter_fields(kind: str | None, args: Mapping, num_steps: int) -> dict:
     """Input/output depths and our converter spec for a magenta.js dataConverter."""
-    bars = num_steps // 16
+    from ..music.quantize import STEPS_PER_BAR  # deferred: note_seq is slow to import
+
+    bars = num_steps // STEPS_PER_BAR
     if kind == "MelodyConverter":
         lo, hi = int(args.get("minPitch", 21)), int(args.get("maxPitch", 108))
         depth = hi - lo + 1 + 2
@@ -634,13 +583,3 @@ def _tfjs_converter_fields(kind: str | None, args: Mapping, num_steps: int) -> d
         f"magenta.js data converter {kind!r} is not supported; supported: MelodyConverter, "
         "DrumsConverter, TrioConverter.")
 
-
-def tfjs_config_path(folder: str | os.PathLike) -> Path | None:
-    """The folder's config.json, if it has one."""
-    path = Path(folder) / TFJS_CONFIG
-    return path if path.is_file() else None
-
-
-def variable_summary(weights: Mapping[str, Any]) -> Iterable[str]:
-    """Lines `name [shape]`, sorted: handy when a checkpoint has to be inspected by hand."""
-    return [f"{n} {_fmt_shape(s)}" for n, s in sorted(_shapes(weights).items())]

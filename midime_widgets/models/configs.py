@@ -2,8 +2,9 @@
 
 `CONFIGS` mirrors magenta's `music_vae/configs.py` (architecture + training hparams) for every
 config with a released checkpoint, plus the magenta.js checkpoints the MidiMe demo used.
-`CHECKPOINTS` is the one table of downloadable checkpoints. `expected_variables(config)` lists every
-variable (name → shape) magenta's graph has for a config, so a checkpoint can be checked before use.
+`CHECKPOINTS` is the one table of downloadable checkpoints. `expected_variables(config)` (from
+`layout`, the one home of magenta's variable names) lists every variable (name → shape) magenta's
+graph has for a config, so a checkpoint can be checked before use.
 
 Conventions:
 - `level_lengths` is the *decoder's* hierarchy: `(conductor steps, core steps per conductor step)`,
@@ -23,32 +24,21 @@ import copy
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
 
 from ..errors import CheckpointError
+from .layout import CoreDecoder, Decoder, Encoder, expected_variables
 
-ENCODERS = ("bidirectional", "hierarchical")
-DECODERS = ("categorical", "multiout", "hierarchical")
-CORE_DECODERS = ("categorical", "split")
-
-# magenta.models.music_vae.base_model.get_default_hparams + lstm_models.get_default_hparams
-MAGENTA_DEFAULT_HPARAMS: dict[str, Any] = {
-    "free_bits": 0.0,
-    "max_beta": 1.0,
-    "beta_rate": 0.0,
-    "batch_size": 512,
-    "grad_clip": 1.0,
-    "clip_mode": "global_norm",
-    "grad_norm_clip_to_zero": 10000.0,
-    "learning_rate": 0.001,
-    "decay_rate": 0.9999,
-    "min_learning_rate": 0.00001,
-    "dropout_keep_prob": 1.0,
-    "sampling_schedule": "constant",
-    "sampling_rate": 0.0,
-}
+__all__ = ["CHECKPOINTS", "CONFIGS", "MODEL_KINDS", "CheckpointInfo", "MusicVAEConfig",
+           "count_parameters", "expected_variables", "get_checkpoint_info", "get_config",
+           "model_kind"]
 
 _TUPLE_FIELDS = ("enc_rnn_sizes", "dec_rnn_sizes", "level_lengths", "output_depths")
+_KIND_FIELDS = ("encoder", "decoder", "core_decoder")
+
+
+def _values(kinds) -> tuple:
+    return tuple(kind.value for kind in kinds)
 
 
 @dataclass(frozen=True, eq=True)
@@ -60,8 +50,8 @@ class MusicVAEConfig:
     """
 
     name: str
-    encoder: str = "bidirectional"
-    decoder: str = "categorical"
+    encoder: str = Encoder.BIDIRECTIONAL.value
+    decoder: str = Decoder.CATEGORICAL.value
     core_decoder: str | None = None  # only for decoder="hierarchical"
     enc_rnn_sizes: tuple = (512,)
     dec_rnn_sizes: tuple = (256, 256)
@@ -88,8 +78,12 @@ class MusicVAEConfig:
     description: str = ""
 
     def __post_init__(self):
-        # Normalise sequences to tuples and copy the converter spec so the config can't be
-        # changed through a dict the caller still holds.
+        # Normalise sequences to tuples, structure kinds to plain strings, and copy the converter
+        # spec so the config can't be changed through a dict the caller still holds.
+        for name in _KIND_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, str(value))
         for name in _TUPLE_FIELDS:
             value = getattr(self, name)
             if value is not None:
@@ -100,15 +94,16 @@ class MusicVAEConfig:
     def _check(self) -> None:
         """Reject structurally impossible configs early, with the field at fault named."""
         problems = []
-        if self.encoder not in ENCODERS:
-            problems.append(f"encoder must be one of {ENCODERS}, got {self.encoder!r}")
-        if self.decoder not in DECODERS:
-            problems.append(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
-        hierarchical = self.decoder == "hierarchical" or self.encoder == "hierarchical"
-        if self.decoder == "hierarchical" and self.core_decoder not in CORE_DECODERS:
-            problems.append(f"a hierarchical decoder needs core_decoder in {CORE_DECODERS}, "
-                            f"got {self.core_decoder!r}")
-        if self.decoder != "hierarchical" and self.core_decoder is not None:
+        for name, kinds in (("encoder", Encoder), ("decoder", Decoder)):
+            if getattr(self, name) not in set(kinds):
+                problems.append(f"{name} must be one of {_values(kinds)}, "
+                                f"got {getattr(self, name)!r}")
+        hierarchical = (self.decoder == Decoder.HIERARCHICAL
+                        or self.encoder == Encoder.HIERARCHICAL)
+        if self.decoder == Decoder.HIERARCHICAL and self.core_decoder not in set(CoreDecoder):
+            problems.append(f"a hierarchical decoder needs core_decoder in "
+                            f"{_values(CoreDecoder)}, got {self.core_decoder!r}")
+        if self.decoder != Decoder.HIERARCHICAL and self.core_decoder is not None:
             problems.append("core_decoder is only used with decoder='hierarchical'")
         if not self.enc_rnn_sizes or not self.dec_rnn_sizes or not self.output_depths:
             problems.append("enc_rnn_sizes, dec_rnn_sizes and output_depths must not be empty")
@@ -119,7 +114,7 @@ class MusicVAEConfig:
             elif self.level_lengths[0] * self.level_lengths[1] != self.max_seq_len:
                 problems.append(f"level_lengths {self.level_lengths} must multiply to "
                                 f"max_seq_len={self.max_seq_len}")
-        if self.decoder == "categorical" and len(self.output_depths) != 1:
+        if self.decoder == Decoder.CATEGORICAL and len(self.output_depths) != 1:
             problems.append("a categorical decoder has a single output depth; use 'multiout'")
         if "type" not in self.converter:
             problems.append("converter spec needs a 'type'")
@@ -138,17 +133,12 @@ class MusicVAEConfig:
     @property
     def encoder_level_lengths(self) -> tuple | None:
         """(steps per segment, segments) for a hierarchical encoder; None for a flat one."""
-        if self.encoder != "hierarchical":
+        if self.encoder != Encoder.HIERARCHICAL:
             return None
         return tuple(reversed(self.level_lengths))
 
-    @property
-    def slice_bars(self) -> int:
-        """Bars per window (16 steps per bar)."""
-        return self.max_seq_len // 16
-
     # -- copying / serialisation -----------------------------------------------------------------
-    def replace(self, **changes) -> "MusicVAEConfig":
+    def replace(self, **changes) -> MusicVAEConfig:
         """A copy with some fields changed (validated like a new config)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
@@ -164,7 +154,7 @@ class MusicVAEConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "MusicVAEConfig":
+    def from_dict(cls, data: Mapping) -> MusicVAEConfig:
         """Build a config from `to_dict()` output (e.g. read back from JSON); unknown keys fail."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
@@ -174,7 +164,7 @@ class MusicVAEConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# Converter specs (magenta configs.py / data.py; see musicvae-spec.md §1, §5)
+# Converter specs (magenta configs.py / data.py)
 # ---------------------------------------------------------------------------------------------
 
 MEL_A = {"type": "melody", "slice_bars": 2, "valid_programs": [0, 32]}  # OneHotMelodyConverter
@@ -195,7 +185,7 @@ def _config(name: str, **fields) -> MusicVAEConfig:
 _INV_SIGMOID = {"sampling_schedule": "inverse_sigmoid", "sampling_rate": 1000.0}
 
 _CONFIG_LIST = [
-    # ---- magenta configs.py (line numbers per musicvae-spec.md §1) ----
+    # ---- magenta music_vae/configs.py ----
     _config("cat-mel_2bar_small", enc_rnn_sizes=(512,), dec_rnn_sizes=(256, 256), z_size=256,
             max_seq_len=32, output_depths=(MELODY_DEPTH,), input_depth=MELODY_DEPTH,
             converter=MEL_A, free_bits=0, max_beta=0.2, beta_rate=0.99999, **_INV_SIGMOID,
@@ -216,16 +206,16 @@ _CONFIG_LIST = [
             z_size=512, max_seq_len=256, output_depths=(MELODY_DEPTH,), input_depth=MELODY_DEPTH,
             converter=MEL_B, free_bits=256, max_beta=0.2,
             description="16-bar melodies, flat decoder"),
-    _config("hierdec-mel_16bar", decoder="hierarchical", core_decoder="categorical",
+    _config("hierdec-mel_16bar", decoder=Decoder.HIERARCHICAL, core_decoder=CoreDecoder.CATEGORICAL,
             enc_rnn_sizes=(2048, 2048), dec_rnn_sizes=(1024, 1024), z_size=512, max_seq_len=256,
             level_lengths=(16, 16), output_depths=(MELODY_DEPTH,), input_depth=MELODY_DEPTH,
             converter=MEL_B, free_bits=256, max_beta=0.2,
             description="16-bar melodies, hierarchical decoder (16-bar conductor)"),
-    _config("flat-trio_16bar", decoder="multiout", enc_rnn_sizes=(2048, 2048),
+    _config("flat-trio_16bar", decoder=Decoder.MULTIOUT, enc_rnn_sizes=(2048, 2048),
             dec_rnn_sizes=(2048, 2048, 2048), z_size=512, max_seq_len=256,
             output_depths=TRIO_DEPTHS, input_depth=sum(TRIO_DEPTHS), converter=TRIO_16BAR,
             batch_size=256, description="16-bar trios (melody, bass, drums), flat decoder"),
-    _config("hierdec-trio_16bar", decoder="hierarchical", core_decoder="split",
+    _config("hierdec-trio_16bar", decoder=Decoder.HIERARCHICAL, core_decoder=CoreDecoder.SPLIT,
             enc_rnn_sizes=(2048, 2048), dec_rnn_sizes=(1024, 1024), z_size=512, max_seq_len=256,
             level_lengths=(16, 16), output_depths=TRIO_DEPTHS, input_depth=sum(TRIO_DEPTHS),
             converter=TRIO_16BAR, free_bits=256, max_beta=0.2, batch_size=256,
@@ -251,17 +241,18 @@ _CONFIG_LIST = [
     # UNCERTAIN sizes: chosen so 23.54 MB at 2 B/weight matches the published 23.5 MB with the same
     # "small" family as trio_4bar (enc 512, dec/conductor 2x256, z 256); other size combinations
     # also fit. The "16-step conductor" is from the description.
-    _config("mel_16bar_small_q2", encoder="hierarchical", decoder="hierarchical",
-            core_decoder="categorical", enc_rnn_sizes=(512,), dec_rnn_sizes=(256, 256), z_size=256,
-            max_seq_len=256, level_lengths=(16, 16), output_depths=(MELODY_DEPTH,),
+    _config("mel_16bar_small_q2", encoder=Encoder.HIERARCHICAL, decoder=Decoder.HIERARCHICAL,
+            core_decoder=CoreDecoder.CATEGORICAL, enc_rnn_sizes=(512,), dec_rnn_sizes=(256, 256),
+            z_size=256, max_seq_len=256, level_lengths=(16, 16), output_depths=(MELODY_DEPTH,),
             input_depth=MELODY_DEPTH, converter=MEL_B, free_bits=256, max_beta=0.2,
             description="magenta.js 16-bar melody model, hierarchical, 2-byte quantized"),
     # Sizes from a third-party port (2-layer conductor, three 2-layer core decoders, z=256) and
     # 17.64 M values x 1 B = the published 17.6 MB; enc 512 is inferred from that total.
     # "4-step conductor" is from the description; gap_bars=2 copies the Python trio converter
     # (magenta.js has no gap handling: it converts whatever trio it is given).
-    _config("trio_4bar", encoder="hierarchical", decoder="hierarchical", core_decoder="split",
-            enc_rnn_sizes=(512,), dec_rnn_sizes=(256, 256), z_size=256, max_seq_len=64,
+    _config("trio_4bar", encoder=Encoder.HIERARCHICAL, decoder=Decoder.HIERARCHICAL,
+            core_decoder=CoreDecoder.SPLIT, enc_rnn_sizes=(512,), dec_rnn_sizes=(256, 256),
+            z_size=256, max_seq_len=64,
             level_lengths=(4, 16), output_depths=TRIO_DEPTHS, input_depth=sum(TRIO_DEPTHS),
             converter={"type": "trio", "slice_bars": 4, "gap_bars": 2}, free_bits=256,
             max_beta=0.2, batch_size=256,
@@ -302,7 +293,6 @@ class CheckpointInfo:
     size: int | None = None
     size_mb: float | None = None
     files: tuple | None = None
-    verified: bool = False  # True once someone downloaded it and checked its contents
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -316,7 +306,7 @@ def _tar(name: str, config: str, description: str) -> CheckpointInfo:
 
 
 def _colab2(name: str, stem: str, config: str, description: str) -> CheckpointInfo:
-    # Only source found for the flat-* checkpoints (musicvae-spec.md §6); the shard count of
+    # Only source found for the flat-* checkpoints (the MusicVAE colab); the shard count of
     # the .data file is a guess (one shard, as TF writes for a single-device save).
     return CheckpointInfo(name, config, "tf", (f"{COLAB2_BASE}{stem}.ckpt",), description,
                           files=(".index", ".data-00000-of-00001"))
@@ -363,91 +353,6 @@ _CHECKPOINT_LIST = [
 CHECKPOINTS: dict[str, CheckpointInfo] = {c.name: c for c in _CHECKPOINT_LIST}
 
 
-# ---------------------------------------------------------------------------------------------
-# Expected variables
-# ---------------------------------------------------------------------------------------------
-
-
-def _lstm_vars(prefix: str, input_depth: int, units: int) -> dict[str, tuple]:
-    """An LSTMBlockCell's kernel [input+units, 4·units] and bias [4·units] under `prefix`."""
-    return {f"{prefix}/lstm_cell/kernel": (input_depth + units, 4 * units),
-            f"{prefix}/lstm_cell/bias": (4 * units,)}
-
-
-def _dense_vars(prefix: str, input_depth: int, units: int) -> dict[str, tuple]:
-    return {f"{prefix}/kernel": (input_depth, units), f"{prefix}/bias": (units,)}
-
-
-def _bidirectional_encoder_vars(scope: str, input_depth: int, sizes: tuple) -> tuple[dict, int]:
-    """Stacked BiLSTM (stack_bidirectional_dynamic_rnn): layer l reads [fw; bw] of layer l-1.
-
-    Returns the variables and the encoding depth (2 × last layer size)."""
-    shapes: dict[str, tuple] = {}
-    depth = input_depth
-    for layer, units in enumerate(sizes):
-        for direction in ("fw", "bw"):
-            shapes.update(_lstm_vars(
-                f"{scope}/cell_{layer}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0",
-                depth, units))
-        depth = 2 * units
-    return shapes, depth
-
-
-def _flat_decoder_vars(scope: str, output_depth: int, cond_depth: int, sizes: tuple) -> dict:
-    """A flat LSTM decoder: z→initial state, stacked cells reading [prev output; z], projection."""
-    shapes = _dense_vars(f"{scope}/z_to_initial_state", cond_depth, 2 * sum(sizes))
-    depth = output_depth + cond_depth
-    for layer, units in enumerate(sizes):
-        shapes.update(_lstm_vars(f"{scope}/multi_rnn_cell/cell_{layer}", depth, units))
-        depth = units
-    shapes.update(_dense_vars(f"{scope}/output_projection", sizes[-1], output_depth))
-    return shapes
-
-
-def expected_variables(config: MusicVAEConfig, *, include_sigma: bool = True) -> dict[str, tuple]:
-    """Every variable (name → shape) of magenta's graph for `config`, global_step excluded.
-
-    Names and shapes follow musicvae-spec.md §2 (LSTMBlockCell kernels are [in+n, 4n]).
-    `include_sigma=False` leaves out `encoder/sigma/*`, which magenta.js never reads.
-    """
-    shapes: dict[str, tuple] = {}
-    # Encoder
-    if config.encoder == "bidirectional":
-        enc, depth = _bidirectional_encoder_vars("encoder", config.input_depth,
-                                                 config.enc_rnn_sizes)
-        shapes.update(enc)
-    else:  # hierarchical: one BiLSTM stack per level; level k>0 reads level k-1's encodings
-        depth = config.input_depth
-        for level in range(len(config.level_lengths)):
-            enc, depth = _bidirectional_encoder_vars(f"encoder/hierarchical_level_{level}",
-                                                     depth, config.enc_rnn_sizes)
-            shapes.update(enc)
-    heads = ("mu", "sigma") if include_sigma else ("mu",)
-    for head in heads:
-        shapes.update(_dense_vars(f"encoder/{head}", depth, config.z_size))
-    # Decoder
-    depths = config.output_depths
-    if config.decoder in ("categorical", "multiout"):
-        shapes.update(_flat_decoder_vars("decoder", sum(depths), config.z_size,
-                                         config.dec_rnn_sizes))
-        return shapes
-    conductor = "decoder/hierarchical_level_0"
-    sizes = config.dec_rnn_sizes
-    shapes.update(_dense_vars(f"{conductor}/initial_state", config.z_size, 2 * sum(sizes)))
-    depth = 1  # disable_autoregression: the conductor reads a constant zero of width 1
-    for layer, units in enumerate(sizes):
-        shapes.update(_lstm_vars(f"{conductor}/cell_{layer}", depth, units))
-        depth = units
-    embedding = sizes[-1]  # the conductor's top-layer output conditions the core decoder(s)
-    if config.core_decoder == "split":
-        for track, track_depth in enumerate(depths):
-            shapes.update(_flat_decoder_vars(f"core_decoder/core_decoder_{track}/decoder",
-                                             track_depth, embedding, sizes))
-    else:
-        shapes.update(_flat_decoder_vars("core_decoder/decoder", sum(depths), embedding, sizes))
-    return shapes
-
-
 def count_parameters(config: MusicVAEConfig, *, include_sigma: bool = True) -> int:
     """Number of floats in a checkpoint for `config` (handy to compare with published sizes)."""
     total = 0
@@ -459,7 +364,18 @@ def count_parameters(config: MusicVAEConfig, *, include_sigma: bool = True) -> i
     return total
 
 
-def get_config(name_or_config: "str | MusicVAEConfig") -> MusicVAEConfig:
+MODEL_KINDS = ("melody", "drums", "trio")
+_KIND_OF_CONVERTER = {"melody": "melody", "mel": "melody", "drum": "drums", "drums": "drums",
+                      "trio": "trio"}
+
+
+def model_kind(config: MusicVAEConfig) -> str:
+    """What a model reads and writes, one of MODEL_KINDS: "melody", "drums" or "trio"."""
+    kind = str(config.converter["type"]).lower()
+    return _KIND_OF_CONVERTER.get(kind, kind)
+
+
+def get_config(name_or_config: str | MusicVAEConfig) -> MusicVAEConfig:
     """Look a config up by name (a MusicVAEConfig passes through); unknown names list the known."""
     if isinstance(name_or_config, MusicVAEConfig):
         return name_or_config

@@ -2,8 +2,8 @@
 
 `MusicVAECore` is the numeric heart shared by inference (`MusicVAE`) and training
 (`midime_widgets.training`). Variables live in `core.weights`, a dict keyed by the exact variable
-names of magenta's TF1 graph (see `../shared/reference/musicvae-spec.md` §2), so released checkpoints
-load verbatim and checkpoints we write load in magenta's `TrainedModel`.
+names of magenta's TF1 graph (named in `layout`), so released checkpoints load verbatim and
+checkpoints we write load in magenta's `TrainedModel`.
 
 Supported structures (every released melody / drums / trio config, and the magenta.js ones):
 - encoder: stacked bidirectional LSTM (`BidirectionalLstmEncoder`), or a hierarchical one
@@ -28,116 +28,30 @@ carries over, as in magenta. Two loops share the per-step math (`_DecoderStep`):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
+from .layout import (
+    MU,
+    SIGMA,
+    DecoderStack,
+    Encoder,
+    HierarchicalDecoder,
+    decoder_layout,
+    encoder_layout,
+    expected_variables,
+)
 from .lstm import FUSED_MAX_ROWS, bidirectional_layer, lstm_cell
 
 XLA_ENV = "MIDIME_WIDGETS_XLA"  # "0" turns XLA compilation of the inference decoder off
-
-# ---------------------------------------------------------------------------------------------
-# Variable layout
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DecoderStack:
-    """One flat LSTM decoder: its variable prefix, sizes, and how its output is sampled."""
-
-    prefix: str
-    cond_depth: int  # depth of the conditioning vector (z, or the conductor's embedding)
-    rnn_sizes: tuple
-    output_depth: int
-    segments: tuple  # output split for independent categorical sampling, e.g. (90, 90, 512)
-
-    def variable_shapes(self) -> dict:
-        shapes = {
-            f"{self.prefix}/z_to_initial_state/kernel": (self.cond_depth, 2 * sum(self.rnn_sizes)),
-            f"{self.prefix}/z_to_initial_state/bias": (2 * sum(self.rnn_sizes),),
-        }
-        in_depth = self.output_depth + self.cond_depth
-        for layer, n in enumerate(self.rnn_sizes):
-            cell = f"{self.prefix}/multi_rnn_cell/cell_{layer}/lstm_cell"
-            shapes[f"{cell}/kernel"] = (in_depth + n, 4 * n)
-            shapes[f"{cell}/bias"] = (4 * n,)
-            in_depth = n
-        shapes[f"{self.prefix}/output_projection/kernel"] = (self.rnn_sizes[-1], self.output_depth)
-        shapes[f"{self.prefix}/output_projection/bias"] = (self.output_depth,)
-        return shapes
-
-
-CONDUCTOR = "decoder/hierarchical_level_0"
-
-
-def _cfg(config, name, default=None):
-    value = getattr(config, name, default)
-    return default if value is None else value
-
-
-def decoder_stacks(config) -> list[DecoderStack]:
-    """The flat decoder(s) a config has (one, or one per track for split hierarchical decoders)."""
-    depths = tuple(config.output_depths)
-    dec = tuple(config.dec_rnn_sizes)
-    if config.decoder in ("categorical", "multiout"):
-        return [DecoderStack("decoder", config.z_size, dec, sum(depths), depths)]
-    if config.decoder != "hierarchical":
-        raise ValueError(f"Unknown decoder type {config.decoder!r}")
-    cond = dec[-1]
-    if _cfg(config, "core_decoder", "categorical") == "split":
-        return [
-            DecoderStack(f"core_decoder/core_decoder_{k}/decoder", cond, dec, d, (d,))
-            for k, d in enumerate(depths)
-        ]
-    return [DecoderStack("core_decoder/decoder", cond, dec, sum(depths), depths)]
-
-
-def encoder_scopes(config) -> list[str]:
-    """Variable scopes of the encoder's BiLSTM stacks: one, or one per level (hierarchical)."""
-    if _cfg(config, "encoder", "bidirectional") == "hierarchical":
-        return [f"encoder/hierarchical_level_{level}" for level in range(len(config.level_lengths))]
-    return ["encoder"]
-
-
-def _bidi_cell(scope: str, layer: int, direction: str) -> str:
-    return f"{scope}/cell_{layer}/bidirectional_rnn/{direction}/multi_rnn_cell/cell_0/lstm_cell"
-
-
-def variable_shapes(config) -> dict:
-    """Every variable of the magenta graph for `config` (name → shape), global_step excluded."""
-    shapes = {}
-    in_depth = config.input_depth
-    for scope in encoder_scopes(config):
-        for layer, n in enumerate(config.enc_rnn_sizes):
-            for direction in ("fw", "bw"):
-                cell = _bidi_cell(scope, layer, direction)
-                shapes[f"{cell}/kernel"] = (in_depth + n, 4 * n)
-                shapes[f"{cell}/bias"] = (4 * n,)
-            in_depth = 2 * n
-    for head in ("mu", "sigma"):
-        shapes[f"encoder/{head}/kernel"] = (in_depth, config.z_size)
-        shapes[f"encoder/{head}/bias"] = (config.z_size,)
-    if config.decoder == "hierarchical":
-        dec = tuple(config.dec_rnn_sizes)
-        shapes[f"{CONDUCTOR}/initial_state/kernel"] = (config.z_size, 2 * sum(dec))
-        shapes[f"{CONDUCTOR}/initial_state/bias"] = (2 * sum(dec),)
-        in_depth = 1
-        for layer, n in enumerate(dec):
-            shapes[f"{CONDUCTOR}/cell_{layer}/lstm_cell/kernel"] = (in_depth + n, 4 * n)
-            shapes[f"{CONDUCTOR}/cell_{layer}/lstm_cell/bias"] = (4 * n,)
-            in_depth = n
-    for stack in decoder_stacks(config):
-        shapes.update(stack.variable_shapes())
-    return shapes
-
 
 def _initial_value(name: str, shape: tuple, rng: np.random.Generator) -> np.ndarray:
     """magenta's initialisers: glorot-uniform kernels, zero biases, N(0, 0.001) for the
     z→state and latent heads."""
     if name.endswith("/bias"):
         return np.zeros(shape, np.float32)
-    if "z_to_initial_state" in name or "initial_state" in name or name.startswith("encoder/mu") or name.startswith("encoder/sigma"):
+    if "initial_state" in name or name.startswith((MU + "/", SIGMA + "/")):
         return rng.normal(0.0, 0.001, shape).astype(np.float32)
     limit = np.sqrt(6.0 / (shape[0] + shape[1]))
     return rng.uniform(-limit, limit, shape).astype(np.float32)
@@ -163,26 +77,25 @@ class _DecoderStep:
     def __init__(self, stack: DecoderStack, weights: dict, cond):
         w = weights
         self.stack = stack
-        cell0 = w[f"{stack.prefix}/multi_rnn_cell/cell_0/lstm_cell/kernel"]
+        cell0 = w[f"{stack.cell(0)}/kernel"]
         out, d = stack.output_depth, stack.cond_depth
         self.w_prev = cell0[:out]
         self.w_h0 = cell0[out + d :]
         self.cond_gates = (
             tf.einsum("sbd,dg->sbg", cond, cell0[out : out + d])
-            + w[f"{stack.prefix}/multi_rnn_cell/cell_0/lstm_cell/bias"]
+            + w[f"{stack.cell(0)}/bias"]
         )
         self.initial = tf.tanh(
-            tf.einsum("sbd,dk->sbk", cond, w[f"{stack.prefix}/z_to_initial_state/kernel"])
-            + w[f"{stack.prefix}/z_to_initial_state/bias"]
+            tf.einsum("sbd,dk->sbk", cond, w[f"{stack.initial_state}/kernel"])
+            + w[f"{stack.initial_state}/bias"]
         )
         self.upper = [
-            (w[f"{stack.prefix}/multi_rnn_cell/cell_{layer}/lstm_cell/kernel"],
-             w[f"{stack.prefix}/multi_rnn_cell/cell_{layer}/lstm_cell/bias"])
+            (w[f"{stack.cell(layer)}/kernel"], w[f"{stack.cell(layer)}/bias"])
             for layer in range(1, len(stack.rnn_sizes))
         ]
         self.first_cond_gates = self.cond_gates[0]  # sliced once, outside any loop
-        self.out_kernel = w[f"{stack.prefix}/output_projection/kernel"]
-        self.out_bias = w[f"{stack.prefix}/output_projection/bias"]
+        self.out_kernel = w[f"{stack.output_projection}/kernel"]
+        self.out_bias = w[f"{stack.output_projection}/bias"]
         self.offsets = np.cumsum((0,) + tuple(stack.segments))[:-1].tolist()
         # w_prev plus one zero row (the first step's input); graphs that never gather prune it
         self.prev_table = tf.concat([self.w_prev, tf.zeros_like(self.w_prev[:1])], axis=0)
@@ -266,26 +179,29 @@ class _Graph:
 
     def __init__(self, config):
         self.config = config
-        self.stacks = decoder_stacks(config)
-        self.hierarchical = config.decoder == "hierarchical"
+        self.encoder = encoder_layout(config)
+        self.decoder = decoder_layout(config)
+        self.stacks = self.decoder.stacks
+        self.hierarchical = isinstance(self.decoder, HierarchicalDecoder)
 
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, w, inputs, lengths, rows=None):
         """`(mu, sigma)`; `rows` hints the batch size (it picks the LSTM implementation)."""
-        if _cfg(self.config, "encoder", "bidirectional") == "hierarchical":
+        if self.encoder.kind == Encoder.HIERARCHICAL:
             encoding = self._encode_hierarchical(w, inputs, lengths, rows)
         else:
-            encoding = self._bidirectional_stack(w, "encoder", inputs, lengths, rows)
-        mu = tf.matmul(encoding, w["encoder/mu/kernel"]) + w["encoder/mu/bias"]
-        sigma = tf.nn.softplus(tf.matmul(encoding, w["encoder/sigma/kernel"]) + w["encoder/sigma/bias"])
+            encoding = self._bidirectional_stack(w, self.encoder.stacks[0], inputs, lengths, rows)
+        mu = _dense(w, MU, encoding)
+        sigma = tf.nn.softplus(_dense(w, SIGMA, encoding))
         return mu, sigma
 
-    def _bidirectional_stack(self, w, scope, inputs, lengths, rows=None):
+    @staticmethod
+    def _bidirectional_stack(w, stack, inputs, lengths, rows=None):
         """magenta's BidirectionalLstmEncoder: `[h_fw_final, h_bw_final]` of the last layer."""
         x = inputs
-        for layer, _ in enumerate(self.config.enc_rnn_sizes):
-            fw = _bidi_cell(scope, layer, "fw")
-            bw = _bidi_cell(scope, layer, "bw")
+        for layer, _ in enumerate(stack.rnn_sizes):
+            fw = stack.cell(layer, "fw")
+            bw = stack.cell(layer, "bw")
             x, h_fw, h_bw = bidirectional_layer(
                 x, lengths, (w[fw + "/kernel"], w[fw + "/bias"]), (w[bw + "/kernel"], w[bw + "/bias"]),
                 rows=rows,
@@ -303,12 +219,11 @@ class _Graph:
         pieces = tf.reshape(inputs, [batch * segments, steps, self.config.input_depth])
         starts = tf.range(segments, dtype=tf.int32) * steps
         piece_lengths = tf.reshape(tf.clip_by_value(lengths[:, None] - starts[None], 0, steps), [-1])
-        codes = self._bidirectional_stack(w, "encoder/hierarchical_level_0", pieces, piece_lengths,
+        low, high = self.encoder.stacks
+        codes = self._bidirectional_stack(w, low, pieces, piece_lengths,
                                           None if rows is None else rows * segments)
         codes = tf.reshape(codes, [batch, segments, codes.shape[-1]])
-        return self._bidirectional_stack(
-            w, "encoder/hierarchical_level_1", codes, tf.fill([batch], segments), rows
-        )
+        return self._bidirectional_stack(w, high, codes, tf.fill([batch], segments), rows)
 
     # -- decoder: shared -------------------------------------------------------------------
     def segment_length(self, length):
@@ -321,18 +236,16 @@ class _Graph:
         """Per-segment conditioning vectors `[S, B, d]`: z itself (flat) or the conductor's output."""
         if not self.hierarchical:
             return z[None]
-        sizes = tuple(self.config.dec_rnn_sizes)
+        conductor = self.decoder.conductor
+        sizes = conductor.rnn_sizes
         bars = self.config.level_lengths[0]
-        state = tf.tanh(tf.matmul(z, w[f"{CONDUCTOR}/initial_state/kernel"]) + w[f"{CONDUCTOR}/initial_state/bias"])
-        states = _split_state(state, sizes)
+        states = _split_state(tf.tanh(_dense(w, conductor.initial_state, z)), sizes)
         # The conductor's input is a constant zero (no autoregression): its input projection is
         # just the bias for the first layer.
-        first_bias = w[f"{CONDUCTOR}/cell_0/lstm_cell/bias"]
-        first_recurrent = w[f"{CONDUCTOR}/cell_0/lstm_cell/kernel"][1:]
-        upper = [
-            (w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/kernel"], w[f"{CONDUCTOR}/cell_{layer}/lstm_cell/bias"])
-            for layer in range(1, len(sizes))
-        ]
+        first_bias = w[f"{conductor.cell(0)}/bias"]
+        first_recurrent = w[f"{conductor.cell(0)}/kernel"][1:]
+        upper = [(w[f"{conductor.cell(layer)}/kernel"], w[f"{conductor.cell(layer)}/bias"])
+                 for layer in range(1, len(sizes))]
         outputs = []
         for _ in range(bars):
             c, h = states[0]
@@ -495,9 +408,7 @@ class MusicVAECore(tf.Module):
                  jit_compile: bool | None = None):
         super().__init__(name="musicvae_core")
         self.config = config
-        self.shapes = variable_shapes(config)
-        self.stacks = decoder_stacks(config)
-        self.hierarchical = config.decoder == "hierarchical"
+        self.shapes = expected_variables(config)
         self.jit_compile = _xla_enabled() if jit_compile is None else bool(jit_compile)
         self._graph = _Graph(config)
         self._concrete_fns: dict = {}
@@ -522,10 +433,6 @@ class MusicVAECore(tf.Module):
 
     def numpy_weights(self) -> dict:
         return {name: var.numpy() for name, var in self.weights.items()}
-
-    @property
-    def trainable(self) -> list:
-        return [self.weights[name] for name in sorted(self.weights)]
 
     # -- compiled entry points -------------------------------------------------------------
     def _concrete(self, kind: str, build, specs: tuple, **options):
@@ -618,6 +525,11 @@ class MusicVAECore(tf.Module):
         """
         return self._graph.decode_loop(self.weights, z, length, temperature=temperature, seed=seed,
                                        targets=targets, sampling_probability=sampling_probability)
+
+
+def _dense(w, prefix: str, x):
+    """`x @ kernel + bias` of the dense layer `prefix`."""
+    return tf.matmul(x, w[f"{prefix}/kernel"]) + w[f"{prefix}/bias"]
 
 
 def _split_state(state, sizes):

@@ -35,6 +35,7 @@ from typing import IO
 
 from .._version import __version__
 from ..errors import CheckpointError
+from .checkpoint_files import find_checkpoint_prefix
 from .configs import CheckpointInfo, get_checkpoint_info
 
 __all__ = ["cache_dir", "download", "safe_extract", "fetch_pretrained", "is_cached", "is_offline",
@@ -383,8 +384,6 @@ def fetch_pretrained(name: "str | CheckpointInfo", *, base_url: str | None = Non
 def _local_checkpoint(info: CheckpointInfo, folder: Path) -> Path:
     if info.format == "tfjs":
         return folder
-    from .checkpoints import find_checkpoint_prefix  # deferred: avoids an import cycle
-
     return find_checkpoint_prefix(folder)
 
 

@@ -33,15 +33,6 @@ def lstm_cell(gates, c):
     return c, h
 
 
-def lstm_step(gates_x, state, w_h):
-    """One LSTM step given the input projection `gates_x = x @ W_x + b` ([B, 4n]).
-
-    `state` is `(c, h)`; returns the new `(c, h)`.
-    """
-    c, h = state
-    return lstm_cell(gates_x + tf.matmul(h, w_h), c)
-
-
 def split_kernel(kernel, input_depth: int):
     """Split a magenta kernel `[in + n, 4n]` into its input rows and recurrent rows."""
     return kernel[:input_depth], kernel[input_depth:]
@@ -138,22 +129,3 @@ def bidirectional_layer(inputs, lengths, fw, bw, *, rows: int | None = None):
     bw_out = tf.reverse_sequence(bw_rev, lengths, seq_axis=1, batch_axis=0)
     return tf.concat([fw_out, bw_out], axis=-1), h_fw, h_bw
 
-
-def run_layer(inputs, lengths, kernel, bias, *, reverse: bool = False):
-    """Run one LSTM layer over a right-padded batch `inputs [B, T, in]`.
-
-    Like `dynamic_rnn(sequence_length=…)`: with `reverse=True` each row is reversed within its
-    length, run forward, and the outputs restored to input order. Returns
-    `(outputs [B, T, n], h_final [B, n])`; outputs past a row's length are unspecified.
-    """
-    if reverse:
-        inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
-    units = kernel.shape[-1] // 4
-    if use_block_lstm(inputs.shape[-1], units):
-        outputs = block_lstm(inputs, kernel, bias)
-    else:
-        (outputs,) = hoisted_lstm([(inputs, kernel, bias)])
-    h = final_state(outputs, lengths)
-    if reverse:
-        outputs = tf.reverse_sequence(outputs, lengths, seq_axis=1, batch_axis=0)
-    return outputs, h

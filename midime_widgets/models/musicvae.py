@@ -35,13 +35,12 @@ from .checkpoints import (
     suggest_configs,
     validate_weights,
 )
-from .configs import CONFIGS, MusicVAEConfig, get_checkpoint_info, get_config
+from .configs import CONFIGS, MusicVAEConfig, get_checkpoint_info, get_config, model_kind
+from .layout import SIGMA_VARIABLES, Decoder, Encoder, expected_variables
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "default"
 DEFAULT_FILES = ("model.ckpt.index", "model.ckpt.data-00000-of-00001", "config.json")
 CHUNK = 256  # rows per encoder / decoder call; bigger requests are split
-_SIGMA = ("encoder/sigma/kernel", "encoder/sigma/bias")
-_KINDS = {"melody": "melody", "drum": "drums", "drums": "drums", "trio": "trio"}
 _MAX_LENGTH = 4096  # steps; a flat decoder can run past max_seq_len, but not without bound
 
 
@@ -56,7 +55,7 @@ class MusicVAE:
     def __init__(self, config: MusicVAEConfig, weights: dict | None = None, *, seed: int = 0,
                  name: str | None = None, source: str = ""):
         from ..music.converters import converter_from_spec  # deferred: note_seq is slow to import
-        from .core import MusicVAECore, variable_shapes  # deferred: imports TensorFlow
+        from .core import MusicVAECore  # deferred: imports TensorFlow
 
         self.config = get_config(config)
         self.converter = converter_from_spec(self.config.converter)
@@ -66,12 +65,12 @@ class MusicVAE:
         if weights is not None:
             weights = dict(weights)
             validate_weights(weights, self.config, allow_missing_sigma=True)
-            if not all(k in weights for k in _SIGMA):
+            if not all(k in weights for k in SIGMA_VARIABLES):
                 # magenta.js checkpoints may drop the sigma head (magenta.js never reads it):
                 # encode then returns sigma = 0 and z = mu.
                 self.has_sigma = False
-                shapes = variable_shapes(self.config)
-                for key in _SIGMA:
+                shapes = expected_variables(self.config)
+                for key in SIGMA_VARIABLES:
                     weights[key] = np.zeros(shapes[key], np.float32)
         self._core = MusicVAECore(self.config, seed=seed, weights=weights)
         self._fingerprint: str | None = None
@@ -79,7 +78,7 @@ class MusicVAE:
     # -- construction ----------------------------------------------------------------------
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike,
-                        config: str | MusicVAEConfig | None = None) -> "MusicVAE":
+                        config: str | MusicVAEConfig | None = None) -> MusicVAE:
         """Load a checkpoint: a TF prefix (`…/model.ckpt`), a folder holding one, a `.tar` of
         one, or a magenta.js folder (`weights_manifest.json` + shards + `config.json`).
 
@@ -91,16 +90,13 @@ class MusicVAE:
         weights, source = read_checkpoint(path)
         folder = _tfjs_folder(path)
         is_tfjs = folder is not None or source.startswith("magenta.js")
-        if config is None:
-            config = _config_for(weights, folder, is_tfjs)
-        else:
-            config = get_config(config)
+        config = _config_for(weights, folder, is_tfjs) if config is None else get_config(config)
         validate_weights(weights, config, allow_missing_sigma=is_tfjs)
         return cls(config, weights, source=source)
 
     @classmethod
     def pretrained(cls, name: str, *, progress: bool = True, base_url: str | None = None,
-                   cache: str | os.PathLike | None = None) -> "MusicVAE":
+                   cache: str | os.PathLike | None = None) -> MusicVAE:
         """A checkpoint from the `CHECKPOINTS` table, downloaded once (sha256-checked when known)
         into the cache (`$MIDIME_WIDGETS_CACHE`, default `~/.cache/midime-widgets`), then offline.
 
@@ -118,20 +114,20 @@ class MusicVAE:
         return vae
 
     @classmethod
-    def from_config(cls, config: str | MusicVAEConfig, seed: int = 0) -> "MusicVAE":
+    def from_config(cls, config: str | MusicVAEConfig, seed: int = 0) -> MusicVAE:
         """A model with random (magenta-initialised) weights: for tests and teaching."""
         vae = cls(get_config(config), None, seed=seed)
         vae.source = f"random weights (seed {seed})"
         return vae
 
     @classmethod
-    def default(cls) -> "MusicVAE":
+    def default(cls) -> MusicVAE:
         """The small 2-bar melody model embedded in the package (`models/default/`)."""
         missing = [f for f in DEFAULT_FILES if not (DEFAULT_DIR / f).is_file()]
         if missing:
             raise CheckpointError(
-                "The embedded default MusicVAE is not built yet (missing "
-                f"{', '.join(missing)} in {DEFAULT_DIR}); it is being trained. Meanwhile use "
+                f"This installation of midime-widgets lacks the embedded default MusicVAE "
+                f"({', '.join(missing)} not found in {DEFAULT_DIR}); reinstall it, or use "
                 "MusicVAE.pretrained(name) or MusicVAE.from_checkpoint(path).")
         try:
             spec = json.loads((DEFAULT_DIR / "config.json").read_text(encoding="utf-8"))
@@ -145,22 +141,14 @@ class MusicVAE:
     @property
     def kind(self) -> str:
         """"melody", "drums" or "trio"."""
-        return _KINDS.get(self.converter.kind, self.converter.kind)
+        return model_kind(self.config)
 
     @property
     def device(self) -> str:
         """Where the weights live: "CPU", or the GPU's name."""
-        import tensorflow as tf
+        from .devices import device_name
 
-        placed = next(iter(self._core.weights.values())).device
-        if "GPU" not in placed.upper():
-            return "CPU"
-        index = int(placed.rsplit(":", 1)[-1]) if placed[-1].isdigit() else 0
-        gpus = tf.config.list_physical_devices("GPU")
-        if index < len(gpus):
-            details = tf.config.experimental.get_device_details(gpus[index])
-            return str(details.get("device_name", f"GPU:{index}"))
-        return f"GPU:{index}"
+        return device_name(next(iter(self._core.weights.values())).device)
 
     @property
     def fingerprint(self) -> str:
@@ -174,6 +162,12 @@ class MusicVAE:
                 digest.update(array.tobytes())
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
+
+    @property
+    def record(self) -> dict:
+        """What a MidiMe trained on this model's codes records about it (`MidiMe.save`
+        stores it; `MidiMe.load` checks the fingerprint): name, z_size, fingerprint."""
+        return {"name": self.name, "z_size": self.config.z_size, "fingerprint": self.fingerprint}
 
     @property
     def core(self):
@@ -242,7 +236,7 @@ class MusicVAE:
         lengths = np.asarray(lengths).reshape(-1)
         if len(lengths) != len(rows):
             raise MidiError(f"Got {len(rows)} input rows but {len(lengths)} lengths.")
-        hierarchical = self.config.encoder == "hierarchical"
+        hierarchical = self.config.encoder == Encoder.HIERARCHICAL
         steps = max([max_len] + [len(r) for r in rows])
         for i, (row, length) in enumerate(zip(rows, lengths)):
             if row.ndim != 2 or row.shape[1] != depth:
@@ -300,6 +294,12 @@ class MusicVAE:
         tensors = self.decode_to_tensors(z, length=length, temperature=temperature, seed=seed)
         return self.converter.from_tensors(list(tensors))
 
+    def decode_one(self, z, temperature: float | None = 0.0, seed: int | None = None):
+        """One NoteSequence for one latent code `z [z_size]`: greedy when `temperature` is 0,
+        else sampled (with `seed`, the same code always gives the same music)."""
+        return self.decode(np.asarray(z, np.float32).reshape(1, -1), temperature=temperature,
+                           seed=seed)[0]
+
     def sample(self, n: int, length: int | None = None, temperature: float | None = 0.5,
                seed: int | None = None) -> list:
         """`n` NoteSequences decoded from codes drawn from the prior N(0, I)."""
@@ -341,7 +341,7 @@ class MusicVAE:
             return max_len
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise MidiError(f"length must be a positive number of steps, got {length!r}.")
-        if self.config.decoder == "hierarchical" and int(length) != max_len:
+        if self.config.decoder == Decoder.HIERARCHICAL and int(length) != max_len:
             raise MidiError(f"This hierarchical model always decodes {max_len} steps "
                             f"({self.config.level_lengths[0]} bars); got length={length}. "
                             "Leave length out.")

@@ -18,7 +18,15 @@ from .converters import (
     Window,
     converter_from_spec,
 )
-from .melody import MelodyCandidate, MelodyChoice, PreparedMelody, find_melody, prepare_melody
+from .melody import (
+    MelodyCandidate,
+    MelodyChoice,
+    PreparedMelody,
+    find_melody,
+    prepare_melody,
+    resolve_track,
+    track_names,
+)
 from .audio import render_wav
 from .summary import MidiSummary, inspect_midi
 
@@ -40,6 +48,8 @@ __all__ = [
     "inspect_midi",
     "prepare_melody",
     "render_wav",
+    "resolve_track",
+    "track_names",
     "load_midi",
     "max_midi_bytes",
     "to_midi_bytes",

@@ -15,11 +15,7 @@ from .quantize import fit_length, next_search_start, steps_per_bar_of
 
 NoteSequence = music_pb2.NoteSequence
 
-#: kick, snare, closed hi-hat, open hi-hat, low tom, mid tom, high tom, crash, ride.
-DRUM_CLASS_NAMES = (
-    "kick", "snare", "closed hi-hat", "open hi-hat", "low tom", "mid tom", "high tom",
-    "crash", "ride",
-)
+#: The 9 classes: kick, snare, closed hi-hat, open hi-hat, low tom, mid tom, high tom, crash, ride.
 REDUCED_DRUM_PITCH_CLASSES: list[list[int]] = [
     list(p) for p in drums_encoder_decoder.DEFAULT_DRUM_TYPE_PITCHES
 ]

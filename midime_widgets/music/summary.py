@@ -5,13 +5,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import shlex
 import warnings
 
 from note_seq.protobuf import music_pb2
 
 from ..errors import MidiError
 from .converters import DrumsConverter, MelodyConverter, TrioConverter
-from .melody import MelodyChoice, find_melody, instrument_names, prepare_melody, program_name
+from .melody import MelodyChoice, find_melody, prepare_melody, program_name, track_names
 from .midi_io import load_midi
 
 NoteSequence = music_pb2.NoteSequence
@@ -69,7 +70,8 @@ class MidiSummary:
         lines.append("")
         if self.melody is not None:
             lines.append(f"Melody track: #{self.melody.instrument} {self.melody.reason}")
-            lines.append("  (choose another with instrument=<#>)")
+            lines.append(f"  (choose another with --track and its name or #, for example "
+                         f"--track {shlex.quote(self._other_track())})")
         if self.melody_note:
             lines.append(f"  {self.melody_note}" if self.melody else f"Melody: {self.melody_note}")
         lines.append("")
@@ -80,6 +82,14 @@ class MidiSummary:
                 extra = f"  ({self.melody_windows[label]} from the melody track)"
             lines.append(f"  {label:<14} {count:>5}{extra}")
         return "\n".join(lines)
+
+    def _other_track(self) -> str:
+        """The runner-up melody candidate for the hint's example: its name, or its number when
+        another track has the same name."""
+        others = [c for c in self.melody.candidates if c.instrument != self.melody.instrument]
+        other = others[0] if others else self.melody.candidates[0]
+        same_name = [t for t in self.tracks if t.name.lower() == other.name.lower()]
+        return other.name if len(same_name) == 1 else str(other.instrument)
 
 
 def _clock(seconds: float) -> str:
@@ -97,7 +107,7 @@ def _max_polyphony(notes) -> int:
 
 
 def _tracks(seq: NoteSequence) -> list[TrackInfo]:
-    names = instrument_names(seq)
+    names = track_names(seq)  # the names `resolve_track` accepts
     groups = collections.defaultdict(list)
     for n in seq.notes:
         if n.velocity > 0:
@@ -108,7 +118,7 @@ def _tracks(seq: NoteSequence) -> list[TrackInfo]:
         pitches = [n.pitch for n in notes]
         tracks.append(TrackInfo(
             instrument=instrument,
-            name=names.get(instrument) or ("Drums" if is_drum else program_name(program)),
+            name=names[instrument],
             program=program, is_drum=is_drum, note_count=len(notes),
             min_pitch=min(pitches), max_pitch=max(pitches), max_polyphony=_max_polyphony(notes),
         ))

@@ -132,13 +132,13 @@ def process_file(path: Path, converter, cache_dir: Path) -> dict:
         warnings.simplefilter("ignore")
         try:
             parsed = corpus.parse(str(path))
-        except Exception:  # noqa: BLE001 - a file music21 can't parse is skipped, not fatal
+        except Exception:
             parsed = None
         all_parts = any(c in path.parts for c in ALL_PARTS)
         for i, score in enumerate(_scores(parsed) if parsed is not None else []):
             try:
                 found = [tune_windows(seq, converter) for seq in score_to_sequences(score, all_parts=all_parts)]
-            except Exception:  # noqa: BLE001 - odd tunes (tuplets at bar lines, …) are skipped
+            except Exception:
                 found = []
             for w in found:
                 if len(w):

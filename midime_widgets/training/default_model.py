@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..models.configs import CONFIGS
+from ..models.layout import expected_variables
 
 RUN_DIR = Path("runs/default")
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
@@ -106,9 +107,7 @@ def export(run_dir: Path = RUN_DIR, out_dir: Path = PACKAGE_DIR) -> Path:
     if prefix is None:
         raise SystemExit(f"No checkpoint in {run_dir / 'train'}; train first.")
     tensors = tf1_checkpoint.read_checkpoint_tensors(prefix)
-    from ..models.core import variable_shapes
-
-    names = list(variable_shapes(DEFAULT_CONFIG))
+    names = list(expected_variables(DEFAULT_CONFIG))
     weights = {n: tensors[n].astype(np.float32) for n in names}
     weights["global_step"] = np.int64(tensors["global_step"])
     out_dir.mkdir(parents=True, exist_ok=True)

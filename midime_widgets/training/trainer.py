@@ -13,6 +13,7 @@ replica applies the same update (variables use ONLY_FIRST_REPLICA aggregation).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -25,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import TrainingError
+from ..models.configs import MELODY_DEPTH
 from ..models.core import MusicVAECore
 from . import tf1_checkpoint
 
@@ -320,10 +322,8 @@ def _print_progress(record, step, total, start, start_step, acc):
 def _install_stop_handlers(handler):
     old = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        with contextlib.suppress(ValueError):  # not in the main thread
             old[sig] = signal.signal(sig, handler)
-        except ValueError:  # not in the main thread
-            pass
     return old
 
 
@@ -335,7 +335,7 @@ def _restore_handlers(old):
 # -- data ------------------------------------------------------------------------------------
 
 
-def melody_dataset(indices: np.ndarray, *, batch_size: int, depth: int = 90, seed: int = 0,
+def melody_dataset(indices: np.ndarray, *, batch_size: int, depth: int = MELODY_DEPTH, seed: int = 0,
                    transpose: int = 0, repeat: bool = True) -> tf.data.Dataset:
     """Batches of one-hot melody windows from class indices `[N, T]` (0 = no event, 1 = note
     off, 2+ = pitch), optionally transposed by a random number of semitones in

@@ -4,7 +4,7 @@
 
 Loads every fixture, checks keys/shapes/dtypes against tests/oracle/README.md, reads each checkpoint
 with plain TF, and recomputes mu/sigma and the greedy decode of every config (flat and
-hierarchical) with a tiny numpy LSTMBlockCell (spec §2-§4): an independent check that the
+hierarchical) with a tiny numpy LSTMBlockCell: an independent check that the
 recorded inputs/lengths/z really produced the recorded outputs.
 """
 from __future__ import annotations
@@ -19,6 +19,11 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORACLE = os.path.normpath(os.path.join(HERE, os.pardir, "fixtures", "oracle"))
 DEPTHS = {"MelA": (90, 90, 32), "MelB": (90, 90, 256), "Drum": (10, 512, 32), "Trio": (692, 692, 256)}
+
+
+def _read_json(path: str):
+    with open(path) as f:
+        return json.load(f)
 
 
 def check_converters():
@@ -43,13 +48,13 @@ def check_converters():
         dup = N - len(set(keys))
         print(f"{os.path.basename(path)}: N={N} M={M}" + (f" ({dup} duplicate rows)" if dup else ""))
     for path in sorted(glob.glob(os.path.join(ORACLE, "extraction", "*.json"))):
-        for r in json.load(open(path)):
+        for r in _read_json(path):
             assert len(r["events"]) == r["end_step"] - r["start_step"]
             assert r["kind"] in ("melody", "melody_mela", "drums", "drums_reduced")
 
 
 def lstm_block(x, h, c, kernel, bias):
-    """magenta LSTMBlockCell, forget_bias 1.0 (spec §2)."""
+    """magenta LSTMBlockCell, forget_bias 1.0."""
     i, j, f, o = np.split(np.concatenate([x, h], -1) @ kernel + bias, 4, axis=-1)
     sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
     c = sig(f + 1.0) * c + sig(i) * np.tanh(j)
@@ -82,7 +87,7 @@ def encode(w, x, length, n_layers):
 
 
 def initial_state(w, scope, z, cell_keys):
-    """tanh(Dense(z)) split as [c0, h0, c1, h1, ...] (spec §4)."""
+    """tanh(Dense(z)) split as [c0, h0, c1, h1, ...]."""
     init = np.tanh(z @ w[scope + "/kernel"] + w[scope + "/bias"])
     state, k = [], 0
     for key in cell_keys:
@@ -118,7 +123,7 @@ def greedy_flat(w, z, T, O, n_layers, depths, prefix="decoder", prev=None):
 
 
 def greedy_hier(w, z, n_layers, split_depths, bars=16, steps=16):
-    """Conductor (no autoregression) + one flat core decoder per track (spec §4, hierarchical)."""
+    """Conductor (no autoregression) + one flat core decoder per track."""
     cells = [f"decoder/hierarchical_level_0/cell_{l}/lstm_cell" for l in range(n_layers)]
     state = initial_state(w, "decoder/hierarchical_level_0/initial_state", z, cells)
     tracks = len(split_depths)
@@ -142,7 +147,7 @@ def check_checkpoints():
     import tensorflow as tf  # plain TF2; no magenta
 
     for cdir in sorted(glob.glob(os.path.join(ORACLE, "checkpoints", "*"))):
-        h = json.load(open(os.path.join(cdir, "hparams.json")))
+        h = _read_json(os.path.join(cdir, "hparams.json"))
         reader = tf.train.load_checkpoint(os.path.join(cdir, "model.ckpt"))
         shapes = reader.get_variable_to_shape_map()
         assert sorted([k, list(v)] for k, v in shapes.items()) == h["variables"], cdir

@@ -22,9 +22,9 @@ import zlib
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-from npz_io import save_npz  # noqa: E402  (sibling module)
-import tensorflow.compat.v1 as tf  # noqa: E402
+import numpy as np
+from npz_io import save_npz
+import tensorflow.compat.v1 as tf
 
 tf.disable_v2_behavior()
 tf.logging.set_verbosity(tf.logging.ERROR)
@@ -90,7 +90,7 @@ def restore_means_initialise():
     """Make TrainedModel's `saver.restore` initialise the variables instead of reading a file."""
     original = tf.train.Saver.restore
 
-    def fake_restore(self, sess, save_path):  # noqa: ARG001
+    def fake_restore(self, sess, save_path):
         sess.run(tf.global_variables_initializer())
 
     tf.train.Saver.restore = fake_restore

@@ -20,9 +20,9 @@ import sys
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-from npz_io import save_npz  # noqa: E402
-import tensorflow.compat.v1 as tf  # noqa: E402
+import numpy as np
+from npz_io import save_npz
+import tensorflow.compat.v1 as tf
 
 tf.disable_v2_behavior()
 
@@ -37,8 +37,13 @@ WINDOWS = os.path.join(ROOT, "tests", "fixtures", "default_model", "windows.npz"
 OUT = os.path.join(ROOT, "tests", "fixtures", "oracle", "default_model")
 
 
+def _read_json(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
 def main() -> int:
-    meta = json.load(open(os.path.join(MODEL_DIR, "config.json")))["config"]
+    meta = _read_json(os.path.join(MODEL_DIR, "config.json"))["config"]
     base = configs.CONFIG_MAP["cat-mel_2bar_small"]
     cfg = copy.deepcopy(base)
     cfg = cfg._replace(hparams=merge_hparams(base.hparams, contrib_training.HParams(
@@ -50,7 +55,8 @@ def main() -> int:
     model = TrainedModel(cfg, batch_size=n, checkpoint_dir_or_path=os.path.join(MODEL_DIR, "model.ckpt"))
     _, mu, sigma = model.encode_tensors(list(inputs), [steps] * n)
     greedy = np.stack(model.decode_to_tensors(mu, length=steps, temperature=1e-6))
-    data = open(os.path.join(MODEL_DIR, "model.ckpt.data-00000-of-00001"), "rb").read()
+    with open(os.path.join(MODEL_DIR, "model.ckpt.data-00000-of-00001"), "rb") as f:
+        data = f.read()
     os.makedirs(OUT, exist_ok=True)
     save_npz(os.path.join(OUT, "io.npz"), windows=windows, mu=mu.astype(np.float32),
              sigma=sigma.astype(np.float32), greedy=greedy.astype(np.float32),

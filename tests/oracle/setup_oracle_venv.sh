@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (idempotently) the throwaway magenta 2.1.4 oracle venv described in
-# /work/shared/reference/musicvae-spec.md §8. Used ONLY to generate test fixtures;
+# tests/oracle/README.md. Used ONLY to generate test fixtures;
 # never a runtime dependency of midime_widgets.
 #
 # Usage: bash tests/oracle/setup_oracle_venv.sh [VENV_DIR]   (default /root/magenta-oracle)
