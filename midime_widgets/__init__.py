@@ -9,13 +9,12 @@ from __future__ import annotations
 import importlib
 
 from . import _quiet
+from ._version import __version__
+from .errors import CheckpointError, MidiError, TrainingError
 
 # TensorFlow's log lines (CUDA probing on CPU machines, oneDNN notes) are noise for musicians in
 # a notebook; MIDIME_WIDGETS_DEBUG=1 (or TF_CPP_MIN_LOG_LEVEL set before importing us) keeps them.
 _quiet.configure()
-
-from ._version import __version__
-from .errors import CheckpointError, MidiError, TrainingError
 
 # public name → module that defines it
 _LAZY = {

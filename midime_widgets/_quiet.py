@@ -91,7 +91,7 @@ def hide_native_stderr() -> None:
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
     """Finds ``tensorflow`` once, wrapping its loader so the import runs with stderr silenced."""
 
-    def find_spec(self, name, path, target=None):  # noqa: ANN001 - importlib's signature
+    def find_spec(self, name, path, target=None):
         if name != "tensorflow":
             return None
         sys.meta_path.remove(self)
@@ -105,10 +105,10 @@ class _QuietLoader(importlib.abc.Loader):
     def __init__(self, loader: importlib.abc.Loader) -> None:
         self._loader = loader
 
-    def create_module(self, spec):  # noqa: ANN001, ANN201
+    def create_module(self, spec):
         return self._loader.create_module(spec)
 
-    def exec_module(self, module) -> None:  # noqa: ANN001
+    def exec_module(self, module) -> None:
         module.__spec__.loader = self._loader  # later reloads use TensorFlow's own loader
         with native_stderr_silenced():
             self._loader.exec_module(module)

@@ -60,8 +60,12 @@ export class TrainingChart {
   setStatus(status) {
     if (!status) return;
     this.total = status.total || 0;
-    const frac = this.total ? Math.min(1, (status.epoch || 0) / this.total) : 0;
-    this.progress.firstChild.style.width = `${(frac * 100).toFixed(1)}%`;
+    // Without a fixed number of epochs (train until converged) the bar moves until the end.
+    const open = !this.total && status.state === "running";
+    const ended = ["done", "stopped"].includes(status.state) && !this.total;
+    const frac = this.total ? Math.min(1, (status.epoch || 0) / this.total) : ended ? 1 : 0;
+    this.progress.firstChild.style.width = open ? "" : `${(frac * 100).toFixed(1)}%`;
+    this.progress.classList.toggle("mm-indeterminate", open);
     this.progress.classList.toggle("mm-stopped", status.state === "stopped");
     this.progress.classList.toggle("mm-failed", status.state === "error");
     this.el.dataset.state = status.state;

@@ -24,7 +24,7 @@ def describe_device() -> str:
         if gpus:
             details = tf.config.experimental.get_device_details(gpus[0])
             return f"GPU: {details.get('device_name') or gpus[0].name}"
-    except Exception:  # noqa: BLE001 - a label must never break the panel
+    except Exception:
         pass
     return f"CPU ({cores} cores)"
 
@@ -43,6 +43,6 @@ def model_info(vae: MusicModel) -> dict[str, Any]:
         "name": str(vae.name),
         "kind": str(vae.kind),
         "z_size": int(vae.config.z_size),
-        "bars": int(vae.config.slice_bars),
+        "bars": int(vae.converter.slice_bars or 0),
         "device": model_device(vae),
     }

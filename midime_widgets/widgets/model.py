@@ -16,8 +16,8 @@ class MusicModel(Protocol):
     """A MusicVAE as the widgets and ``Personalizer`` use it."""
 
     name: str  # e.g. "cat-mel_2bar_small"
-    config: Any  # MusicVAEConfig: z_size, max_seq_len, slice_bars …
-    converter: Any  # music.converters: windows(seq), from_tensors(outputs)
+    config: Any  # MusicVAEConfig: z_size, max_seq_len …
+    converter: Any  # music.converters: slice_bars, windows(seq), from_tensors(outputs)
 
     @property
     def kind(self) -> str:

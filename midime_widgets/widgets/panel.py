@@ -486,7 +486,7 @@ class MidiMePanel(MidimeWidget):
         except (KeyError, ValueError, TypeError, IndexError):
             log.info("midime-widgets panel: malformed message", exc_info=True)
             self._set(error="The panel sent a request it could not read; please try again.")
-        except Exception:  # noqa: BLE001 - the panel must survive anything
+        except Exception:
             log.error("midime-widgets panel: %s", traceback.format_exc())
             self._set(error="Something went wrong inside the panel; the details are in the kernel's log.")
         else:
@@ -609,7 +609,7 @@ class MidiMePanel(MidimeWidget):
         def run() -> None:
             try:
                 self._load_files(files, raise_all_bad=False)
-            except Exception:  # noqa: BLE001 - reported in the panel, never raised in a thread
+            except Exception:
                 log.error("midime-widgets upload: %s", traceback.format_exc())
                 self._set(error="Something went wrong while loading; the details are in the kernel's log.")
             finally:
@@ -724,7 +724,7 @@ class MidiMePanel(MidimeWidget):
         def run() -> None:
             try:
                 self._decode(np.zeros(self._z_size, np.float32), 0)
-            except Exception:  # noqa: BLE001 - warming up is only an optimisation
+            except Exception:
                 log.debug("decoder warm-up failed", exc_info=True)
 
         threading.Thread(target=run, name="midime-warmup", daemon=True).start()
@@ -775,7 +775,7 @@ class MidiMePanel(MidimeWidget):
         except _StoppedEarly:
             self.pipeline.midime, self.pipeline.history, self.pipeline._trained_version = before
             self.stream.finish(STOPPED, self._stop_message or "Stopped before the first epoch; nothing changed.")
-        except Exception as exc:  # noqa: BLE001 - surface every failure in the panel
+        except Exception as exc:
             if not isinstance(exc, USER_ERRORS):
                 log.error("midime-widgets training: %s", traceback.format_exc())
                 self.pipeline.midime, self.pipeline.history, self.pipeline._trained_version = before
@@ -869,11 +869,11 @@ def _pipeline(vae: Any, midime_options: dict[str, Any] | None, seed: int | None)
     if isinstance(vae, Personalizer):
         return vae
     if vae is None:
-        from ..models.musicvae import MusicVAE  # noqa: PLC0415 - TensorFlow loads here
+        from ..models.musicvae import MusicVAE
 
         vae = MusicVAE.default()
     require_model(vae)
-    from ..models.midime import MidiMeConfig  # noqa: PLC0415
+    from ..models.midime import MidiMeConfig
 
     options = {"seed": seed, **(midime_options or {})}
     config = MidiMeConfig(input_size=int(vae.config.z_size), **options)
@@ -905,7 +905,7 @@ def _named(name: str, message: str) -> str:
 
 
 def _upload_limit() -> int:
-    from ..music import max_midi_bytes  # noqa: PLC0415
+    from ..music import max_midi_bytes
 
     return max_midi_bytes()
 
@@ -936,14 +936,14 @@ def _shown(path: Path) -> str:
 
 
 def _in_colab() -> bool:
-    import sys  # noqa: PLC0415
+    import sys
 
     return "google.colab" in sys.modules
 
 
 def _encode(seq: Any, fmt: str) -> tuple[bytes, str, str]:
     """(bytes, mime type, extension) of a sequence as MIDI or WAV."""
-    from ..music import render_wav, to_midi_bytes  # noqa: PLC0415
+    from ..music import render_wav, to_midi_bytes
 
     if fmt == "wav":
         return render_wav(seq), "audio/wav", "wav"

@@ -13,7 +13,8 @@ Byte layout of ``data`` for ``n`` notes (all columns contiguous, floats first so
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 

@@ -56,6 +56,7 @@ def assert_whole_panel(page, cell: int, shot) -> None:
 @pytest.mark.parametrize("ui", ["lab", "notebook7"])
 def test_a_panel_holding_music_renders_whole(notebook_page, screenshots_dir, ui):
     page = notebook_page(f"redisplay_{ui}.ipynb", CELLS, ui=ui)
+    page.set_viewport_size({"width": 1280, "height": 2800})  # a whole panel fits in a screenshot
     run_cell(page, 0)
     assert_whole_panel(page, 0, screenshots_dir / f"redisplay_{ui}_same_cell.png")
     run_cell(page, 1)
@@ -75,6 +76,7 @@ def test_a_panel_holding_music_renders_whole(notebook_page, screenshots_dir, ui)
 def test_train_and_sample_in_notebook7(notebook_page, screenshots_dir):
     """The core of the workflow in Notebook 7: train, a new sample, a slider."""
     page = notebook_page("workflow_notebook7.ipynb", CELLS[:1], ui="notebook7")
+    page.set_viewport_size({"width": 1280, "height": 2800})
     run_cell(page, 0)
     assert_whole_panel(page, 0, screenshots_dir / "notebook7_before_training.png")
     root = cell_at(page, 0).locator(".mm-panel").first
