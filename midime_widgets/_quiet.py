@@ -24,19 +24,23 @@ from collections.abc import Iterator
 DEBUG_ENV = "MIDIME_WIDGETS_DEBUG"
 LEGACY_DEBUG_ENV = "MIDIME_WIDGETS_NATIVE_LOGS"  # the CLI's earlier name for the same switch
 TF_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+# Marks the level as ours, so that a child process (the CLI run from a notebook or a test) does
+# not mistake it for the user's choice.
+OURS_ENV = "MIDIME_WIDGETS_QUIET_TF_LEVEL"
+QUIET_LEVEL = "3"
 
 
 def wants_logs() -> bool:
     """True when the user asked for TensorFlow's log lines."""
-    return (os.environ.get(DEBUG_ENV) == "1" or os.environ.get(LEGACY_DEBUG_ENV) == "1"
-            or TF_LEVEL_ENV in os.environ)
+    user_level = TF_LEVEL_ENV in os.environ and os.environ.get(OURS_ENV) != os.environ[TF_LEVEL_ENV]
+    return os.environ.get(DEBUG_ENV) == "1" or os.environ.get(LEGACY_DEBUG_ENV) == "1" or user_level
 
 
 def configure() -> None:
     """Silence TensorFlow's logs from its first import on (unless :func:`wants_logs`)."""
     if wants_logs():
         return
-    os.environ[TF_LEVEL_ENV] = "3"
+    os.environ[TF_LEVEL_ENV] = os.environ[OURS_ENV] = QUIET_LEVEL
     if "tensorflow" in sys.modules:
         quiet_python_loggers()
     elif not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
