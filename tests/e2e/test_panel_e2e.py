@@ -125,7 +125,7 @@ def test_two_uploads_accumulate_in_the_file_list(page, screenshots_dir):
     assert canvas_ink(page, f"{PANEL} .mm-input-roll .mm-roll-canvas") > 500
     assert page.locator(f"{PANEL} .mm-vae-section .mm-slider-label").first.inner_text().startswith("feature ")
     assert page.locator(f"{PANEL} .mm-vae-section input[type=range][data-index]").count() == N_VAE_SLIDERS
-    shoot(page, screenshots_dir, "input_two_files", f"{PANEL} .mm-input-section")
+    shoot(page, screenshots_dir, "input", f"{PANEL} .mm-input-section")
 
 
 def test_a_refused_upload_keeps_the_previous_files(page, tmp_path):
@@ -168,7 +168,7 @@ def test_train_to_the_end(page, screenshots_dir):
     assert "mm-locked" not in page.locator(f"{PANEL} .mm-space-section").get_attribute("class")
     text = page.locator(PANEL).inner_text()
     assert "null" not in text and "undefined" not in text
-    shoot(page, screenshots_dir, "training_done", f"{PANEL} .mm-train-section")
+    shoot(page, screenshots_dir, "training", f"{PANEL} .mm-train-section")
 
 
 def test_midime_sliders_change_the_music(page):
@@ -309,7 +309,10 @@ def test_usable_at_800_pixels_in_light_and_dark(page, screenshots_dir):
         shoot(page, screenshots_dir, "panel_800px")
         set_theme(page, "JupyterLab Dark")
         shoot(page, screenshots_dir, "panel_800px_dark")
+        page.set_viewport_size({"width": 1280, "height": 2800})  # the README's pictures
+        shoot(page, screenshots_dir, "panel_dark")
         set_theme(page, "JupyterLab Light")
+        shoot(page, screenshots_dir, "panel")
     finally:
         page.set_viewport_size(size)
 
