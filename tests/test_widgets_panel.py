@@ -696,3 +696,28 @@ def test_stop_before_the_first_epoch_keeps_the_previous_midime():
     finally:
         panel._stop_requested.clear = real_clear
     assert panel.training["state"] == "stopped" and panel.midime is first and panel.midime_current
+
+
+def test_personalizer_per_song_edits_and_the_trained_on_flag():
+    """The Personalizer methods the panel relies on, without the panel."""
+    from midime_widgets.personalize import Personalizer
+    from midime_widgets.models.midime import MidiMeConfig
+
+    p = Personalizer(FakeMusicVAE(z_size=16), seed=0,
+                     midime_config=MidiMeConfig(input_size=16, latent_size=2, **SMALL))
+    assert not p.midime_matches_inputs
+    p.add_midi(example_bytes(TRIO), name="band.mid")
+    version = p.inputs_version
+    p.fit(epochs=3)
+    assert p.midime_matches_inputs
+    song = p.choose_instrument(0, 1)
+    assert song.melody_choice.instrument == 1 and p.inputs_version == version + 1
+    assert not p.midime_matches_inputs
+    with pytest.raises(MidiError, match="no melodic instrument number 7"):
+        p.choose_instrument(0, 7)
+    assert p.songs[0] is song and p.inputs_version == version + 1  # the refused change changed nothing
+    with pytest.raises(MidiError, match="There is no song number 3: one song is loaded"):
+        p.remove(3)
+    assert p.remove(0) is song and p.songs == []
+    with pytest.raises(MidiError, match="no song is loaded"):
+        p.remove(0)
