@@ -60,6 +60,7 @@ export class TrainingChart {
   setStatus(status) {
     if (!status) return;
     this.total = status.total || 0;
+    this.running = status.state === "running";
     // Without a fixed number of epochs (train until converged) the bar moves until the end.
     const open = !this.total && status.state === "running";
     const ended = ["done", "stopped"].includes(status.state) && !this.total;
@@ -83,6 +84,7 @@ export class TrainingChart {
     let text = parts.join(" · ");
     if (status.message) text += ` — ${status.message}`;
     this.statusEl.textContent = status.state === "idle" ? `Not trained yet · ${status.device || ""}` : text;
+    this.draw();
     this.el.dataset.converged = String(status.state === "done" && /converged/i.test(status.message || ""));
   }
 
@@ -120,7 +122,8 @@ export class TrainingChart {
     const l1 = Math.ceil(Math.log10(hi));
     // At most 4 decades: a vanishing KL term must not squash the curves that matter.
     const l0 = Math.min(l1 - 1, Math.max(Math.floor(Math.log10(lo)), l1 - 4));
-    const xMax = Math.max(maxEpoch, this.total || 0);
+    // While running the axis spans the planned epochs; afterwards, the epochs that ran.
+    const xMax = Math.max(maxEpoch, this.running ? this.total || 0 : 0);
     const x = (e) => left + (e / xMax) * plotW;
     const y = (v) => top + plotH - ((Math.log10(Math.max(v, 10 ** l0)) - l0) / (l1 - l0)) * plotH;
     ctx.textBaseline = "middle";
