@@ -9,32 +9,29 @@ from typing import Any
 from .model import MusicModel
 
 
-def describe_device() -> str:
-    """'GPU: <name>' when TensorFlow sees a GPU, else 'CPU (n cores)'.
+def device_label(name: str) -> str:
+    """'CPU (n cores)' or 'GPU: <name>', from a device name ("CPU" or the GPU's model)."""
+    if str(name).upper() == "CPU":
+        return f"CPU ({os.cpu_count() or 1} cores)"
+    return f"GPU: {name}"
 
-    Only asks TensorFlow when it is already imported (a real model loads it); importing it here
-    just for a label would cost seconds.
-    """
-    cores = os.cpu_count() or 1
-    tf = sys.modules.get("tensorflow")
-    if tf is None:
-        return f"CPU ({cores} cores)"
+
+def describe_device() -> str:
+    """Where TensorFlow computes, as a label. Asks TensorFlow only when it is already imported
+    (a real model loads it); importing it just for a label would cost seconds."""
+    if "tensorflow" not in sys.modules:
+        return device_label("CPU")
+    from ..models.devices import device_name
+
     try:
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            details = tf.config.experimental.get_device_details(gpus[0])
-            return f"GPU: {details.get('device_name') or gpus[0].name}"
+        return device_label(device_name())
     except Exception:
-        pass
-    return f"CPU ({cores} cores)"
+        return device_label("CPU")
 
 
 def model_device(vae: MusicModel) -> str:
     """Where the model runs, as the header says it."""
-    device = str(vae.device)
-    if device.upper() == "CPU":
-        return f"CPU ({os.cpu_count() or 1} cores)"
-    return f"GPU: {device}"
+    return device_label(vae.device)
 
 
 def model_info(vae: MusicModel) -> dict[str, Any]:
