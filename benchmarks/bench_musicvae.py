@@ -179,7 +179,7 @@ def _stats(first: float, times: list) -> dict:
 
 
 def bench_config(config_name: str, checkpoint: str, batches, ops, reps: int,
-                 worker: "MagentaWorker | None", isolated: bool = False) -> tuple[dict, dict | None, str]:
+                 worker: MagentaWorker | None, isolated: bool = False) -> tuple[dict, dict | None, str]:
     """Time ours and (when `worker` is given) magenta alternately, call by call, so both see
     the same machine load; with `isolated`, all of ours back to back, then all of magenta's
     (no idle gap between one side's calls: warm threads and caches). Returns (ours, magenta or
@@ -195,8 +195,8 @@ def bench_config(config_name: str, checkpoint: str, batches, ops, reps: int,
         inputs, lengths, rng = _inputs(depth, steps, batch, seed=batch)
         z = rng.standard_normal((batch, vae.config.z_size)).astype(np.float32)
         calls = {
-            "encode": lambda: vae.encode_tensors(inputs, lengths),
-            "decode": lambda: vae.decode_to_tensors(z, temperature=0.5, seed=0),
+            "encode": lambda inputs=inputs, lengths=lengths: vae.encode_tensors(inputs, lengths),
+            "decode": lambda z=z: vae.decode_to_tensors(z, temperature=0.5, seed=0),
         }
         for op in ops:
             fn = calls[op]

@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tunes < 1 or args.samples < 1:
         parser.error("--tunes and --samples must be at least 1")
 
-    from midime_widgets.cli import hide_native_stderr
+    from midime_widgets._quiet import hide_native_stderr
 
     hide_native_stderr()  # TensorFlow's C++ start-up lines; Python's stderr still prints
     index = ensure_collection(args.cache, args.pool, log=lambda line: print(line, file=sys.stderr))

@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import oneill  # noqa: E402
+import oneill
 
 DEFAULT_FOLDER = Path(os.environ.get("MIDIME_ONEILL_DIR", Path.home() / ".cache" / "midime-oneill"))
 
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     parser.add_argument("--count", type=int, default=oneill.DEFAULT_COUNT)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
-    from midime_widgets.cli import hide_native_stderr
+    from midime_widgets._quiet import hide_native_stderr
 
     hide_native_stderr()  # TensorFlow's C++ start-up lines
     from midime_widgets import MusicVAE

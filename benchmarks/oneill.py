@@ -96,7 +96,7 @@ def write_collection(out_dir, count: int = DEFAULT_COUNT, *, log=print) -> list[
         info.update(file=str(path), writer="music21")
         try:
             score.write("midi", fp=str(path))
-        except Exception:  # noqa: BLE001 - music21 fails in many ways on odd scores
+        except Exception:
             info["writer"] = "notes"
             write_notes(score, path)
         index.append(info)

@@ -7,14 +7,14 @@ fast: TensorFlow loads only when a model is first used.
 from __future__ import annotations
 
 import importlib
-import os
 
-# TensorFlow's C++ start-up messages (CUDA probing on CPU machines, oneDNN notes) are noise for
-# musicians in a notebook; anyone who wants them sets TF_CPP_MIN_LOG_LEVEL before importing us.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
+from . import _quiet
 from ._version import __version__
 from .errors import CheckpointError, MidiError, TrainingError
+
+# TensorFlow's log lines (CUDA probing on CPU machines, oneDNN notes) are noise for musicians in
+# a notebook; MIDIME_WIDGETS_DEBUG=1 (or TF_CPP_MIN_LOG_LEVEL set before importing us) keeps them.
+_quiet.configure()
 
 # public name → module that defines it
 _LAZY = {

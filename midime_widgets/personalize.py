@@ -30,7 +30,8 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -410,8 +411,8 @@ def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | N
     `vae` needs only `name`, `kind`, `config` and `converter`: a MusicVAE, or a description of
     one, so that a song can be checked before TensorFlow and the weights load (the CLI does).
     """
-    from .music import prepare_melody  # noqa: PLC0415
-    from .music.windows import cut_song  # noqa: PLC0415
+    from .music import prepare_melody
+    from .music.windows import cut_song
 
     notes, choice = [], None
     if vae.kind == "melody":
@@ -436,7 +437,7 @@ class Personalizer:
                  midime_config: MidiMeConfig | None = None, seed: int | None = 0):
         """`latent_size` and `beta` override the product's MidiMe (`MidiMeConfig.personal`);
         `midime_config` replaces it entirely."""
-        from .models.midime import MidiMeConfig  # noqa: PLC0415
+        from .models.midime import MidiMeConfig
 
         self.vae = vae
         self.songs: list[InputSong] = []
@@ -459,9 +460,9 @@ class Personalizer:
         (one sentence, to be prefixed by the file name; nothing is added) when the file is
         unreadable or no window at all is left.
         """
-        from note_seq.protobuf.music_pb2 import NoteSequence  # noqa: PLC0415
+        from note_seq.protobuf.music_pb2 import NoteSequence
 
-        from .music import load_midi  # noqa: PLC0415
+        from .music import load_midi
 
         if name is None:
             name = os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else f"upload {len(self.songs) + 1}"
@@ -475,13 +476,44 @@ class Personalizer:
         """The song as this model reads it (see `prepare_song`); nothing is added."""
         return prepare_song(self.vae, seq, name=name, instrument=instrument)
 
-    def remove(self, index: int) -> None:
-        del self.songs[index]
+    def remove(self, index: int) -> InputSong:
+        """Take song `index` out of the inputs (MidiError with a sentence when there is none)."""
+        song = self.songs.pop(self._song_index(index))
         self._inputs_changed()
+        return song
 
     def _inputs_changed(self) -> None:
         self._codes = None
         self._novelty_index = None
+        self.inputs_version += 1
+
+    # -- per-song edits and "is the MidiMe trained on these inputs?" (used by the panel) --------
+    inputs_version = 0  # bumped on every change of the inputs
+    _trained_version: int | None = None  # inputs_version the current MidiMe was trained on
+
+    def _song_index(self, index: int) -> int:
+        """`index` checked against the songs (a sentence, not an IndexError, when it is out of range)."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.songs):
+            count = len(self.songs)
+            have = {0: "no song is loaded", 1: "one song is loaded (number 0)"}.get(
+                count, f"{count} songs are loaded (numbers 0 to {count - 1})")
+            raise MidiError(f"There is no song number {index}: {have}.")
+        return int(index)
+
+    def choose_instrument(self, index: int, instrument: int | None) -> InputSong:
+        """Re-read song `index` with `instrument` as its melody (melody models); nothing changes
+        when that instrument gives no windows (MidiError)."""
+        index = self._song_index(index)
+        old = self.songs[index]
+        song = self.prepare(old.original, name=old.name, instrument=instrument)
+        self.songs[index] = song
+        self._inputs_changed()
+        return song
+
+    @property
+    def midime_matches_inputs(self) -> bool:
+        """True when the MidiMe was trained (or loaded) for exactly the current inputs."""
+        return self.midime is not None and self._trained_version == self.inputs_version
 
     @property
     def windows(self) -> list:
@@ -490,7 +522,7 @@ class Personalizer:
     def output_metre(self) -> tuple:
         """(Metre, qpm) samples are written in: those of most input windows (4/4, 120 qpm
         without inputs)."""
-        from .music.windows import FOUR_FOUR, majority  # noqa: PLC0415
+        from .music.windows import FOUR_FOUR, majority
 
         metres: dict = {}
         tempos: dict = {}
@@ -506,7 +538,7 @@ class Personalizer:
         """Steps of each sample: the whole bars of `output_metre` that fit in the model's window
         (a 6/8 song's samples are two 6/8 bars, 24 steps); hierarchical decoders always decode
         their full length."""
-        from .music.windows import output_steps  # noqa: PLC0415
+        from .music.windows import output_steps
 
         max_len = self.vae.config.max_seq_len
         if self.vae.config.decoder == "hierarchical":
@@ -527,7 +559,7 @@ class Personalizer:
         return self._codes
 
     def new_midime(self) -> MidiMe:
-        from .models.midime import MidiMe  # noqa: PLC0415
+        from .models.midime import MidiMe
 
         return MidiMe(self.midime_config, musicvae=self.musicvae_info())
 
@@ -559,8 +591,9 @@ class Personalizer:
         else:
             model = midime or self.new_midime()
         self.midime = model
-        from .models.midime import DEFAULT_MAX_STEPS  # noqa: PLC0415
+        from .models.midime import DEFAULT_MAX_STEPS
 
+        self._trained_version = self.inputs_version
         self.history = model.fit(codes, epochs=epochs, on_progress=on_progress, batch_size=batch_size,
                                  max_steps=DEFAULT_MAX_STEPS if max_steps is None else max_steps)
         return self.history
@@ -590,7 +623,7 @@ class Personalizer:
     def decode(self, z_small, *, temperature: float | None = 0.0, seed: int | None = None) -> list[Sample]:
         """MidiMe codes `[n, latent]` → MusicVAE codes → notes, in the inputs' metre and tempo
         (`output_metre`, `output_steps`)."""
-        from .music.windows import in_metre  # noqa: PLC0415
+        from .music.windows import in_metre
 
         midime = self._require_midime()
         z_small = np.atleast_2d(np.asarray(z_small, np.float32))
@@ -622,7 +655,7 @@ class Personalizer:
         (Samples or NoteSequences), next to `prior_samples` plain MusicVAE samples shaped like
         them (same temperature, same number of steps, same metre and tempo), so the comparison
         is fair."""
-        from .music.windows import in_metre  # noqa: PLC0415
+        from .music.windows import in_metre
 
         if not samples:
             raise ValueError("No samples to compare.")
@@ -638,8 +671,9 @@ class Personalizer:
         return Path(path)
 
     def load_midime(self, path) -> MidiMe:
-        from .models.midime import MidiMe  # noqa: PLC0415
+        from .models.midime import MidiMe
 
         midime = MidiMe.load(path, musicvae_fingerprint=self.vae.fingerprint)
         self.midime = midime
+        self._trained_version = self.inputs_version  # the user chose it for these inputs
         return midime

@@ -31,4 +31,6 @@ SKIP_JUPYTER_BUILDER=1 python -m pip install -q -e ".[test,train]"
 if [ ! -e js/node_modules ]; then
   (cd js && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# Lint (ruff + eslint) before the tests: a finding fails the run like a failing test.
+bash scripts/lint.sh
 exec python -m pytest "$@"

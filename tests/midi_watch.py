@@ -184,7 +184,7 @@ def _worker(conn) -> None:  # runs in the child
         except MidiError as exc:
             memory = _memory_error_in_chain(exc)
             conn.send(("over_memory" if memory else "MidiError", str(exc)))
-        except BaseException as exc:  # noqa: BLE001 - reporting every other exception is the point
+        except BaseException as exc:
             conn.send(("exception", "".join(traceback.format_exception(exc))[-2000:]))
         else:
             conn.send(("loaded", f"{len(seq.notes)} notes, {seq.total_time:.1f} s"))
@@ -211,7 +211,7 @@ class Watcher:
         self._proc = None
         self._conn = None
 
-    def __enter__(self) -> "Watcher":
+    def __enter__(self) -> Watcher:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,7 +13,7 @@ from midime_widgets import MidiError
 from midime_widgets.music import load_midi, render_wav
 from midime_widgets.music import audio
 
-import note_seq  # noqa: E402
+import note_seq
 
 SR = 22050
 

@@ -25,7 +25,7 @@ from midime_widgets.music.drums import extract_drum_tracks, map_drums_to_classes
 from midime_widgets.music.melody import extract_melodies_by_instrument
 from midime_widgets.music.quantize import split_on_time_changes
 
-import note_seq  # noqa: E402  (after midime_widgets, which silences note_seq's import warnings)
+import note_seq
 
 pytestmark = pytest.mark.oracle
 

@@ -17,7 +17,7 @@ from midime_widgets.music import (
     load_midi,
 )
 
-import note_seq  # noqa: E402
+import note_seq
 
 MIDI_DIR = Path(__file__).parent / "fixtures" / "midi"
 

@@ -49,7 +49,7 @@ class Server:
         routes, requests = self.routes, self.requests
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 requests.append(self.path)
                 body, mode = routes.get(self.path, (b"", "missing"))
                 if mode == "missing":

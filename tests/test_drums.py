@@ -15,7 +15,7 @@ from midime_widgets.music.drums import (
 )
 from midime_widgets.music.quantize import quantize
 
-import note_seq  # noqa: E402
+import note_seq
 
 KICK, SNARE, CLOSED_HH, OPEN_HH, CRASH = 36, 38, 42, 46, 49
 

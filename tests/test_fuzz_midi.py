@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from midime_widgets import MidiError
 from midime_widgets.music import load_midi, to_midi_bytes
 
-from note_seq.protobuf import music_pb2  # noqa: E402
+from note_seq.protobuf import music_pb2
 
 MIDI_DIR = Path(__file__).parent / "fixtures" / "midi"
 SEEDS = [p.read_bytes() for p in sorted(MIDI_DIR.glob("*.mid"))]

@@ -19,7 +19,7 @@ from midime_widgets.music import (
 from midime_widgets.music.melody import extract_melodies, extract_melodies_by_instrument
 from midime_widgets.music.quantize import quantize
 
-import note_seq  # noqa: E402
+import note_seq
 
 NO_EVENT, NOTE_OFF = -2, -1
 
@@ -118,7 +118,7 @@ def test_find_melody_picks_the_lead_in_a_real_multitrack_file():
     assert "looks most like a melody" in choice.reason and "single notes" in choice.reason
     ranked = [c.program for c in choice.candidates]
     assert ranked[0] == 73 and 33 in ranked and 48 in ranked
-    assert all(not c.name == "Drums" for c in choice.candidates)  # drums never candidates
+    assert all(c.name != "Drums" for c in choice.candidates)  # drums never candidates
     scores = [c.score for c in choice.candidates]
     assert scores == sorted(scores, reverse=True)
 

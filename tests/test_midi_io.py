@@ -15,8 +15,8 @@ from midime_widgets import MidiError
 from midime_widgets.music import MAX_MIDI_BYTES, load_midi, max_midi_bytes, to_midi_bytes
 from midime_widgets.music import midi_io
 
-import mido  # noqa: E402  (after midime_widgets, which silences note_seq's import warnings)
-import note_seq  # noqa: E402
+import mido
+import note_seq
 
 MIDI_DIR = Path(__file__).parent / "fixtures" / "midi"
 SONG = MIDI_DIR / "song_trio.mid"
@@ -409,7 +409,7 @@ def test_loads_in_threads_agree_and_leave_warning_filters_alone():
         try:
             for _ in range(3):
                 results.append([n.pitch for n in load_midi(data).notes])
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]

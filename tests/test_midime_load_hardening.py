@@ -17,8 +17,8 @@ import pytest
 
 pytest.importorskip("keras")
 
-from midime_widgets.errors import CheckpointError  # noqa: E402
-from midime_widgets.models.midime import (  # noqa: E402
+from midime_widgets.errors import CheckpointError
+from midime_widgets.models.midime import (
     CONFIG_FILENAME,
     SAVED_LIMITS,
     WEIGHTS_FILENAME,
@@ -93,10 +93,10 @@ def test_deep_or_huge_json_is_refused(saved):
 def _zero_member_npz(path, name, size):
     """A zip whose member ``name``.npy holds ``size`` zero bytes (compresses ~1000:1)."""
     chunk = bytes(2**20)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-            for _ in range(size // len(chunk)):
-                member.write(chunk)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive, \
+            archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+        for _ in range(size // len(chunk)):
+            member.write(chunk)
 
 
 def test_a_member_inflating_to_gigabytes_is_refused_unread(saved, monkeypatch):

@@ -7,8 +7,6 @@ import pytest
 from note_seq.protobuf import music_pb2
 
 from midime_widgets.widgets.serialization import (
-    array_from_wire,
-    array_to_wire,
     empty_wire,
     sequence_to_wire,
     track_role,
@@ -107,23 +105,3 @@ def test_out_of_range_values_are_clamped_not_wrapped():
                                                   (33, True, "drums")])
 def test_track_roles(program, drum, role):
     assert track_role(program, drum) == role
-
-
-@pytest.mark.parametrize("dtype, wire_dtype", [("float64", "float32"), ("float32", "float32"),
-                                               ("int64", "int32"), ("uint8", "uint8"),
-                                               ("bool", "uint8"), ("int16", "int16")])
-def test_array_round_trip(dtype, wire_dtype):
-    arr = (np.arange(24).reshape(2, 3, 4) % 7).astype(dtype)
-    wire = array_to_wire(arr)
-    assert wire["dtype"] == wire_dtype and wire["shape"] == [2, 3, 4]
-    assert isinstance(wire["view"], memoryview) and wire["view"].nbytes == arr.size * np.dtype(wire_dtype).itemsize
-    back = array_from_wire({**wire, "view": bytes(wire["view"])})
-    np.testing.assert_array_equal(back, arr.astype(wire_dtype))
-
-
-def test_array_non_contiguous_and_none():
-    arr = np.arange(20, dtype=np.float32).reshape(4, 5)[:, ::2]
-    np.testing.assert_array_equal(array_from_wire(array_to_wire(arr)), arr)
-    assert array_to_wire(None) is None and array_from_wire(None) is None
-    with pytest.raises(TypeError):
-        array_to_wire(np.array(["a"]))

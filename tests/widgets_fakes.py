@@ -1,8 +1,8 @@
 """A tiny stand-in for MusicVAE used by the widget tests (and the browser tests' notebooks).
 
-It follows the MusicVAE API the widgets rely on (``config``, ``chunks``, ``encode``, ``decode``,
-``sample``, ``fingerprint``) with the real melody converter, and a fixed random linear map instead
-of LSTMs, so that encode/decode are instant, deterministic and depend on their input.
+It implements ``midime_widgets.widgets.model.MusicModel`` (what the widgets and ``Personalizer``
+need from a MusicVAE) with the real melody converter, and a fixed random linear map instead of
+LSTMs, so that encode/decode are instant, deterministic and depend on their input.
 """
 
 from __future__ import annotations
@@ -21,11 +21,15 @@ class FakeMusicVAE:
     def __init__(self, z_size: int = 32, seed: int = 0, *, fail_decode: bool = False,
                  decode_delay: float = 0.0):
         self.config = get_config("cat-mel_2bar_small").replace(z_size=z_size)
+        self.name = f"fake-{self.config.name}"
+        self.kind = "melody"
+        self.device = "CPU"
         self.converter = converter_from_spec(self.config.converter)
         rng = np.random.default_rng(seed)
         steps, depth = self.config.max_seq_len, self.converter.output_depth
         self._shape = (steps, depth)
-        self._enc = rng.standard_normal((steps * depth, z_size)).astype(np.float32) / np.sqrt(steps)
+        self._in_depth = self.converter.input_depth
+        self._enc = rng.standard_normal((steps * self._in_depth, z_size)).astype(np.float32) / np.sqrt(steps)
         self._dec = (rng.standard_normal((z_size, steps * depth)) * 1.6 / np.sqrt(z_size)).astype(np.float32)
         # Make "hold" and "no event" likelier, so decoded melodies look like melodies.
         self._bias = np.zeros((steps, depth), np.float32)
@@ -42,22 +46,17 @@ class FakeMusicVAE:
     def chunks(self, seq):
         return self.converter.chunks(seq)
 
-    def windows(self, seq):
-        return self.converter.windows(seq)
-
-    def _tensor(self, seq):
-        tensors = self.converter.to_tensors(seq, max_tensors=1)
-        if tensors.inputs:
-            return np.asarray(tensors.outputs[0], np.float32).reshape(-1)
-        return np.zeros(self._shape[0] * self._shape[1], np.float32)
-
-    def encode(self, seqs):
-        x = np.stack([self._tensor(s) for s in seqs])
+    def encode_tensors(self, inputs, lengths=None, *, seed=None):
+        steps = self._shape[0]
+        x = np.zeros((len(inputs), steps * self._in_depth), np.float32)
+        for i, row in enumerate(inputs):
+            row = np.asarray(row, np.float32)[:steps]
+            x[i, : row.size] = row.reshape(-1)
         mu = np.tanh(x @ self._enc).astype(np.float32)
-        sigma = np.tile(np.linspace(0.05, 1.0, self.config.z_size, dtype=np.float32), (len(seqs), 1))
+        sigma = np.tile(np.linspace(0.05, 1.0, self.config.z_size, dtype=np.float32), (len(x), 1))
         return mu.copy(), mu, sigma
 
-    def decode(self, z, length=None, temperature=0.5, seed=None):
+    def decode_to_tensors(self, z, length=None, temperature=0.5, seed=None):
         import time
 
         with self._lock:
@@ -71,8 +70,10 @@ class FakeMusicVAE:
         if temperature:
             g = np.random.default_rng(seed).gumbel(size=logits.shape)
             logits = logits / float(temperature) + g
-        onehot = np.eye(self._shape[1], dtype=np.float32)[logits.argmax(-1)]
-        return self.converter.from_tensors(list(onehot))
+        return np.eye(self._shape[1], dtype=np.float32)[logits.argmax(-1)]
+
+    def decode(self, z, length=None, temperature=0.5, seed=None):
+        return self.converter.from_tensors(list(self.decode_to_tensors(z, length, temperature, seed)))
 
     def sample(self, n=1, length=None, temperature=0.5, seed=None):
         z = np.random.default_rng(seed).standard_normal((n, self.config.z_size)).astype(np.float32)

@@ -1,6 +1,6 @@
 // The MidiMe panel: composes the views (piano rolls, players, sliders, charts, map) for
 // midime_widgets.MidiMePanel. State comes from traits; actions go to Python as custom messages;
-// files (uploads, downloads) travel as binary buffers.
+// files (uploads, downloads) travel as binary buffers. One function per section.
 import { LatentChart } from "./latent_chart.js";
 import { LatentMap } from "./latent_map.js";
 import { PianoRoll } from "./piano_roll.js";
@@ -8,6 +8,62 @@ import { Player } from "./player.js";
 import { SliderBank } from "./sliders.js";
 import { TrainingChart } from "./training_chart.js";
 import { downloadBytes, h } from "./util.js";
+
+const MIB = 1024 * 1024;
+
+/**
+ * The traits of MidiMePanel this view reads (Python: midime_widgets/widgets/panel.py).
+ * @typedef {object} PanelTraits
+ * @property {{name: string, kind: string, z_size: number, bars: number, device: string}} model_info
+ * @property {{name: string, description: string}[]} examples  bundled songs
+ * @property {FileInfo[]} files  the songs, in the order they were added
+ * @property {number} selected_file  index into `files` shown in the input roll
+ * @property {object} input_roll  note buffer of the selected song (serialization.sequence_to_wire)
+ * @property {number} n_windows  windows of all songs together
+ * @property {number} max_upload_bytes  the MIDI size limit (bytes)
+ * @property {string} loading  what is being loaded, or ""
+ * @property {string} error  one sentence, or ""
+ * @property {string} status  one sentence, or ""
+ * @property {number[]} vae_dims  MusicVAE features on the sliders (most varied in the music first)
+ * @property {number[]} vae_values  their values at the shown point
+ * @property {{mean?: number[], std?: number[], values?: number[], ranking?: string}} vae_stats
+ * @property {object} vae_roll  note buffer of the MusicVAE point
+ * @property {string} vae_label
+ * @property {number} vae_window  input window shown (-1: another point)
+ * @property {number} temperature  decoding temperature of every sample
+ * @property {number} latent_size  MidiMe's number of style features
+ * @property {number} beta  MidiMe's KL weight
+ * @property {{state: string, epoch: number, total: number, elapsed: number, device: string,
+ *             message: string, losses: object|null, updates: number}} training
+ * @property {boolean} has_midime  a trained (or loaded) MidiMe exists
+ * @property {boolean} midime_current  … and it was trained on the music listed now
+ * @property {number[]} midime_values  the MidiMe point on the sliders
+ * @property {object} midime_roll  note buffer of that point
+ * @property {string} midime_label
+ * @property {{id: number, label: string, roll: object, novelty: object}[]} gallery
+ * @property {number} current_sample  gallery id on the sliders (-1: none)
+ * @property {object} latent_map  {axes, inputs, samples, current, current_sample}
+ * @property {{samples: number, copied: number, varied: number,
+ *             mean_pitch_class_distance: number|null}} novelty_summary
+ * @property {string} save_path  folder (under the kernel's working folder) to save in
+ */
+
+/**
+ * One song in the list.
+ * @typedef {object} FileInfo
+ * @property {string} name
+ * @property {number} n_notes
+ * @property {number} n_windows
+ * @property {number|null} instrument  the melody instrument (melody models)
+ * @property {string} reason  why that instrument
+ * @property {{instrument: number, name: string, n_notes: number}[]} candidates
+ * @property {string[]} warnings
+ */
+
+/** Replace el's children, skipping null/false ones (replaceChildren would write "null"). */
+function fill(el, ...children) {
+  el.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== false));
+}
 
 /** Call fn now and whenever any of the traits changes; returns a disposer. */
 function bind(model, names, fn) {
@@ -17,17 +73,20 @@ function bind(model, names, fn) {
   return () => names.forEach((name) => model.off(`change:${name}`, handler));
 }
 
-function section(cls, step, title, hint) {
+/** A numbered card with a title, a hint and a "what is this?" a teacher can open. */
+function section(cls, step, title, hint, explain) {
   const head = h("div", { class: "mm-section-head" },
     h("span", { class: "mm-step" }, String(step)),
     h("h3", { class: "mm-title" }, title),
     hint ? h("span", { class: "mm-hint" }, hint) : null);
-  const body = h("div", { class: `mm-card mm-section ${cls}` }, head);
-  return body;
+  const about = h("details", { class: "mm-about" }, h("summary", {}, "What is this?"),
+    h("div", { class: "mm-small" }, explain));
+  return h("div", { class: `mm-card mm-section ${cls}` }, head, about);
 }
 
 /** A number field two-way bound to an Int/Float trait. */
-function numberField(model, name, label, { min, max, step, width } = {}, disposers) {
+function numberField(ctx, name, label, { min, max, step, width, title } = {}) {
+  const { model } = ctx;
   const input = h("input", { type: "number", min, max, step, name, style: width ? { width } : undefined });
   const push = () => {
     const v = Number(input.value);
@@ -37,147 +96,157 @@ function numberField(model, name, label, { min, max, step, width } = {}, dispose
   };
   input.addEventListener("change", push);
   input.addEventListener("input", push);
-  disposers.push(bind(model, [name], () => {
+  ctx.bind([name], () => {
     if (document.activeElement !== input) input.value = String(model.get(name));
-  }));
-  return h("label", { class: "mm-field" }, label, input);
+  });
+  return h("label", { class: "mm-field", title }, label, input);
 }
 
-export function renderPanel({ model, el }) {
-  const disposers = [];
-  const views = [];
-  const send = (type, payload = {}, buffers = undefined) => model.send({ type, ...payload }, undefined, buffers);
-  el.classList.add("mm-panel");
-
-  // ---- header -------------------------------------------------------------------------------
+function headerSection(ctx) {
+  const { model } = ctx;
   const chips = h("div", { class: "mm-row" });
-  const header = h("div", { class: "mm-header" },
-    h("span", { class: "mm-logo" }, "Midi", h("span", {}, "Me")), chips);
-  disposers.push(bind(model, ["model_info"], () => {
+  ctx.bind(["model_info"], () => {
     const info = model.get("model_info") || {};
-    chips.replaceChildren(
-      h("span", { class: "mm-chip", title: "MusicVAE model" }, h("b", {}, info.name ?? "model")),
+    fill(chips,
+      h("span", { class: "mm-chip", title: "the MusicVAE model" }, h("b", {}, info.name ?? "model")),
       h("span", { class: "mm-chip" }, info.kind ?? ""),
-      info.bars ? h("span", { class: "mm-chip" }, `${info.bars}-bar windows`) : null,
-      h("span", { class: "mm-chip" }, `z = ${info.z_size ?? "?"}`),
+      info.bars ? h("span", { class: "mm-chip", title: "the model reads the music in pieces this long (windows)" },
+        `${info.bars}-bar pieces`) : null,
+      h("span", { class: "mm-chip", title: "how many numbers (features) describe one piece" },
+        `${info.z_size ?? "?"} features (z)`),
       h("span", { class: "mm-chip mm-device", title: "where the models run" }, info.device ?? ""),
     );
-  }));
-
+  });
   const errorBox = h("div", { class: "mm-error", role: "alert" });
-  const errorWrap = h("div", { class: "mm-row mm-error-row" }, h("div", { class: "mm-grow" }, errorBox));
-  const dismiss = h("button", { class: "mm-btn mm-link", type: "button", title: "Dismiss",
-    onclick: () => send("clear_error") }, "✕");
-  errorWrap.append(dismiss);
-  const statusLine = h("div", { class: "mm-status mm-small" });
-  disposers.push(bind(model, ["error"], () => {
-    const msg = model.get("error") || "";
+  const errorRow = h("div", { class: "mm-row mm-error-row" }, h("div", { class: "mm-grow" }, errorBox),
+    h("button", { class: "mm-btn mm-link", type: "button", title: "Dismiss", onclick: () => ctx.send("clear_error") }, "✕"));
+  ctx.showError = (msg) => {
     errorBox.textContent = msg;
-    errorWrap.style.display = msg ? "" : "none";
-    el.dataset.error = msg;
-  }));
-  disposers.push(bind(model, ["status"], () => { statusLine.textContent = model.get("status") || ""; }));
+    errorRow.style.display = msg ? "" : "none";
+    ctx.el.dataset.error = msg;
+  };
+  ctx.bind(["error"], () => ctx.showError(model.get("error") || ""));
+  const statusLine = h("div", { class: "mm-status mm-small" });
+  ctx.bind(["status"], () => { statusLine.textContent = model.get("status") || ""; });
+  return [h("div", { class: "mm-header" }, h("span", { class: "mm-logo" }, "Midi", h("span", {}, "Me")), chips),
+    errorRow, statusLine];
+}
 
-  // ---- 1. input -----------------------------------------------------------------------------
-  const input = section("mm-input-section", 1, "Your music",
-    "Upload MIDI files (they stay in this kernel) or try an example");
+function uploadControls(ctx) {
+  const { model, el } = ctx;
   const fileInput = h("input", { type: "file", multiple: true, accept: ".mid,.midi,.kar,.rmi,audio/midi,audio/x-midi",
     style: { display: "none" }, class: "mm-file-input" });
-  const chooseBtn = h("button", { class: "mm-btn mm-primary", type: "button",
-    onclick: () => fileInput.click() }, "Choose MIDI files…");
-  const exampleSelect = h("select", { class: "mm-example-select", "aria-label": "example" });
-  const exampleBtn = h("button", { class: "mm-btn", type: "button",
-    onclick: () => exampleSelect.value && send("example", { name: exampleSelect.value }) }, "Load example");
+  const exampleSelect = h("select", { class: "mm-example-select", "aria-label": "example song" });
   const drop = h("div", { class: "mm-drop" },
-    chooseBtn, h("span", { class: "mm-muted" }, "or drop them here · or try"), exampleSelect, exampleBtn, fileInput);
-  disposers.push(bind(model, ["examples"], () => {
+    h("button", { class: "mm-btn mm-primary", type: "button", onclick: () => fileInput.click() }, "Add MIDI files…"),
+    h("span", { class: "mm-muted" }, "or drop them here · or add an example"), exampleSelect,
+    h("button", { class: "mm-btn mm-add-example", type: "button",
+      onclick: () => exampleSelect.value && ctx.send("example", { name: exampleSelect.value }) }, "Add example"),
+    fileInput);
+  ctx.bind(["examples"], () => {
     exampleSelect.replaceChildren(...(model.get("examples") || []).map((e) =>
       h("option", { value: e.name, title: e.description }, e.description)));
-  }));
-
-  const uploadFiles = async (files) => {
+  });
+  const upload = async (files) => {
     const list = Array.from(files || []);
-    if (!list.length) return;
     const limit = model.get("max_upload_bytes");
     const tooBig = list.filter((f) => f.size > limit);
     if (tooBig.length) {
-      errorBox.textContent = `${tooBig.map((f) => f.name).join(", ")}: larger than ${(limit / 1e6).toFixed(0)} MB; not uploaded.`;
-      errorWrap.style.display = "";
+      ctx.showError(tooBig.map((f) => `${f.name} is ${(f.size / MIB).toFixed(1)} MB, larger than the ` +
+        `${+(limit / MIB).toFixed(1)} MB limit for a MIDI file, so it was not loaded.`).join(" "));
     }
     const ok = list.filter((f) => f.size <= limit);
     if (!ok.length) return;
     const buffers = await Promise.all(ok.map((f) => f.arrayBuffer()));
     el.dataset.uploads = String(Number(el.dataset.uploads || 0) + 1);
-    send("upload", { names: ok.map((f) => f.name) }, buffers);
+    ctx.send("upload", { names: ok.map((f) => f.name) }, buffers);
   };
-  fileInput.addEventListener("change", () => {
-    uploadFiles(fileInput.files);
-    fileInput.value = "";
-  });
-  for (const type of ["dragenter", "dragover"]) {
-    drop.addEventListener(type, (e) => {
-      e.preventDefault();
-      e.stopPropagation();
-      drop.classList.add("mm-dragover");
-    });
-  }
+  fileInput.addEventListener("change", () => { upload(fileInput.files); fileInput.value = ""; });
+  const over = (e) => { e.preventDefault(); e.stopPropagation(); drop.classList.add("mm-dragover"); };
+  drop.addEventListener("dragenter", over);
+  drop.addEventListener("dragover", over);
   drop.addEventListener("dragleave", () => drop.classList.remove("mm-dragover"));
   drop.addEventListener("drop", (e) => {
     e.preventDefault();
     e.stopPropagation();
     drop.classList.remove("mm-dragover");
-    uploadFiles(e.dataTransfer?.files);
+    upload(e.dataTransfer?.files);
   });
+  return drop;
+}
 
+function fileRow(ctx, f, i, selected) {
+  const row = h("div", { class: `mm-file${selected ? " mm-selected" : ""}`, dataset: { index: String(i) } },
+    h("span", { class: "mm-file-name", title: "Show this song", onclick: () => ctx.send("select_file", { file: i }) }, f.name),
+    h("span", { class: "mm-muted" }, `${f.n_notes} notes · ${f.n_windows} pieces for the model`));
+  if (f.candidates?.length > 1) {
+    const select = h("select", { class: "mm-melody-select", "aria-label": `melody track of ${f.name}` },
+      f.candidates.map((c) => h("option", { value: c.instrument, selected: c.instrument === f.instrument },
+        `${c.name} (${c.n_notes} notes)`)));
+    select.addEventListener("change", () => ctx.send("choose_melody", { file: i, instrument: Number(select.value) }));
+    row.append(h("label", { class: "mm-field" }, "melody:", select));
+  }
+  row.append(h("span", { class: "mm-spacer" }), h("button", { class: "mm-btn mm-remove-file", type: "button",
+    title: `Remove ${f.name}`, onclick: () => ctx.send("remove_file", { file: i }) }, "Remove"));
+  const col = h("div", { class: "mm-col", style: { gap: "2px" } }, row);
+  if (f.reason) col.append(h("div", { class: "mm-hint mm-reason" }, `Melody: ${f.reason}`));
+  for (const w of f.warnings ?? []) col.append(h("div", { class: "mm-hint" }, `⚠ ${w}`));
+  return col;
+}
+
+function inputSection(ctx) {
+  const { model } = ctx;
+  const card = section("mm-input-section", 1, "Your music", "Add MIDI files (they stay in this kernel) or examples",
+    "MidiMe learns the style of the songs listed here. Each song is cut into short overlapping " +
+    "pieces (windows); the model reads one piece at a time. For melody models one track is taken " +
+    "as the melody; you can choose another. Add several songs to teach a broader style.");
   const fileList = h("div", { class: "mm-files" });
-  disposers.push(bind(model, ["files", "selected_file"], () => {
+  const loading = h("div", { class: "mm-small mm-loading" });
+  ctx.bind(["files", "selected_file"], () => {
     const files = model.get("files") || [];
     const selected = model.get("selected_file");
-    fileList.replaceChildren(...files.map((f, i) => fileRow(f, i, i === selected)));
-  }));
-  const fileRow = (f, i, selected) => {
-    const row = h("div", { class: `mm-file${selected ? " mm-selected" : ""}` },
-      h("span", { class: "mm-file-name", title: "Show this file", onclick: () => send("select_file", { file: i }) }, f.name),
-      h("span", { class: "mm-muted" }, `${f.n_notes} notes · ${f.n_windows} windows`));
-    if (f.candidates?.length > 1) {
-      const select = h("select", { class: "mm-melody-select", "aria-label": `melody track of ${f.name}` },
-        f.candidates.map((c) => h("option", { value: c.instrument, selected: c.instrument === f.instrument },
-          `${c.name} (${c.n_notes} notes)`)));
-      select.addEventListener("change", () => send("choose_melody", { file: i, instrument: Number(select.value) }));
-      row.append(h("label", { class: "mm-field" }, "melody:", select));
-    }
-    const col = h("div", { class: "mm-col", style: { gap: "2px" } }, row);
-    if (f.reason) col.append(h("div", { class: "mm-hint mm-reason" }, `Melody: ${f.reason}`));
-    for (const w of f.warnings ?? []) col.append(h("div", { class: "mm-hint" }, `⚠ ${w}`));
-    return col;
-  };
-
-  const inputBar = h("div", { class: "mm-row" });
-  const inputRollBox = h("div", { class: "mm-input-roll" });
-  const inputRoll = new PianoRoll(inputRollBox, { height: 170, emptyText: "Your music appears here" });
-  const inputPlayer = new Player(inputBar, { roll: inputRoll });
-  const inputInfo = h("span", { class: "mm-muted mm-small" });
-  inputBar.append(inputInfo);
-  views.push(inputRoll, inputPlayer);
-  disposers.push(bind(model, ["input_roll", "n_windows"], () => {
+    fileList.replaceChildren(...files.map((f, i) => fileRow(ctx, f, i, i === selected)));
+    fileList.dataset.count = String(files.length);
+  });
+  ctx.bind(["loading"], () => {
+    loading.textContent = model.get("loading") || "";
+    ctx.el.dataset.loading = String(!!model.get("loading"));
+  });
+  const bar = h("div", { class: "mm-row" });
+  const rollBox = h("div", { class: "mm-input-roll" });
+  const roll = new PianoRoll(rollBox, { height: 170, emptyText: "Your music appears here" });
+  const player = new Player(bar, { roll });
+  const info = h("span", { class: "mm-muted mm-small" });
+  bar.append(info);
+  ctx.views.push(roll, player);
+  ctx.bind(["input_roll", "n_windows"], () => {
     const wire = model.get("input_roll");
-    inputRoll.setSequence(wire);
-    inputPlayer.setSequence(wire);
+    roll.setSequence(wire);
+    player.setSequence(wire);
     const tracks = (wire?.tracks ?? []).map((t) => `${t.name}${t.dim ? "" : " ★"}`).join(", ");
-    inputInfo.textContent = wire?.n
-      ? `${wire.label} · ${(wire.duration ?? 0).toFixed(1)} s · tracks: ${tracks} · ${model.get("n_windows")} windows for the model`
+    info.textContent = wire?.n
+      ? `${wire.label} · ${(wire.duration ?? 0).toFixed(1)} s · tracks: ${tracks} (★ = what the model reads) · ` +
+        `${model.get("n_windows")} pieces from all songs`
       : "";
-  }));
-  input.append(drop, fileList, inputBar, inputRollBox);
+  });
+  card.append(uploadControls(ctx), loading, fileList, bar, rollBox);
+  return card;
+}
 
-  // ---- 2. MusicVAE latent --------------------------------------------------------------------
-  const vae = section("mm-vae-section", 2, "What the MusicVAE hears",
-    "The input's windows encoded; move the most informative dims");
+function vaeSection(ctx) {
+  const { model, el } = ctx;
+  const card = section("mm-vae-section", 2, "What the MusicVAE hears",
+    "Each piece of your music becomes a list of numbers (features); move them to change the music",
+    "MusicVAE is a model trained on a large collection of music. It describes every short piece " +
+    "with a list of numbers, its features (the latent code z). Similar pieces get similar " +
+    "numbers. The sliders show the features that vary most in your music; moving one changes the " +
+    "piece, which the model plays back below. “Random music” picks random features. " +
+    "Temperature is how adventurous the playback is: 0 always plays the likeliest notes.");
   const windowLabel = h("span", { class: "mm-small mm-kv" });
-  const prevBtn = h("button", { class: "mm-btn", type: "button", title: "Previous input window",
-    onclick: () => send("vae_window", { index: Math.max(0, model.get("vae_window") - 1) }) }, "◀");
-  const nextBtn = h("button", { class: "mm-btn", type: "button", title: "Next input window",
-    onclick: () => send("vae_window", { index: model.get("vae_window") + 1 }) }, "▶");
+  const prevBtn = h("button", { class: "mm-btn", type: "button", title: "Previous piece of your music",
+    onclick: () => ctx.send("vae_window", { index: Math.max(0, model.get("vae_window") - 1) }) }, "◀");
+  const nextBtn = h("button", { class: "mm-btn", type: "button", title: "Next piece of your music",
+    onclick: () => ctx.send("vae_window", { index: model.get("vae_window") + 1 }) }, "▶");
   const tempValue = h("span", { class: "mm-small mm-kv" });
   const tempSlider = h("input", { type: "range", min: 0, max: 1.5, step: 0.05, "aria-label": "temperature" });
   tempSlider.addEventListener("input", () => {
@@ -185,86 +254,141 @@ export function renderPanel({ model, el }) {
     model.set("temperature", Number(tempSlider.value));
     model.save_changes();
   });
-  disposers.push(bind(model, ["temperature"], () => {
+  ctx.bind(["temperature"], () => {
     tempSlider.value = String(model.get("temperature"));
     tempValue.textContent = Number(model.get("temperature")).toFixed(2);
-  }));
-  const sampleBtn = h("button", { class: "mm-btn mm-vae-sample", type: "button",
-    onclick: () => send("vae_sample") }, "Sample the prior");
-  const vaeBar = h("div", { class: "mm-row" },
-    h("span", { class: "mm-small mm-muted" }, "Input window"), prevBtn, windowLabel, nextBtn,
+  });
+  const bar = h("div", { class: "mm-row" },
+    h("span", { class: "mm-small mm-muted" }, "Piece of your music"), prevBtn, windowLabel, nextBtn,
     h("span", { class: "mm-spacer" }),
-    sampleBtn, h("label", { class: "mm-field mm-small" }, "temperature", tempSlider, tempValue));
+    h("button", { class: "mm-btn mm-vae-sample", type: "button", title: "Decode random features (a sample of the prior)",
+      onclick: () => ctx.send("vae_sample") }, "Random music"),
+    h("label", { class: "mm-field mm-small", title: "0 = likeliest notes; higher = more surprising" },
+      "temperature", tempSlider, tempValue));
   const chartHint = h("div", { class: "mm-hint" });
   const chart = new LatentChart(h("div"), { height: 100 });
-  const vaeSliders = new SliderBank(h("div"), {
-    min: -3, max: 3, step: 0.05,
+  const sliders = new SliderBank(h("div"), {
+    min: -3, max: 3, step: 0.05, orientation: "horizontal",
     onInput: (values) => {
       el.dataset.vaeSent = String(Number(el.dataset.vaeSent || 0) + 1);
       model.set("vae_values", values);
       model.save_changes();
     },
   });
-  const vaeRollBox = h("div", { class: "mm-vae-roll" });
-  const vaeRoll = new PianoRoll(vaeRollBox, { height: 130, emptyText: "Load music or sample the prior" });
-  const vaePlayBar = h("div", { class: "mm-row" });
-  const vaePlayer = new Player(vaePlayBar, { roll: vaeRoll });
-  const vaeLabel = h("span", { class: "mm-small mm-muted" });
-  vaePlayBar.append(vaeLabel, h("span", { class: "mm-spacer" }),
-    h("button", { class: "mm-btn", type: "button", onclick: () => send("download", { what: "vae", format: "mid" }) }, "⬇ MIDI"));
-  views.push(chart, vaeSliders, vaeRoll, vaePlayer);
-  const latentRow = h("div", { class: "mm-split" },
-    h("div", { class: "mm-col" }, chartHint, chart.el), h("div", { class: "mm-col" }, vaeSliders.el));
-  vae.append(vaeBar, latentRow, vaePlayBar, vaeRollBox);
-  disposers.push(bind(model, ["vae_values", "vae_dims", "vae_stats"], () => {
+  const rollBox = h("div", { class: "mm-vae-roll" });
+  const roll = new PianoRoll(rollBox, { height: 130, emptyText: "Add music or press Random music" });
+  const playBar = h("div", { class: "mm-row" });
+  const player = new Player(playBar, { roll });
+  const label = h("span", { class: "mm-small mm-muted" });
+  playBar.append(label, h("span", { class: "mm-spacer" }),
+    h("button", { class: "mm-btn", type: "button", onclick: () => ctx.send("download", { what: "vae", format: "mid" }) }, "⬇ MIDI"));
+  ctx.views.push(chart, sliders, roll, player);
+  sliders.el.classList.add("mm-vae-sliders");
+  card.append(bar, chartHint, chart.el, sliders.el, playBar, rollBox);
+  ctx.bind(["vae_values", "vae_dims", "vae_stats"], () => {
     const dims = model.get("vae_dims") || [];
     const values = model.get("vae_values") || [];
     const stats = model.get("vae_stats") || {};
-    const labels = dims.map((d) => `z${d}`);
-    vaeSliders.setValues(values, labels);
-    chart.setData({ values: stats.values ?? values, mean: stats.mean ?? [], std: stats.std ?? [], labels });
+    const labels = dims.map((d) => `feature ${d} (z${d})`);
+    sliders.setValues(values, labels);
+    chart.setData({ values: stats.values ?? values, mean: stats.mean ?? [], std: stats.std ?? [], labels: dims.map((d) => `z${d}`) });
     chartHint.textContent = dims.length
-      ? `Top ${dims.length} of ${model.get("model_info")?.z_size ?? "?"} dims (${stats.ranking ?? "ranked"}); bars: current point, grey: input mean ± std`
-      : "The latent features appear once music is loaded or sampled.";
-  }));
-  disposers.push(bind(model, ["vae_roll", "vae_label", "vae_window", "n_windows"], () => {
-    vaeRoll.setSequence(model.get("vae_roll"));
-    vaePlayer.setSequence(model.get("vae_roll"));
-    vaeLabel.textContent = model.get("vae_label") || "";
+      ? `The ${dims.length} of ${model.get("model_info")?.z_size ?? "?"} features that vary most in your music. ` +
+        "Bars: this piece; grey: your music's average ± spread."
+      : "The features appear once music is added or random music is made.";
+  });
+  ctx.bind(["vae_roll", "vae_label", "vae_window", "n_windows"], () => {
+    roll.setSequence(model.get("vae_roll"));
+    player.setSequence(model.get("vae_roll"));
+    label.textContent = model.get("vae_label") || "";
     const w = model.get("vae_window");
     const n = model.get("n_windows");
     windowLabel.textContent = w >= 0 ? `${w + 1} / ${n}` : `– / ${n}`;
     prevBtn.disabled = !n || w <= 0;
     nextBtn.disabled = !n || w >= n - 1;
-  }));
+  });
+  return card;
+}
 
-  // ---- 3. training ---------------------------------------------------------------------------
-  const train = section("mm-train-section", 3, "Train MidiMe",
-    "A small VAE learns your windows' region of the MusicVAE space (in a background thread)");
-  const trainBtn = h("button", { class: "mm-btn mm-primary mm-train", type: "button", onclick: () => send("train") }, "Train");
-  const stopBtn = h("button", { class: "mm-btn mm-danger mm-stop", type: "button", onclick: () => send("stop") }, "■ Stop");
-  const controls = h("div", { class: "mm-row" },
-    numberField(model, "epochs", "Epochs", { min: 1, step: 1, width: "90px" }, disposers),
-    numberField(model, "latent_size", "Latent size", { min: 1, max: 64, step: 1, width: "60px" }, disposers),
-    numberField(model, "beta", "Beta", { min: 0, step: 0.1, width: "64px" }, disposers),
-    trainBtn, stopBtn);
-  const trainingChart = new TrainingChart(h("div"), { height: 140 });
-  views.push(trainingChart);
-  train.append(controls, trainingChart.el);
-  disposers.push(bind(model, ["training"], () => {
+function trainSection(ctx) {
+  const { model, el } = ctx;
+  const card = section("mm-train-section", 3, "Train MidiMe",
+    "A small model learns where your music lives among the MusicVAE's features",
+    "MidiMe is a small model (a VAE) that learns the region of the MusicVAE's features your " +
+    "pieces occupy, so that everything it makes sounds like your music. It trains until the " +
+    "loss stops improving (it has converged), or until you press Stop; the weights so far are " +
+    "kept. The chart shows the loss: total = reconstruction (how well it rebuilds your pieces) " +
+    "+ KL (how tidy its space is). “Style features” (latent size) is how many sliders your space " +
+    "gets; “variety” (beta) trades closeness to your pieces for tidier, more varied samples.");
+  const trainBtn = h("button", { class: "mm-btn mm-primary mm-train", type: "button", onclick: () => ctx.send("train") }, "Train");
+  const stopBtn = h("button", { class: "mm-btn mm-danger mm-stop", type: "button", onclick: () => ctx.send("stop") }, "■ Stop");
+  const stale = h("div", { class: "mm-stale mm-small", role: "status" });
+  const chart = new TrainingChart(h("div"), { height: 140 });
+  ctx.views.push(chart);
+  card.append(h("div", { class: "mm-row" },
+    numberField(ctx, "latent_size", "Style features (latent size)", { min: 1, max: 64, step: 1, width: "60px",
+      title: "How many sliders your personalized space gets" }),
+    numberField(ctx, "beta", "Variety (beta)", { min: 0, step: 0.1, width: "64px",
+      title: "Higher: tidier, more varied samples; lower: closer to your pieces" }),
+    trainBtn, stopBtn), stale, chart.el);
+  ctx.bind(["training", "has_midime", "midime_current"], () => {
     const status = model.get("training") || {};
-    trainingChart.setStatus(status);
+    chart.setStatus(status);
     const running = status.state === "running";
+    const outdated = model.get("has_midime") && !model.get("midime_current");
     trainBtn.disabled = running;
     stopBtn.disabled = !running;
-    trainBtn.textContent = running ? "Training…" : status.state === "idle" ? "Train" : "Train again";
+    trainBtn.textContent = running ? "Training…" : outdated ? "Train again on this music"
+      : model.get("has_midime") ? "Train again" : "Train";
+    stale.textContent = outdated && !running
+      ? "Your music has changed since MidiMe was trained: it still plays the style of the earlier music. Train again to match the songs listed above."
+      : "";
     el.dataset.training = status.state;
-  }));
+  });
+  ctx.onLoss = (msg, buffers) => chart.onLossMessage(msg, buffers);
+  return card;
+}
 
-  // ---- 4. personalized space -----------------------------------------------------------------
-  const space = section("mm-space-section", 4, "Your personalized space",
-    "Every point decodes to music in your style; each slider is one MidiMe dimension");
-  const midimeSliders = new SliderBank(h("div"), {
+function galleryCard(ctx, item) {
+  const nov = item.novelty || {};
+  const copied = !!nov.copied;
+  const badge = h("span", { class: `mm-badge ${copied ? "mm-copied" : "mm-varied"}`,
+    title: copied ? "the same notes as one piece of your music (memorized)" : "not an exact copy of any piece of your music" },
+  copied ? `copy of piece ${(nov.copied_window ?? 0) + 1}` : nov.verdict ?? "new");
+  const rollBox = h("div");
+  const roll = new PianoRoll(rollBox, { height: 64, compact: true });
+  roll.setSequence(item.roll);
+  const bar = h("div", { class: "mm-row" });
+  const player = new Player(bar, { roll, compact: true, label: "" });
+  player.setSequence(item.roll);
+  bar.append(
+    h("button", { class: "mm-btn", type: "button", title: "Put on the sliders", onclick: () => ctx.send("select_sample", { id: item.id }) }, "Load"),
+    h("button", { class: "mm-btn mm-download-sample", type: "button", title: "Download MIDI",
+      onclick: () => ctx.send("download", { what: "sample", id: item.id, format: "mid" }) }, "MIDI"),
+    h("button", { class: "mm-btn", type: "button", title: "Download WAV",
+      onclick: () => ctx.send("download", { what: "sample", id: item.id, format: "wav" }) }, "WAV"));
+  const distance = nov.pitch_class_distance;
+  const el = h("div", { class: "mm-sample", dataset: { id: String(item.id) } },
+    h("div", { class: "mm-row" }, h("b", { class: "mm-small" }, item.label), badge, h("span", { class: "mm-spacer" }),
+      distance != null ? h("span", { class: "mm-small mm-muted",
+        title: "How different its notes are from your music's (pitch-class distance): 0 = the same notes, 1 = none in common" },
+      `notes differ ${Math.round(distance * 100)}%`) : null),
+    rollBox, bar);
+  return { el, destroy: () => { player.destroy(); roll.destroy(); } };
+}
+
+function spaceSection(ctx) {
+  const { model, el } = ctx;
+  const card = section("mm-space-section", 4, "Your personalized space",
+    "Every point plays music in the style MidiMe learned; each slider is one style feature",
+    "After training, every setting of these sliders is a point in MidiMe's small space, and " +
+    "every point decodes (through the MusicVAE) to a piece in the learned style. “New sample” " +
+    "picks a random point. The map shows the space flattened to two directions (PC 1 and PC 2, " +
+    "its principal components): grey dots are your pieces, numbers are samples, the ring is the " +
+    "current point; click anywhere to hear it. Each sample says whether it copies one of your " +
+    "pieces exactly (memorized) or is new, and how far its notes are from yours.");
+  const title = card.querySelector(".mm-title");
+  const sliders = new SliderBank(h("div"), {
     min: -3, max: 3, step: 0.05, big: true,
     onInput: (values) => {
       el.dataset.midimeSent = String(Number(el.dataset.midimeSent || 0) + 1);
@@ -272,125 +396,127 @@ export function renderPanel({ model, el }) {
       model.save_changes();
     },
   });
-  const midimeRollBox = h("div", { class: "mm-midime-roll" });
-  const midimeRoll = new PianoRoll(midimeRollBox, { height: 140, emptyText: "Train MidiMe first" });
-  const midimeBar = h("div", { class: "mm-row" });
-  const midimePlayer = new Player(midimeBar, { roll: midimeRoll });
-  const midimeLabel = h("span", { class: "mm-small mm-muted" });
-  const newSampleBtn = h("button", { class: "mm-btn mm-primary mm-new-sample", type: "button",
-    onclick: () => send("midime_sample") }, "+ New sample");
-  midimeBar.append(newSampleBtn, h("span", { class: "mm-spacer" }),
-    h("button", { class: "mm-btn mm-download-current", type: "button", onclick: () => send("download", { what: "midime", format: "mid" }) }, "⬇ MIDI"),
-    h("button", { class: "mm-btn", type: "button", onclick: () => send("download", { what: "midime", format: "wav" }) }, "⬇ WAV"));
-  const map = new LatentMap(h("div"), { height: 250, onPick: (target) => send("pick", target) });
-  const mapHint = h("div", { class: "mm-hint" }, "Map: grey = your input windows, numbered = samples, ring = current point. Click to load.");
-  views.push(midimeSliders, midimeRoll, midimePlayer, map);
-  space.append(h("div", { class: "mm-split-wide" },
-    h("div", { class: "mm-col" }, midimeSliders.el, midimeBar, midimeLabel, midimeRollBox),
-    h("div", { class: "mm-col" }, map.el, mapHint)));
-  disposers.push(bind(model, ["midime_values"], () => {
+  const rollBox = h("div", { class: "mm-midime-roll" });
+  const roll = new PianoRoll(rollBox, { height: 140, emptyText: "Train MidiMe first" });
+  const bar = h("div", { class: "mm-row" });
+  const player = new Player(bar, { roll });
+  const label = h("span", { class: "mm-small mm-muted" });
+  bar.append(h("button", { class: "mm-btn mm-primary mm-new-sample", type: "button", onclick: () => ctx.send("midime_sample") }, "+ New sample"),
+    h("span", { class: "mm-spacer" }),
+    h("button", { class: "mm-btn mm-download-current", type: "button", onclick: () => ctx.send("download", { what: "midime", format: "mid" }) }, "⬇ MIDI"),
+    h("button", { class: "mm-btn", type: "button", onclick: () => ctx.send("download", { what: "midime", format: "wav" }) }, "⬇ WAV"));
+  const map = new LatentMap(h("div"), { height: 250, onPick: (target) => ctx.send("pick", target) });
+  ctx.views.push(sliders, roll, player, map);
+  card.append(h("div", { class: "mm-split-wide" },
+    h("div", { class: "mm-col" }, sliders.el, bar, label, rollBox),
+    h("div", { class: "mm-col" }, map.el,
+      h("div", { class: "mm-hint" }, "Grey: your pieces · numbers: samples · ring: the current point. Click to hear a point."))));
+  ctx.bind(["midime_values"], () => {
     const values = model.get("midime_values") || [];
-    midimeSliders.setValues(values, values.map((_, i) => `dim ${i + 1}`));
-  }));
-  disposers.push(bind(model, ["midime_roll", "midime_label"], () => {
-    midimeRoll.setSequence(model.get("midime_roll"));
-    midimePlayer.setSequence(model.get("midime_roll"));
-    midimeLabel.textContent = model.get("midime_label") || "";
-  }));
-  disposers.push(bind(model, ["latent_map"], () => map.setData(model.get("latent_map"))));
+    sliders.setValues(values, values.map((_, i) => `style ${i + 1}`));
+  });
+  ctx.bind(["midime_roll", "midime_label"], () => {
+    roll.setSequence(model.get("midime_roll"));
+    player.setSequence(model.get("midime_roll"));
+    label.textContent = model.get("midime_label") || "";
+  });
+  ctx.bind(["latent_map"], () => map.setData(model.get("latent_map")));
+  ctx.bind(["has_midime", "midime_current"], () => {
+    title.textContent = model.get("has_midime") && !model.get("midime_current")
+      ? "Your personalized space (learned from earlier music)" : "Your personalized space";
+  });
 
-  // gallery
   const galleryHead = h("div", { class: "mm-row" });
   const gallery = h("div", { class: "mm-gallery" });
   const cards = new Map();
-  space.append(galleryHead, gallery);
-  disposers.push(bind(model, ["novelty_summary", "gallery"], () => {
+  card.append(galleryHead, gallery);
+  ctx.bind(["novelty_summary", "gallery"], () => {
     const s = model.get("novelty_summary") || {};
-    galleryHead.replaceChildren(
-      h("b", {}, "Samples"),
-      s.samples ? h("span", { class: "mm-small mm-muted mm-novelty-summary" },
-        `${s.varied} new, ${s.copied} copied from your input · mean pitch-class distance ${s.mean_pitch_class_distance ?? "–"}`) : null,
+    const n = s.samples || 0;
+    const distance = s.mean_pitch_class_distance;
+    fill(galleryHead,
+      h("b", {}, n ? `Samples (${n})` : "Samples"),
+      n ? h("span", { class: "mm-small mm-muted mm-novelty-summary" },
+        `${s.varied} new, ${s.copied} copied from your music` +
+        (distance != null ? ` · notes differ ${Math.round(distance * 100)}% on average` : "")) : null,
       h("span", { class: "mm-spacer" }),
-      h("button", { class: "mm-btn mm-download-all", type: "button", disabled: !s.samples,
-        onclick: () => send("download", { what: "all" }) }, "⬇ All samples (.zip)"));
-  }));
-  const makeCard = (item) => {
-    const nov = item.novelty || {};
-    const badge = h("span", { class: `mm-badge ${nov.copied ? "mm-copied" : "mm-varied"}`,
-      title: nov.copied ? "identical to one of your input windows (memorized)" : "not an exact copy of any input window" },
-    nov.copied ? `copy of window ${(nov.copied_window ?? 0) + 1}` : nov.verdict ?? "new");
-    const rollBox = h("div");
-    const roll = new PianoRoll(rollBox, { height: 64, compact: true });
-    roll.setSequence(item.roll);
-    const bar = h("div", { class: "mm-row" });
-    const player = new Player(bar, { roll, compact: true, label: "" });
-    player.setSequence(item.roll);
-    bar.append(
-      h("button", { class: "mm-btn", type: "button", title: "Put on the sliders", onclick: () => send("select_sample", { id: item.id }) }, "Load"),
-      h("button", { class: "mm-btn mm-download-sample", type: "button", title: "Download MIDI",
-        onclick: () => send("download", { what: "sample", id: item.id, format: "mid" }) }, "MIDI"),
-      h("button", { class: "mm-btn", type: "button", title: "Download WAV",
-        onclick: () => send("download", { what: "sample", id: item.id, format: "wav" }) }, "WAV"));
-    const el = h("div", { class: "mm-sample", dataset: { id: String(item.id) } },
-      h("div", { class: "mm-row" }, h("b", { class: "mm-small" }, item.label), badge, h("span", { class: "mm-spacer" }),
-        h("span", { class: "mm-small mm-muted", title: "pitch-class distance to your input (0 = same notes used, 1 = none in common)" },
-          `pc-dist ${nov.pitch_class_distance ?? "–"}`)),
-      rollBox, bar);
-    return { el, destroy: () => { player.destroy(); roll.destroy(); } };
-  };
-  disposers.push(bind(model, ["gallery", "current_sample"], () => {
+      h("button", { class: "mm-btn mm-download-all", type: "button", disabled: !n,
+        onclick: () => ctx.send("download", { what: "all" }) }, "⬇ All samples (.zip)"));
+  });
+  ctx.bind(["gallery", "current_sample"], () => {
     const items = model.get("gallery") || [];
     const keep = new Set(items.map((it) => it.id));
-    for (const [id, card] of cards) {
-      if (!keep.has(id)) { card.destroy(); card.el.remove(); cards.delete(id); }
+    for (const [id, c] of cards) {
+      if (!keep.has(id)) { c.destroy(); c.el.remove(); cards.delete(id); }
     }
-    for (const item of items) {
-      if (!cards.has(item.id)) cards.set(item.id, makeCard(item));
-    }
+    for (const item of items) if (!cards.has(item.id)) cards.set(item.id, galleryCard(ctx, item));
     gallery.replaceChildren(...items.map((it) => cards.get(it.id).el));
     const current = model.get("current_sample");
-    for (const [id, card] of cards) card.el.classList.toggle("mm-current", id === current);
+    for (const [id, c] of cards) c.el.classList.toggle("mm-current", id === current);
     gallery.dataset.count = String(items.length);
-  }));
+  });
+  ctx.disposers.push(() => { for (const c of cards.values()) c.destroy(); });
+  return card;
+}
 
-  // ---- 5. export -----------------------------------------------------------------------------
-  const exp = section("mm-export-section", 5, "Keep it", "Save the trained MidiMe to the kernel's disk, or download it");
-  const pathInput = h("input", { type: "text", class: "mm-save-path", "aria-label": "save path", style: { width: "240px" } });
+function exportSection(ctx) {
+  const { model } = ctx;
+  const card = section("mm-export-section", 5, "Keep it",
+    "Save the trained MidiMe in a folder next to this notebook, or download it",
+    "Save writes the trained MidiMe into a folder inside the notebook's folder (type a name " +
+    "such as my_midime); Load reads one back, if it was trained on this same MusicVAE. The " +
+    "download buttons give the same files as a .zip.");
+  const pathInput = h("input", { type: "text", class: "mm-save-path", "aria-label": "folder name", style: { width: "200px" } });
   pathInput.addEventListener("change", () => { model.set("save_path", pathInput.value); model.save_changes(); });
-  disposers.push(bind(model, ["save_path"], () => { pathInput.value = model.get("save_path"); }));
-  exp.append(h("div", { class: "mm-row" },
+  ctx.bind(["save_path"], () => { pathInput.value = model.get("save_path"); });
+  card.append(h("div", { class: "mm-row" },
     h("label", { class: "mm-field" }, "Folder", pathInput),
-    h("button", { class: "mm-btn mm-save", type: "button", onclick: () => send("save_model", { path: pathInput.value }) }, "Save"),
-    h("button", { class: "mm-btn mm-load", type: "button", onclick: () => send("load_model", { path: pathInput.value }) }, "Load"),
-    h("button", { class: "mm-btn", type: "button", onclick: () => send("download", { what: "model" }) }, "⬇ Model (.zip)")));
+    h("button", { class: "mm-btn mm-save", type: "button", onclick: () => ctx.send("save_model", { path: pathInput.value }) }, "Save"),
+    h("button", { class: "mm-btn mm-load", type: "button", onclick: () => ctx.send("load_model", { path: pathInput.value }) }, "Load"),
+    h("button", { class: "mm-btn mm-download-model", type: "button", onclick: () => ctx.send("download", { what: "model" }) }, "⬇ MidiMe (.zip)")));
+  return card;
+}
 
-  // ---- locking and assembly ------------------------------------------------------------------
-  disposers.push(bind(model, ["n_windows", "has_midime", "training"], () => {
-    const hasInput = model.get("n_windows") > 0;
-    const hasMidime = model.get("has_midime");
-    train.classList.toggle("mm-locked", !hasInput);
+/** anywidget view for midime_widgets.MidiMePanel. */
+export function renderPanel({ model, el }) {
+  const disposers = [];
+  /** Shared by the sections: the model, the root element, and what to clean up. */
+  const ctx = {
+    model, el, disposers, views: [],
+    send: (type, payload = {}, buffers = undefined) => model.send({ type, ...payload }, undefined, buffers),
+    bind: (names, fn) => disposers.push(bind(model, names, fn)),
+    showError: () => {},
+    onLoss: () => {},
+  };
+  el.classList.add("mm-panel");
+  const header = headerSection(ctx);
+  const input = inputSection(ctx);
+  const vae = vaeSection(ctx);
+  const train = trainSection(ctx);
+  const space = spaceSection(ctx);
+  const keep = exportSection(ctx);
+  ctx.bind(["n_windows", "has_midime", "training"], () => {
+    const running = model.get("training")?.state === "running";
+    const hasMidime = model.get("has_midime") && !running;
+    train.classList.toggle("mm-locked", model.get("n_windows") === 0);
     space.classList.toggle("mm-locked", !hasMidime);
-    exp.classList.toggle("mm-locked", !hasMidime);
-    el.dataset.hasMidime = String(!!hasMidime);
-  }));
-
+    keep.classList.toggle("mm-locked", !hasMidime);
+    el.dataset.hasMidime = String(!!model.get("has_midime"));
+  });
   const onMsg = (msg, buffers) => {
-    if (msg?.type === "loss") trainingChart.onLossMessage(msg, buffers);
+    if (msg?.type === "loss") ctx.onLoss(msg, buffers);
     else if (msg?.type === "download") {
       downloadBytes(buffers?.[0], msg.filename, msg.mime);
       el.dataset.downloads = String(Number(el.dataset.downloads || 0) + 1);
     }
   };
   model.on("msg:custom", onMsg);
-
-  el.append(header, errorWrap, statusLine, input, vae, train, space, exp);
-  send("ready");
-
+  el.append(...header, input, vae, train, space, keep);
+  ctx.send("ready");
   return () => {
     model.off("msg:custom", onMsg);
     disposers.forEach((d) => d());
-    views.forEach((v) => v.destroy());
-    for (const card of cards.values()) card.destroy();
+    ctx.views.forEach((v) => v.destroy());
     el.replaceChildren();
   };
 }

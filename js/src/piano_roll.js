@@ -126,7 +126,8 @@ export class PianoRoll {
           if (!this.compact && L.rowH * 12 >= 14) {
             ctx.fillStyle = muted;
             ctx.textBaseline = "middle";
-            ctx.fillText(`${NOTE_NAMES[0]}${Math.floor(p / 12) - 1}`, 4, y + L.rowH / 2);
+            ctx.fillText(`${NOTE_NAMES[0]}${Math.floor(p / 12) - 1}`, 4,
+              Math.max(6, Math.min(L.pitchedH - 6, y + L.rowH / 2))); // whole, even at the edges
           }
         }
       }

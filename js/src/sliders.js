@@ -27,11 +27,6 @@ export class SliderBank {
     this.el.addEventListener("pointerup", () => { this.active = -1; this.send.flush(); });
   }
 
-  setRange(min, max, step) {
-    Object.assign(this, { min, max, step });
-    for (const input of this.inputs) Object.assign(input, { min, max, step });
-  }
-
   /** Show `values` (rebuilding the sliders when their number or labels change). */
   setValues(values, labels = null) {
     labels = labels ?? values.map((_, i) => `${i + 1}`);
@@ -71,10 +66,6 @@ export class SliderBank {
       this.el.append(h("div", { class: "mm-slider" },
         this.orientation === "vertical" ? [readout, input, labelEl] : [labelEl, input, readout]));
     });
-  }
-
-  setEnabled(enabled) {
-    for (const input of this.inputs) input.disabled = !enabled;
   }
 
   destroy() {

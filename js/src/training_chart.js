@@ -60,8 +60,13 @@ export class TrainingChart {
   setStatus(status) {
     if (!status) return;
     this.total = status.total || 0;
-    const frac = this.total ? Math.min(1, (status.epoch || 0) / this.total) : 0;
-    this.progress.firstChild.style.width = `${(frac * 100).toFixed(1)}%`;
+    this.running = status.state === "running";
+    // Without a fixed number of epochs (train until converged) the bar moves until the end.
+    const open = !this.total && status.state === "running";
+    const ended = ["done", "stopped"].includes(status.state) && !this.total;
+    const frac = this.total ? Math.min(1, (status.epoch || 0) / this.total) : ended ? 1 : 0;
+    this.progress.firstChild.style.width = open ? "" : `${(frac * 100).toFixed(1)}%`;
+    this.progress.classList.toggle("mm-indeterminate", open);
     this.progress.classList.toggle("mm-stopped", status.state === "stopped");
     this.progress.classList.toggle("mm-failed", status.state === "error");
     this.el.dataset.state = status.state;
@@ -72,12 +77,15 @@ export class TrainingChart {
     else if (status.state === "stopped") parts.push("Stopped.");
     else if (status.state === "error") parts.push("Failed.");
     if (status.total) parts.push(`epoch ${status.epoch} / ${status.total}`);
+    else if (status.epoch) parts.push(`epoch ${status.epoch}`);
     if (status.state !== "idle") parts.push(formatSeconds(status.elapsed));
     if (status.losses?.total != null) parts.push(`loss ${status.losses.total.toPrecision(4)}`);
     if (status.device) parts.push(status.device);
     let text = parts.join(" · ");
     if (status.message) text += ` — ${status.message}`;
     this.statusEl.textContent = status.state === "idle" ? `Not trained yet · ${status.device || ""}` : text;
+    this.draw();
+    this.el.dataset.converged = String(status.state === "done" && /converged/i.test(status.message || ""));
   }
 
   draw() {
@@ -88,9 +96,10 @@ export class TrainingChart {
     const grid = cssVar(this.el, "--mm-grid", "rgba(128,128,128,.3)");
     ctx.font = "10px var(--jp-ui-font-family, system-ui, sans-serif)";
     const left = 40;
+    const top = 8; // room for the top tick's label
     const bottom = 16;
     const plotW = width - left - 6;
-    const plotH = this.height - bottom - 6;
+    const plotH = this.height - bottom - top;
     if (this.n === 0) {
       ctx.fillStyle = muted;
       ctx.textAlign = "center";
@@ -113,9 +122,10 @@ export class TrainingChart {
     const l1 = Math.ceil(Math.log10(hi));
     // At most 4 decades: a vanishing KL term must not squash the curves that matter.
     const l0 = Math.min(l1 - 1, Math.max(Math.floor(Math.log10(lo)), l1 - 4));
-    const xMax = Math.max(maxEpoch, this.total || 0);
+    // While running the axis spans the planned epochs; afterwards, the epochs that ran.
+    const xMax = Math.max(maxEpoch, this.running ? this.total || 0 : 0);
     const x = (e) => left + (e / xMax) * plotW;
-    const y = (v) => 3 + plotH - ((Math.log10(Math.max(v, 10 ** l0)) - l0) / (l1 - l0)) * plotH;
+    const y = (v) => top + plotH - ((Math.log10(Math.max(v, 10 ** l0)) - l0) / (l1 - l0)) * plotH;
     ctx.textBaseline = "middle";
     for (let p = l0; p <= l1; p++) {
       ctx.fillStyle = grid;

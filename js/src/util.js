@@ -65,20 +65,6 @@ export function toBytes(data) {
   return new Uint8Array(0);
 }
 
-const TYPED = {
-  float32: Float32Array, float64: Float64Array, int8: Int8Array, int16: Int16Array,
-  int32: Int32Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array,
-};
-
-/** Decode {view, dtype, shape} (serialization.array_to_wire) into {data: TypedArray, shape}. */
-export function decodeArray(value) {
-  if (!value) return null;
-  const Ctor = TYPED[value.dtype];
-  if (!Ctor) throw new Error(`unsupported dtype ${value.dtype}`);
-  const bytes = toBytes(value.view);
-  return { data: new Ctor(bytes.buffer, 0, bytes.byteLength / Ctor.BYTES_PER_ELEMENT), shape: value.shape };
-}
-
 /** Save bytes as a file through the browser (a temporary object URL and an <a download>). */
 export function downloadBytes(bytes, filename, mime = "application/octet-stream") {
   const blob = new Blob([toBytes(bytes)], { type: mime });

@@ -19,7 +19,8 @@ import copy
 import dataclasses
 import itertools
 import math
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
 
 import note_seq
 import numpy as np

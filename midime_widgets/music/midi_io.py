@@ -26,7 +26,6 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
 
 import note_seq
 from note_seq.protobuf import music_pb2
@@ -52,7 +51,7 @@ MAX_MIDI_TICKS = 20_000_000
 #: Environment variable that overrides `MAX_MIDI_BYTES` (a number of bytes).
 MAX_BYTES_ENV = "MIDIME_MAX_MIDI_BYTES"
 
-MidiSource = Union[str, os.PathLike, bytes, bytearray, memoryview]
+MidiSource = str | os.PathLike | bytes | bytearray | memoryview
 
 #: SMPTE frame rates a file may declare, and the real rate each stands for (29 is 29.97 drop-frame).
 _SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 30000 / 1001, 30: 30.0}
@@ -480,7 +479,7 @@ def _parse(data: bytes, scan: MidiScan, label: str) -> NoteSequence:
         raise
     except MemoryError:
         raise MidiError(f"{_cap(label)} is too large or damaged to read.") from None
-    except Exception as exc:  # noqa: BLE001 - the parsers raise many unrelated types
+    except Exception as exc:
         raise MidiError(
             f"{_cap(label)} could not be read: it seems damaged or cut off "
             f"({_describe(exc)})."
@@ -568,6 +567,6 @@ def to_midi_bytes(seq: NoteSequence) -> bytes:
             pm = note_seq.note_sequence_to_pretty_midi(seq)
             buf = io.BytesIO()
             pm.write(buf)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise MidiError(f"Could not write this music as MIDI ({_describe(exc)}).") from exc
     return buf.getvalue()

@@ -9,7 +9,8 @@ of one bar. The helpers here reproduce those steps on top of note_seq.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence, TypeVar
+from typing import TypeVar
+from collections.abc import Sequence
 
 import note_seq
 from note_seq import sequences_lib

@@ -132,7 +132,7 @@ def inspect_midi(source) -> MidiSummary:
     else:
         seq = load_midi(source)
         label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "(bytes)"
-    tempos = sorted(((t.time, t.qpm) for t in seq.tempos)) or [(0.0, 120.0)]
+    tempos = sorted((t.time, t.qpm) for t in seq.tempos) or [(0.0, 120.0)]
     sigs = sorted((t.time, f"{t.numerator}/{t.denominator}") for t in seq.time_signatures)
     converters = window_converters()
     windows = {label_: conv.count_windows(seq) for label_, conv in converters.items()}

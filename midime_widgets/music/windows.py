@@ -32,7 +32,7 @@ import collections
 import copy
 import dataclasses
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from note_seq.protobuf import music_pb2

@@ -10,9 +10,6 @@ from .panel import MidiMePanel
 from .piano_roll import PianoRoll
 from .player import Player
 from .serialization import (
-    array_from_wire,
-    array_serialization,
-    array_to_wire,
     sequence_to_wire,
     wire_to_sequence,
 )
@@ -25,9 +22,6 @@ __all__ = [
     "PianoRoll",
     "Player",
     "TrainingMonitor",
-    "array_from_wire",
-    "array_serialization",
-    "array_to_wire",
     "novelty_readout",
     "sequence_to_wire",
     "wire_to_sequence",

@@ -26,3 +26,10 @@ class MidimeWidget(anywidget.AnyWidget):
     _esm = BUNDLE if BUNDLE.is_file() else _MISSING_BUNDLE
     _css = STYLES if STYLES.is_file() else ""
     _view = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs: object) -> None:
+        unknown = sorted(set(kwargs) - set(self.class_trait_names()))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument"
+                            f"{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+        super().__init__(**kwargs)

@@ -7,7 +7,7 @@ from typing import Any
 
 def example_menu() -> list[dict[str, str]]:
     """``[{"name", "description"}]`` of every bundled example, the default one first."""
-    from .. import examples  # noqa: PLC0415
+    from .. import examples
 
     names = examples.names()
     first = [n for n in getattr(examples, "DEFAULT_EXAMPLES", ()) if n in names]
@@ -17,7 +17,7 @@ def example_menu() -> list[dict[str, str]]:
 
 def example_bytes(name: str) -> bytes:
     """The example's MIDI file bytes (so it goes through the same loader as an upload)."""
-    from .. import examples  # noqa: PLC0415
+    from .. import examples
 
     return examples.read(name)
 

@@ -34,7 +34,7 @@ class Projection2D:
     labels: tuple[str, str]
 
     @classmethod
-    def fit(cls, points: np.ndarray) -> "Projection2D":
+    def fit(cls, points: np.ndarray) -> Projection2D:
         pts = np.asarray(points, dtype=np.float64)
         d = pts.shape[1]
         if d <= 2 or len(pts) < 3:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import traitlets

@@ -1,72 +1,91 @@
-"""``MidiMePanel``: the whole MidiMe workflow in one widget.
+"""``MidiMePanel``: the whole MidiMe workflow in one widget, as a view over one ``Personalizer``.
 
-Sections, in the order a user meets them (see ``js/src/panel.js`` for the view):
+Sections, in the order a user meets them (``js/src/panel.js`` draws them):
 
-1. **Model** — name, kind (melody / trio / drums), device.
-2. **Input** — upload MIDI (file picker or drag & drop) or pick an example; which track was taken
-   as the melody and why (changeable); piano roll + play; clear errors for bad files.
-3. **MusicVAE latent** — the input's windows encoded; the most informative dims (ranked by the
-   encoder's sigma) as a chart and sliders that re-decode live; prior samples with a temperature.
-4. **Train MidiMe** — epochs / latent size / beta; trains in a background thread (the kernel's main
-   thread stays free), streams loss + progress (throttled), Stop works mid-training.
-5. **Personalized space** — one slider per MidiMe dim (decodes live), new samples into a gallery
-   (piano roll, play, novelty readout), a 2-D map of input windows / samples / current point where
-   a click loads the point.
-6. **Export** — any sample or all of them as MIDI / WAV, the trained MidiMe saved or loaded.
+1. **Your music** — add MIDI files (picker, drag & drop, examples) and remove them one by one;
+   which track was taken as the melody and why (changeable); piano roll and play.
+2. **What the MusicVAE hears** — the input's windows as codes; the most informative features as a
+   chart and sliders that re-decode live; random music from the MusicVAE at a temperature.
+3. **Train MidiMe** — trains in a background thread until ``Personalizer.fit`` stops (or Stop);
+   streams the loss, throttled; says when the MidiMe no longer matches the music and offers to
+   retrain.
+4. **Your personalized space** — one slider per MidiMe feature, new samples in a gallery with the
+   novelty readout, a 2-D map where a click loads a point.
+5. **Keep it** — downloads, and the trained MidiMe saved or loaded under the kernel's folder.
 
-Everything is also reachable from Python: ``panel.vae``, ``panel.midime``, ``panel.samples``,
-``panel.load(...)``, ``panel.train(...)``, ``panel.new_sample()``, ``panel.save_midime(path)`` …
+Every pipeline step (inputs, codes, training, stop, samples, novelty, save/load) is a call on
+``panel.pipeline``, the same ``Personalizer`` the CLI and the notebooks use; the panel holds only
+what it shows (the gallery, the current points). A failed action changes nothing.
 
-Threading: only :meth:`_train_worker` runs off the main thread. It builds and fits the MidiMe, and
-from there only sets traits / sends messages, always under ``self._sync_lock`` (ipywidgets'
-``hold_sync`` bookkeeping is not thread-safe). Front-end events are handled on the main thread.
+Threading: uploads and training run in background threads; from there the panel only sets traits
+or sends messages, under ``self._sync_lock`` (ipywidgets' ``hold_sync`` is not thread-safe). One
+lock, ``self._pipeline_lock``, serialises changes to the pipeline.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
+import json
 import logging
+import os
 import tempfile
 import threading
 import traceback
+import warnings
+import weakref
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import traitlets
 
 from ..errors import CheckpointError, MidiError, TrainingError
-from ..personalize import NoveltyIndex, summarize  # the one novelty readout
+from ..music.midi_io import MidiWarning
+from ..personalize import SAMPLE_TEMPERATURE, Personalizer, summarize
 from ._base import MidimeWidget
-from .device import describe_device, model_info, musicvae_record
+from .device import model_info
 from .examples import example_bytes, example_label, example_menu
-from .inputs import InputFile, load_input, prepare_input, read_source
+from .inputs import check_size, describe_song, read_source
 from .latent import Projection2D, rank_dims
+from .model import MusicModel, require_model
 from .monitor import DONE, ERROR, STOPPED, LossStream, idle_status
 from .serialization import empty_wire, sequence_to_wire
 
 log = logging.getLogger(__name__)
 
-USER_ERRORS = (MidiError, CheckpointError, TrainingError, ValueError, FileNotFoundError, KeyError)
+USER_ERRORS = (MidiError, CheckpointError, TrainingError)
 MAX_GALLERY = 24
-DEFAULT_UPLOAD_LIMIT = 20 * 1024 * 1024
+#: The decoding temperature of every sample the panel makes: the pipeline's own default.
+DEFAULT_TEMPERATURE = SAMPLE_TEMPERATURE
+
+#: Live panels of this kernel: a new panel stops the training of the older ones.
+_LIVE: weakref.WeakSet[MidiMePanel] = weakref.WeakSet()
 
 
-@dataclass
-class Sample:
-    """One generated sample: its MidiMe code, MusicVAE code, notes and novelty readout."""
+@dataclasses.dataclass
+class GalleryItem:
+    """One sample in the gallery: the pipeline's Sample, its decoding seed and novelty readout."""
 
     id: int
-    z_small: np.ndarray
-    z: np.ndarray
-    sequence: Any
+    sample: Any  # personalize.Sample
+    seed: int
     novelty: dict[str, Any]
 
     @property
     def label(self) -> str:
         return f"Sample {self.id}"
+
+    @property
+    def sequence(self) -> Any:
+        return self.sample.sequence
+
+    @property
+    def z_small(self) -> np.ndarray:
+        return self.sample.z_small
 
 
 def _floats(values: Iterable[float], digits: int = 4) -> list[float]:
@@ -76,45 +95,45 @@ def _floats(values: Iterable[float], digits: int = 4) -> list[float]:
 class MidiMePanel(MidimeWidget):
     """Personalize a MusicVAE with your own MIDI (MidiMe), end to end, in one widget.
 
-    ``vae``: any ``MusicVAE`` (default: ``MusicVAE.default()``, the embedded model).
-    ``n_vae_sliders``: how many MusicVAE dims get a slider (the most informative ones).
+    ``vae``: a ``MusicVAE`` (default: ``MusicVAE.default()``, the embedded model), or a
+    ``Personalizer`` to show (its songs and MidiMe included).
+    ``n_vae_sliders``: how many MusicVAE features get a slider (the most informative ones).
     ``initial_samples``: samples put in the gallery when training ends.
     ``midime_options``: extra ``MidiMeConfig`` fields (e.g. smaller layers for quick tests).
-    ``seed``: makes prior samples and MidiMe samples repeatable.
+    ``seed``: makes the panel's samples repeatable.
     ``warm_up``: compile the decoder in a background thread right away.
     ``train_in_thread``: train in a background thread (default everywhere but Colab, whose front
-    end does not show updates sent from other threads; there training runs in the kernel's main
-    thread, so its progress streams but Stop waits for the end).
+    end does not show updates sent from other threads).
     """
 
     _view = traitlets.Unicode("panel").tag(sync=True)
 
-    # 1. model
     model_info = traitlets.Dict().tag(sync=True)
-    # 2. input
+    # 1. your music
     examples = traitlets.List(traitlets.Dict()).tag(sync=True)
     files = traitlets.List(traitlets.Dict()).tag(sync=True)
     selected_file = traitlets.Int(0).tag(sync=True)
     input_roll = traitlets.Dict(default_value=empty_wire()).tag(sync=True)
     n_windows = traitlets.Int(0).tag(sync=True)
-    max_upload_bytes = traitlets.Int(DEFAULT_UPLOAD_LIMIT).tag(sync=True)
+    max_upload_bytes = traitlets.Int(0).tag(sync=True)
+    loading = traitlets.Unicode("").tag(sync=True)  # "" or what is being loaded
     error = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
-    # 3. MusicVAE latent
+    # 2. what the MusicVAE hears
     vae_dims = traitlets.List(traitlets.Int()).tag(sync=True)
     vae_values = traitlets.List(traitlets.Float()).tag(sync=True)
     vae_stats = traitlets.Dict().tag(sync=True)
     vae_roll = traitlets.Dict(default_value=empty_wire()).tag(sync=True)
     vae_label = traitlets.Unicode("").tag(sync=True)
     vae_window = traitlets.Int(-1).tag(sync=True)
-    temperature = traitlets.Float(0.5).tag(sync=True)
-    # 4. training
-    epochs = traitlets.Int(100).tag(sync=True)
+    temperature = traitlets.Float(DEFAULT_TEMPERATURE).tag(sync=True)
+    # 3. training
     latent_size = traitlets.Int(4).tag(sync=True)
     beta = traitlets.Float(1.0).tag(sync=True)
     training = traitlets.Dict(default_value=idle_status()).tag(sync=True)
-    # 5. personalized space
+    # 4. personalized space
     has_midime = traitlets.Bool(False).tag(sync=True)
+    midime_current = traitlets.Bool(False).tag(sync=True)  # trained on the music listed now
     midime_values = traitlets.List(traitlets.Float()).tag(sync=True)
     midime_roll = traitlets.Dict(default_value=empty_wire()).tag(sync=True)
     midime_label = traitlets.Unicode("").tag(sync=True)
@@ -122,7 +141,7 @@ class MidiMePanel(MidimeWidget):
     current_sample = traitlets.Int(-1).tag(sync=True)
     latent_map = traitlets.Dict().tag(sync=True)
     novelty_summary = traitlets.Dict().tag(sync=True)
-    # 6. export
+    # 5. keep it
     save_path = traitlets.Unicode("my_midime").tag(sync=True)
 
     def __init__(self, vae: Any = None, *, n_vae_sliders: int = 16, initial_samples: int = 4,
@@ -130,49 +149,45 @@ class MidiMePanel(MidimeWidget):
                  min_interval: float = 0.2, warm_up: bool = True,
                  train_in_thread: bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if vae is None:
-            from ..models.musicvae import MusicVAE  # noqa: PLC0415 - TensorFlow loads here
-
-            vae = MusicVAE.default()
-        self._vae = vae
-        self._z_size = int(vae.config.z_size)
+        self.pipeline = _pipeline(vae, midime_options, seed)
+        self._vae: MusicModel = self.pipeline.vae
+        self._z_size = int(self._vae.config.z_size)
         self.n_vae_sliders = min(int(n_vae_sliders), self._z_size)
         self.initial_samples = int(initial_samples)
         self.train_in_thread = (not _in_colab()) if train_in_thread is None else bool(train_in_thread)
-        self.midime_options = dict(midime_options or {})
         self._rng = np.random.default_rng(seed)
         self._sync_lock = threading.RLock()
+        self._pipeline_lock = threading.RLock()
         self._decode_lock = threading.RLock()
         self._quiet = 0  # >0 while we set slider traits ourselves (no re-decode)
-        self._rev = 0  # bumped into every decoded roll so each decode redraws (latency probes)
-        self._inputs: list[InputFile] = []
-        self._windows: list[Any] = []
+        self._rev = 0  # bumped into every decoded roll so each decode redraws
         self._input_mu = np.zeros((0, self._z_size), np.float32)
-        self._input_sigma: np.ndarray | None = None
+        self._input_small = np.zeros((0, 0), np.float32)
         self._vae_z = np.zeros(self._z_size, np.float32)
-        self._vae_decoding: tuple[float, int] = (0.0, 0)  # (temperature, seed) of the VAE view
-        self._midime: Any = None
-        self._midime_input_small: np.ndarray | None = None
+        self._vae_seed = 0
         self._projection: Projection2D | None = None
-        self._novelty: NoveltyIndex | None = None
-        self._samples: list[Sample] = []
+        self._gallery: list[GalleryItem] = []
         self._next_sample_id = 1
+        self._current_vae_seq: Any = None
+        self._current_midime_seq: Any = None
+        self._current_small: np.ndarray | None = None
+        self._point_seed = 0
         self._train_thread: threading.Thread | None = None
-        self._training_model: Any = None
+        self._load_thread: threading.Thread | None = None
         self._stop_requested = threading.Event()
-        self.fit_history: Any = None  # MidiMe.fit's FitHistory of the last run
         self.stream = LossStream(self, min_interval=min_interval, lock=self._sync_lock)
         with self.hold_sync():
-            self.model_info = model_info(vae)
+            self.model_info = model_info(self._vae)
             self.examples = example_menu()
             self.training = idle_status(self.model_info["device"])
-        self.on_msg(self._on_frontend_msg)
-        if warm_up:
-            self._warm_up()
+            self.latent_size = self.pipeline.midime_config.latent_size
+            self.beta = self.pipeline.midime_config.beta
+            self.max_upload_bytes = _upload_limit()
         self._handlers: dict[str, Callable[[dict, list], Any]] = {
             "ready": lambda c, b: self.stream.replay(),
             "upload": self._msg_upload,
-            "example": lambda c, b: self.load_example(str(c["name"])),
+            "example": lambda c, b: self._load_in_background([_example(str(c["name"]))]),
+            "remove_file": lambda c, b: self.remove(int(c["file"])),
             "choose_melody": lambda c, b: self.choose_melody(int(c["file"]), int(c["instrument"])),
             "select_file": lambda c, b: self._select_file(int(c["file"])),
             "vae_sample": lambda c, b: self.sample_prior(),
@@ -187,34 +202,45 @@ class MidiMePanel(MidimeWidget):
             "load_model": lambda c, b: self.load_midime(str(c.get("path") or self.save_path)),
             "clear_error": lambda c, b: self._set(error=""),
         }
+        self.on_msg(self._on_frontend_msg)
+        for other in list(_LIVE):
+            other.stop_training("Stopped: a newer panel was created in this notebook.")
+        _LIVE.add(self)
+        if self.pipeline.songs:
+            self._after_input_change(selected=0)
+        if self.pipeline.midime is not None and self.pipeline.midime.trained:
+            self._install_midime()
+        if warm_up:
+            self._warm_up()
 
     # ------------------------------------------------------------------------------------------
     # Public Python API
     # ------------------------------------------------------------------------------------------
     @property
-    def vae(self) -> Any:
+    def vae(self) -> MusicModel:
         """The MusicVAE this panel works with."""
         return self._vae
 
     @property
     def midime(self) -> Any:
         """The trained (or loaded) MidiMe, or None."""
-        return self._midime
+        midime = self.pipeline.midime
+        return midime if midime is not None and midime.trained else None
 
     @property
     def samples(self) -> list[Any]:
         """The gallery's samples as NoteSequences, oldest first."""
-        return [s.sequence for s in self._samples]
+        return [item.sequence for item in self._gallery]
 
     @property
-    def sample_records(self) -> list[Sample]:
-        """The gallery with codes and novelty readouts."""
-        return list(self._samples)
+    def sample_records(self) -> list[GalleryItem]:
+        """The gallery with codes, seeds and novelty readouts."""
+        return list(self._gallery)
 
     @property
     def input_windows(self) -> list[Any]:
-        """Every input window (NoteSequence) the MusicVAE encoded."""
-        return list(self._windows)
+        """Every input window (``music.Window``) the MusicVAE encoded."""
+        return self.pipeline.windows
 
     @property
     def input_codes(self) -> np.ndarray:
@@ -227,112 +253,118 @@ class MidiMePanel(MidimeWidget):
         return self.stream.history
 
     @property
+    def fit_history(self) -> Any:
+        """``Personalizer.fit``'s history of the last run (None before any)."""
+        return self.pipeline.history
+
+    @property
     def is_training(self) -> bool:
         return self._train_thread is not None and self._train_thread.is_alive()
 
     def load(self, *sources: Any) -> None:
-        """Use MIDI files (paths or bytes) as the input, replacing the current input."""
-        files = [read_source(s) for s in sources]
-        self.load_bytes(files)
+        """Add MIDI files (paths or bytes) to the music. Each bad file is named in ``error`` and
+        changes nothing; raises MidiError when none could be added."""
+        self._load_files([read_source(s) for s in sources], raise_all_bad=True)
 
     def load_bytes(self, files: Sequence[tuple[str, bytes]]) -> None:
-        """Use ``[(name, bytes), …]`` as the input. Bad files are reported in ``error``; the good
-        ones are still used. Raises MidiError only when no file could be used."""
-        loaded, problems = [], []
-        for name, data in files:
-            if len(data) > self.max_upload_bytes:
-                problems.append(f"{name}: the file is {len(data) / 1e6:.1f} MB; the limit is "
-                                f"{self.max_upload_bytes / 1e6:.0f} MB.")
-                continue
-            try:
-                loaded.append(load_input(self._vae, name, data))
-            except MidiError as exc:
-                problems.append(str(exc))
-        message = "\n".join(problems)
-        if not loaded:
-            self._set(error=message or "No MIDI file was given.")
-            raise MidiError(message or "No MIDI file was given.")
-        self._inputs = loaded
-        self._after_input_change(selected=0, error=message)
+        """Add ``[(name, bytes), …]`` to the music (see :meth:`load`)."""
+        self._load_files(list(files), raise_all_bad=True)
 
     def load_example(self, name: str) -> None:
-        """Use a bundled example (a name from :attr:`examples`, e.g. ``"folk_band"``) as the input."""
-        self.load_bytes([(example_label(name), example_bytes(name))])
+        """Add a bundled example (a name from :attr:`examples`, e.g. ``"folk_band"``)."""
+        self._load_files([_example(name)], raise_all_bad=True)
+
+    def remove(self, index: int) -> None:
+        """Take song ``index`` (0-based, as listed) out of the music."""
+        with self._changing_inputs():
+            self.pipeline.remove(index)
+            self._after_input_change(selected=min(self.selected_file, max(0, len(self.pipeline.songs) - 1)))
+
+    def clear(self) -> None:
+        """Remove every song."""
+        with self._changing_inputs():
+            while self.pipeline.songs:
+                self.pipeline.remove(len(self.pipeline.songs) - 1)
+            self._after_input_change(selected=0)
 
     def choose_melody(self, file_index: int, instrument: int) -> None:
-        """Take ``instrument`` as the melody of input file ``file_index`` (melody models)."""
-        old = self._inputs[file_index]
-        self._inputs[file_index] = prepare_input(self._vae, old.name, old.sequence, instrument)
-        self._after_input_change(selected=file_index)
+        """Take ``instrument`` as the melody of song ``file_index`` (melody models)."""
+        with self._changing_inputs(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", MidiWarning)
+            self.pipeline.choose_instrument(file_index, instrument)
+            self._after_input_change(selected=file_index)
 
     def sample_prior(self, temperature: float | None = None, seed: int | None = None) -> Any:
-        """Decode a random MusicVAE code (standard normal prior) at ``temperature``.
+        """Decode a random MusicVAE code (the model's own music, no MidiMe) at ``temperature``.
 
-        The decoding seed is kept, so moving the sliders afterwards re-decodes the edited code
-        with the same temperature and seed (only the code changes, not the dice).
+        The decoding seed is kept, so moving the sliders afterwards changes only the code.
         """
-        temperature = self.temperature if temperature is None else float(temperature)
+        if temperature is not None:
+            self.temperature = float(temperature)
         rng = self._rng if seed is None else np.random.default_rng(seed)
         z = rng.standard_normal(self._z_size).astype(np.float32)
-        self._vae_decoding = (temperature, int(rng.integers(0, 2**31 - 1)))
-        seq = self._decode(z, *self._vae_decoding)
-        self._show_vae_point(z, seq, f"prior sample (temperature {temperature:g})", window=-1)
+        self._vae_seed = int(rng.integers(0, 2**31 - 1))
+        seq = self._decode(z, self._vae_seed)
+        self._show_vae_point(z, seq, f"random music from the MusicVAE (temperature {self.temperature:g})", -1)
         return seq
 
     def show_input_window(self, index: int) -> Any:
-        """Show input window ``index`` as the MusicVAE reconstructs it (its ``mu``)."""
+        """Show input window ``index`` as the MusicVAE plays it back (decoded from its ``mu``)."""
         if not len(self._input_mu):
             raise MidiError("Load a MIDI file first.")
         index = int(np.clip(index, 0, len(self._input_mu) - 1))
         z = self._input_mu[index]
-        self._vae_decoding = (0.0, 0)
-        seq = self._decode(z, 0.0)
-        self._show_vae_point(z, seq, f"input window {index + 1} of {len(self._input_mu)}, "
-                                    "as the MusicVAE reconstructs it", window=index)
+        self._vae_seed = 0
+        seq = self._decode(z, self._vae_seed)
+        self._show_vae_point(z, seq, f"window {index + 1} of {len(self._input_mu)} of your music, "
+                                    "as the MusicVAE plays it back", index)
         return seq
 
     def train(self, epochs: int | None = None, latent_size: int | None = None,
               beta: float | None = None, *, wait: bool = False) -> None:
-        """Train a new MidiMe on the input codes in a background thread.
+        """Train a new MidiMe on the music's codes (``Personalizer.fit``) in a background thread.
 
-        Progress streams to the panel; :meth:`stop_training` ends it early (weights kept).
-        ``wait=True`` blocks until it ends (in Colab, where updates from threads do not show,
-        progress still arrives because the panel is updated on every flush).
+        ``epochs=None`` uses ``fit``'s own default. Progress streams to the panel;
+        :meth:`stop_training` ends it early (the weights so far are kept); ``wait=True`` blocks
+        until it ends.
         """
         if self.is_training:
-            raise TrainingError("MidiMe is already training; press Stop or wait for it to finish.")
-        if len(self._input_mu) == 0:
-            raise TrainingError("Load some MIDI first: MidiMe learns from the input's windows.")
-        with self._sync_lock, self.hold_sync():
-            if epochs is not None:
-                self.epochs = int(epochs)
-            if latent_size is not None:
-                self.latent_size = int(latent_size)
-            if beta is not None:
-                self.beta = float(beta)
-        if self.epochs < 1 or self.latent_size < 1 or self.beta < 0:
-            raise TrainingError("Epochs and latent size must be at least 1 and beta at least 0.")
-        codes = self._input_mu.copy()
-        self._stop_requested.clear()
-        self._set(error="")
-        self.stream.start(self.epochs, device=self.model_info.get("device", describe_device()),
-                          message="Building the model…")
-        args = (codes, self.epochs, self.latent_size, self.beta)
-        if not self.train_in_thread:
-            self._train_worker(*args)
-            return
-        thread = threading.Thread(target=self._train_worker, args=args, name="midime-train", daemon=True)
-        self._train_thread = thread
-        thread.start()
+            raise TrainingError("MidiMe is already training: press Stop or wait for it to finish.")
+        with self._changing_inputs():
+            if not self.pipeline.songs:
+                raise TrainingError("Add some music first: MidiMe learns from its windows.")
+            size = self.latent_size if latent_size is None else latent_size
+            strength = self.beta if beta is None else beta
+            if isinstance(size, bool) or int(size) != size or not 1 <= int(size) <= 64:
+                raise TrainingError("The number of style features (latent size) must be a whole number from 1 to 64.")
+            if not float(strength) >= 0:
+                raise TrainingError("The variety setting (beta) must be 0 or more.")
+            if epochs is not None and (int(epochs) != epochs or epochs < 1):
+                raise TrainingError("The number of epochs must be a whole number of at least 1.")
+            self.pipeline.midime_config = dataclasses.replace(
+                self.pipeline.midime_config, latent_size=int(size), beta=float(strength))
+            self.pipeline.codes()
+            self._set(latent_size=int(size), beta=float(strength), error="", status="")
+            self._stop_requested.clear()
+            self.stream.start(0 if epochs is None else int(epochs),
+                              device=self.model_info.get("device", ""), message="Building the model…")
+            fit_args = {} if epochs is None else {"epochs": int(epochs)}
+            if not self.train_in_thread:
+                self._train_worker(fit_args)
+                return
+            thread = threading.Thread(target=self._train_worker, args=(fit_args,), name="midime-train",
+                                      daemon=True)
+            self._train_thread = thread
+            thread.start()
         if wait:
             self.wait_training()
 
-    def stop_training(self) -> None:
-        """Ask the running training to stop after its current step (weights are kept)."""
+    def stop_training(self, message: str | None = None) -> None:
+        """Ask the running training to stop after its current step (the weights are kept)."""
+        if message is not None:
+            self._stop_message = message
         self._stop_requested.set()
-        model = self._training_model
-        if model is not None:
-            model.stop()
+        self.pipeline.stop()
 
     def wait_training(self, timeout: float | None = None) -> bool:
         """Block until training ends; True if it ended within ``timeout``."""
@@ -342,53 +374,95 @@ class MidiMePanel(MidimeWidget):
         thread.join(timeout)
         return not thread.is_alive()
 
+    def wait_loading(self, timeout: float | None = None) -> bool:
+        """Block until a background upload ends; True if it ended within ``timeout``."""
+        thread = self._load_thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
     def new_sample(self, seed: int | None = None) -> Any:
-        """Sample the personalized space: a random MidiMe code → MusicVAE code → notes."""
+        """Sample the personalized space (``Personalizer.sample``) and put it in the gallery."""
         self._require_midime()
-        rng = self._rng if seed is None else np.random.default_rng(seed)
-        z_small = rng.standard_normal(self._midime.config.latent_size).astype(np.float32)
-        sample = self._make_sample(z_small)
+        seed = int(self._rng.integers(0, 2**31 - 1)) if seed is None else int(seed)
+        item = self._make_sample(seed)
         with self._sync_lock, self.hold_sync():
-            self._samples.append(sample)
-            del self._samples[:-MAX_GALLERY]
+            self._gallery.append(item)
+            del self._gallery[:-MAX_GALLERY]
             self._push_gallery()
-            self._show_midime_point(z_small, sample.sequence, sample.label, sample.id)
-        return sample.sequence
+            self._show_midime_point(item.z_small, item.seed, item.sequence, item.label, item.id)
+        return item.sequence
 
     def load_sample(self, sample_id: int) -> Any:
         """Put gallery sample ``sample_id`` on the MidiMe sliders."""
-        sample = self._find_sample(sample_id)
+        item = self._find_sample(sample_id)
         with self._sync_lock, self.hold_sync():
-            self._show_midime_point(sample.z_small, sample.sequence, sample.label, sample.id)
-        return sample.sequence
+            self._show_midime_point(item.z_small, item.seed, item.sequence, item.label, item.id)
+        return item.sequence
 
     def set_midime_point(self, z_small: Sequence[float], label: str = "") -> Any:
         """Decode the personalized-space point ``z_small`` and show it."""
         self._require_midime()
         z_small = np.asarray(z_small, np.float32).reshape(-1)
-        seq = self._decode_small(z_small)
+        seq = self._decode_small(z_small, self._point_seed)
         with self._sync_lock, self.hold_sync():
-            self._show_midime_point(z_small, seq, label or "your point", -1)
+            self._show_midime_point(z_small, self._point_seed, seq, label or "your point", -1)
         return seq
 
     def save_midime(self, path: str | Path | None = None) -> Path:
-        """Save the trained MidiMe (a directory; see ``MidiMe.save``)."""
+        """Save the trained MidiMe in a folder under the kernel's working folder."""
         self._require_midime()
-        target = Path(path or self.save_path).expanduser()
-        saved = Path(self._midime.save(target, musicvae=musicvae_record(self._vae))).resolve()
-        self._set(status=f"Saved the trained MidiMe to {saved}", error="")
-        return saved
+        target = _safe_path(path or self.save_path)
+        self.pipeline.save_midime(target)
+        self._set(status=f"Saved the trained MidiMe in the folder {_shown(target)}.", error="")
+        return target
 
     def load_midime(self, path: str | Path) -> Any:
-        """Load a saved MidiMe (it must have been trained on this MusicVAE) and use it."""
-        from ..models.midime import MidiMe  # noqa: PLC0415
-
-        record = musicvae_record(self._vae)
-        model = MidiMe.load(Path(path).expanduser(), z_size=self._z_size,
-                            musicvae_fingerprint=record["fingerprint"] if record else None)
-        self._install_midime(model)
-        self._set(status=f"Loaded the MidiMe saved at {Path(path).expanduser().resolve()}", error="")
+        """Load a saved MidiMe (trained on this MusicVAE) from under the kernel's working folder."""
+        if self.is_training:
+            raise TrainingError("MidiMe is training: press Stop before loading a saved one.")
+        target = _safe_path(path)
+        if not target.exists():
+            raise CheckpointError(f"There is no saved MidiMe at {_shown(target)}.")
+        with self._changing_inputs():
+            model = self.pipeline.load_midime(target)
+        self._install_midime()
+        self._set(status=f"Loaded the MidiMe saved in {_shown(target)}.", error="")
         return model
+
+    def close(self) -> None:
+        """Stop training and close every view of this panel."""
+        if "_stop_requested" in self.__dict__:  # not when __init__ failed half-way
+            self.stop_training("Stopped: the panel was closed.")
+        _LIVE.discard(self)
+        super().close()
+
+    def export_zip(self) -> bytes:
+        """Every gallery sample as MIDI and WAV in one zip (plus the novelty readout)."""
+        if not self._gallery:
+            raise MidiError("There are no samples yet: train MidiMe, then press “New sample”.")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for item in self._gallery:
+                zf.writestr(f"midime_sample_{item.id}.mid", _encode(item.sequence, "mid")[0])
+                zf.writestr(f"midime_sample_{item.id}.wav", _encode(item.sequence, "wav")[0])
+            zf.writestr("novelty.json", json.dumps(
+                {"summary": summarize([i.novelty for i in self._gallery]),
+                 "samples": {i.label: i.novelty for i in self._gallery}}, indent=2))
+        return buf.getvalue()
+
+    def export_model_zip(self) -> bytes:
+        """The trained MidiMe's saved folder as a zip (for the browser download)."""
+        self._require_midime()
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = self.pipeline.save_midime(Path(tmp) / "midime")
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                for f in sorted(Path(saved).rglob("*")):
+                    if f.is_file():
+                        zf.write(f, f"midime/{f.relative_to(saved)}")
+        return buf.getvalue()
 
     # ------------------------------------------------------------------------------------------
     # Front-end messages and trait observers
@@ -403,53 +477,62 @@ class MidiMePanel(MidimeWidget):
         self._guard(handler, content, list(buffers or []))
 
     def _guard(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run a front-end action; errors become the panel's error line, never an exception."""
+        """Run an action; errors become the panel's error sentence, and a success clears it."""
         try:
-            return fn(*args)
+            result = fn(*args)
         except USER_ERRORS as exc:
-            self._set(error=_message(exc))
-        except Exception as exc:  # noqa: BLE001 - the panel must survive anything
+            self._set(error=str(exc))
+        except (KeyError, ValueError, TypeError, IndexError):
+            log.info("midime-widgets panel: malformed message", exc_info=True)
+            self._set(error="The panel sent a request it could not read; please try again.")
+        except Exception:
             log.error("midime-widgets panel: %s", traceback.format_exc())
-            self._set(error=f"Something went wrong: {type(exc).__name__}: {exc}")
+            self._set(error="Something went wrong inside the panel; the details are in the kernel's log.")
+        else:
+            kind = args[0].get("type") if args else None
+            if kind not in (None, "ready", "clear_error", "upload", "example"):
+                # A later success clears old news; Save and Load leave their own line.
+                self._set(error="", **({} if kind in ("save_model", "load_model") else {"status": ""}))
+            return result
         return None
 
     def _msg_upload(self, content: dict, buffers: list) -> None:
         names = list(content.get("names") or [])
         if len(names) != len(buffers):
-            raise ValueError("The upload arrived incomplete; please try again.")
-        self.load_bytes([(str(n), bytes(b)) for n, b in zip(names, buffers)])
+            raise MidiError("The upload arrived incomplete; please try again.")
+        self._load_in_background([(str(n), bytes(b)) for n, b in zip(names, buffers)])
 
     def _msg_pick(self, content: dict) -> None:
         kind = content.get("kind")
+        self._require_midime()
         if kind == "input":
-            self._require_midime()
             i = int(content["index"])
-            self.set_midime_point(self._midime_input_small[i], f"input window {i + 1}")
+            if not 0 <= i < len(self._input_small):
+                raise MidiError(f"There is no window {i + 1} of your music on the map.")
+            self.set_midime_point(self._input_small[i], f"window {i + 1} of your music")
         elif kind == "sample":
             self.load_sample(int(content["index"]))
-        elif kind == "xy":
-            self._require_midime()
+        elif kind == "xy" and self._projection is not None:
             xy = np.array([float(content["x"]), float(content["y"])])
             self.set_midime_point(self._projection.inverse(xy), "a point on the map")
 
     def _msg_download(self, content: dict, buffers: list) -> None:
         what, fmt = content.get("what"), content.get("format", "mid")
         if what == "all":
-            data = self.export_zip()
-            self._send_download(data, "midime_samples.zip", "application/zip")
+            self._send_download(self.export_zip(), "midime_samples.zip", "application/zip")
+            return
+        if what == "model":
+            self._send_download(self.export_model_zip(), "midime_model.zip", "application/zip")
             return
         if what == "sample":
-            sample = self._find_sample(int(content["id"]))
-            seq, stem = sample.sequence, f"midime_sample_{sample.id}"
+            item = self._find_sample(int(content["id"]))
+            seq, stem = item.sequence, f"midime_sample_{item.id}"
         elif what == "midime":
             seq, stem = self._current_midime_seq, "midime_current"
         elif what == "vae":
             seq, stem = self._current_vae_seq, "musicvae_current"
-        elif what == "model":
-            self._send_download(self.export_model_zip(), "midime_model.zip", "application/zip")
-            return
         else:
-            raise ValueError(f"Unknown download {what!r}.")
+            raise MidiError("The panel asked for a download it does not know.")
         if seq is None:
             raise MidiError("There is nothing to download yet.")
         data, mime, ext = _encode(seq, fmt)
@@ -459,34 +542,6 @@ class MidiMePanel(MidimeWidget):
         with self._sync_lock:
             self.send({"type": "download", "filename": filename, "mime": mime}, buffers=[data])
 
-    def export_zip(self) -> bytes:
-        """Every gallery sample as MIDI and WAV in one zip (plus the novelty readout)."""
-        if not self._samples:
-            raise MidiError("There are no samples yet: train MidiMe, then press “New sample”.")
-        import json  # noqa: PLC0415
-
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for s in self._samples:
-                zf.writestr(f"midime_sample_{s.id}.mid", _encode(s.sequence, "mid")[0])
-                zf.writestr(f"midime_sample_{s.id}.wav", _encode(s.sequence, "wav")[0])
-            zf.writestr("novelty.json", json.dumps(
-                {"summary": summarize([s.novelty for s in self._samples]),
-                 "samples": {s.label: s.novelty for s in self._samples}}, indent=2))
-        return buf.getvalue()
-
-    def export_model_zip(self) -> bytes:
-        """The trained MidiMe's saved directory as a zip (for the browser download)."""
-        self._require_midime()
-        with tempfile.TemporaryDirectory() as tmp:
-            saved = Path(self._midime.save(Path(tmp) / "midime", musicvae=musicvae_record(self._vae)))
-            buf = io.BytesIO()
-            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-                for f in sorted(saved.rglob("*")):
-                    if f.is_file():
-                        zf.write(f, f"midime/{f.relative_to(saved)}")
-        return buf.getvalue()
-
     @traitlets.observe("vae_values")
     def _on_vae_values(self, change: Any) -> None:
         if self._quiet or len(change["new"]) != len(self.vae_dims):
@@ -495,14 +550,12 @@ class MidiMePanel(MidimeWidget):
         def decode() -> None:
             z = self._vae_z.copy()
             z[self.vae_dims] = change["new"]
-            seq = self._decode(z, *self._vae_decoding)
+            seq = self._decode(z, self._vae_seed)
             self._vae_z = z
             self._current_vae_seq = seq
             with self._sync_lock, self.hold_sync():
-                self.vae_roll = self._wire(seq, "edited with the sliders")
-                temperature = self._vae_decoding[0]
-                self.vae_label = ("your point" if not temperature else
-                                  f"your point (temperature {temperature:g}, same seed)")
+                self.vae_roll = self._wire(seq, "your point")
+                self.vae_label = f"your point (temperature {self.temperature:g})"
                 self.vae_window = -1
                 self.vae_stats = {**self.vae_stats, "values": _floats(change["new"])}
 
@@ -510,14 +563,14 @@ class MidiMePanel(MidimeWidget):
 
     @traitlets.observe("midime_values")
     def _on_midime_values(self, change: Any) -> None:
-        if self._quiet or self._midime is None:
+        if self._quiet or self.midime is None or self.is_training:
             return
         values = np.asarray(change["new"], np.float32)
-        if values.shape != (self._midime.config.latent_size,):
+        if values.shape != (self.midime.config.latent_size,):
             return
 
         def decode() -> None:
-            seq = self._decode_small(values)
+            seq = self._decode_small(values, self._point_seed)
             with self._sync_lock, self.hold_sync():
                 self._current_midime_seq = seq
                 self._current_small = values
@@ -529,12 +582,121 @@ class MidiMePanel(MidimeWidget):
         self._guard(decode)
 
     # ------------------------------------------------------------------------------------------
-    # Internals: input and the MusicVAE latent
+    # Internals: the music
     # ------------------------------------------------------------------------------------------
-    _current_vae_seq: Any = None
-    _current_midime_seq: Any = None
-    _current_small: np.ndarray | None = None
+    @contextlib.contextmanager
+    def _changing_inputs(self) -> Iterator[None]:
+        """The pipeline lock, refused (with a sentence) while training or loading."""
+        if self.is_training:
+            raise TrainingError("MidiMe is training on this music: press Stop or wait before changing it.")
+        if not self._pipeline_lock.acquire(blocking=False):
+            raise MidiError("Music is still loading; try again in a moment.")
+        try:
+            yield
+        finally:
+            self._pipeline_lock.release()
 
+    def _load_in_background(self, files: list[tuple[str, bytes]]) -> None:
+        """Browser uploads: parse and encode in a thread, so the kernel stays free."""
+        if self._load_thread is not None and self._load_thread.is_alive():
+            raise MidiError("Music is still loading; try again when it is done.")
+        if self.is_training:
+            raise TrainingError("MidiMe is training on this music: press Stop or wait before adding more.")
+        names = ", ".join(name for name, _ in files)
+        self._set(loading=f"Loading {names}…")
+
+        def run() -> None:
+            try:
+                self._load_files(files, raise_all_bad=False)
+            except Exception:
+                log.error("midime-widgets upload: %s", traceback.format_exc())
+                self._set(error="Something went wrong while loading; the details are in the kernel's log.")
+            finally:
+                self._set(loading="")
+
+        self._load_thread = threading.Thread(target=run, name="midime-load", daemon=True)
+        self._load_thread.start()
+
+    def _load_files(self, files: list[tuple[str, bytes]], *, raise_all_bad: bool) -> None:
+        """Add each file to the pipeline; a bad one is named and changes nothing."""
+        problems, added = [], 0
+        with self._changing_inputs(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", MidiWarning)  # each song lists its own warnings
+            for name, data in files:
+                problem = check_size(name, len(data))
+                if problem is None:
+                    try:
+                        self.pipeline.add_midi(bytes(data), name=name)
+                        added += 1
+                        continue
+                    except MidiError as exc:
+                        problem = _named(name, str(exc))
+                problems.append(problem)
+            message = " ".join(problems)
+            if added:  # shown while the lock is held, so no other change slips in between
+                self._after_input_change(selected=len(self.pipeline.songs) - 1, error=message)
+                return
+        self._set(error=message or "No MIDI file was given.")
+        if raise_all_bad:
+            raise MidiError(message or "No MIDI file was given.")
+
+    def _after_input_change(self, selected: int, error: str = "") -> None:
+        """Show the pipeline's songs and codes (a change of the music clears the gallery's map)."""
+        songs = self.pipeline.songs
+        mu = self.pipeline.codes() if songs else np.zeros((0, self._z_size), np.float32)
+        self._input_mu = np.asarray(mu, np.float32)
+        stats: dict[str, Any] = {}
+        dims: list[int] = []
+        if len(self._input_mu):
+            order, how = rank_dims(self._input_mu, None, self.n_vae_sliders)
+            dims = [int(d) for d in order]
+            stats = {"mean": _floats(self._input_mu[:, dims].mean(axis=0)),
+                     "std": _floats(self._input_mu[:, dims].std(axis=0)), "ranking": how}
+        notes = [str(w) for s in songs for w in s.warnings]
+        with self._sync_lock, self.hold_sync():
+            self.files = [describe_song(s) for s in songs]
+            self.n_windows = len(self._input_mu)
+            self._quiet += 1
+            try:
+                self.vae_dims = dims
+                self.vae_stats = stats
+            finally:
+                self._quiet -= 1
+            self._select_file(selected)
+            if len(self._input_mu):
+                self.show_input_window(0)
+            self.error = error
+            self.status = (f"{len(self._input_mu)} pieces (windows) from {len(songs)} song"
+                           f"{'s' if len(songs) != 1 else ''}." + (f" {' '.join(notes)}" if notes else ""))
+            self._refresh_midime_state()
+
+    def _select_file(self, index: int) -> None:
+        songs = self.pipeline.songs
+        with self._sync_lock, self.hold_sync():
+            if not songs:
+                self.selected_file = 0
+                self.input_roll = empty_wire()
+                return
+            index = int(np.clip(index, 0, len(songs) - 1))
+            song = songs[index]
+            choice = song.melody_choice
+            highlight = [choice.instrument] if choice is not None else None
+            self.selected_file = index
+            self.input_roll = sequence_to_wire(song.original, highlight=highlight, label=song.name)
+
+    def _refresh_midime_state(self) -> None:
+        """has_midime / midime_current and the map's input points, from the pipeline."""
+        current = self.pipeline.midime_matches_inputs and self.midime is not None
+        self._input_small = (np.asarray(self.pipeline.input_positions(), np.float32)
+                             if current and len(self._input_mu) else np.zeros((0, 0), np.float32))
+        with self._sync_lock, self.hold_sync():
+            self.has_midime = self.midime is not None
+            self.midime_current = current
+            self._push_map()
+
+    # ------------------------------------------------------------------------------------------
+    # Internals: decoding
+    # ------------------------------------------------------------------------------------------
     def _wire(self, seq: Any, label: str) -> dict[str, Any]:
         """A roll for the browser; ``rev`` makes every decode a change (so it always redraws)."""
         self._rev += 1
@@ -545,71 +707,23 @@ class MidiMePanel(MidimeWidget):
             for name, value in traits.items():
                 setattr(self, name, value)
 
-    def _after_input_change(self, selected: int, error: str = "") -> None:
-        windows = [w for f in self._inputs for w in f.windows]
-        mu_sigma = self._vae.encode(windows)
-        _, mu, sigma = mu_sigma
-        self._windows = windows
-        self._input_mu = np.asarray(mu, np.float32)
-        self._input_sigma = None if sigma is None else np.asarray(sigma, np.float32)
-        window_steps = getattr(getattr(self._vae, "config", None), "max_seq_len", None)
-        self._novelty = NoveltyIndex(windows, steps=window_steps)
-        dims, how = rank_dims(self._input_mu, self._input_sigma, self.n_vae_sliders)
-        stats = {
-            "dims": [int(d) for d in dims],
-            "mean": _floats(self._input_mu[:, dims].mean(axis=0)),
-            "std": _floats(self._input_mu[:, dims].std(axis=0)),
-            "sigma": _floats(self._input_sigma[:, dims].mean(axis=0)) if self._input_sigma is not None else [],
-            "ranking": how,
-        }
-        if self._midime is not None:
-            self._refresh_midime_inputs()
-        warnings = [w for f in self._inputs for w in f.warnings]
-        with self._sync_lock, self.hold_sync():
-            self.files = [f.describe() for f in self._inputs]
-            self.n_windows = len(windows)
-            self._quiet += 1
-            try:
-                self.vae_dims = [int(d) for d in dims]
-                self.vae_stats = stats
-            finally:
-                self._quiet -= 1
-            self._select_file(selected)
-            self.show_input_window(0)
-            self.error = error
-            self.status = (f"{len(windows)} windows from {len(self._inputs)} file"
-                           f"{'s' if len(self._inputs) != 1 else ''}"
-                           + (f" — {' '.join(warnings)}" if warnings else ""))
-            if self._midime is not None:
-                self._push_map()
-
-    def _select_file(self, index: int) -> None:
-        if not self._inputs:
-            return
-        index = int(np.clip(index, 0, len(self._inputs) - 1))
-        f = self._inputs[index]
-        highlight = [f.instrument] if f.instrument is not None else None
-        with self._sync_lock, self.hold_sync():
-            self.selected_file = index
-            self.input_roll = sequence_to_wire(f.sequence, highlight=highlight, label=f.name)
-
-    def _decode(self, z: np.ndarray, temperature: float, seed: int | None = None) -> Any:
-        """One code → one NoteSequence (greedy when temperature is 0; seeded otherwise)."""
+    def _decode(self, z: np.ndarray, seed: int) -> Any:
+        """One MusicVAE code → notes, at the panel's temperature with ``seed``."""
         with self._decode_lock:
             batch = np.asarray(z, np.float32).reshape(1, -1)
-            if temperature and seed is not None:
-                return self._vae.decode(batch, temperature=float(temperature), seed=int(seed))[0]
-            return self._vae.decode(batch, temperature=float(temperature))[0]
+            return self._vae.decode(batch, temperature=self.temperature, seed=int(seed))[0]
+
+    def _decode_small(self, z_small: np.ndarray, seed: int) -> Any:
+        with self._decode_lock:
+            return self.pipeline.decode(np.asarray(z_small, np.float32).reshape(1, -1),
+                                        temperature=self.temperature, seed=int(seed))[0].sequence
 
     def _warm_up(self) -> None:
-        """Compile the decoder (greedy and sampling) in the background, so the first slider move
-        or sample does not wait for TensorFlow's tracing (seconds on a CPU)."""
+        """Compile the decoder in the background, so the first slider move does not wait."""
         def run() -> None:
             try:
-                zero = np.zeros(self._z_size, np.float32)
-                self._decode(zero, 0.0)
-                self._decode(zero, 0.5, 0)
-            except Exception:  # noqa: BLE001 - warming up is only an optimisation
+                self._decode(np.zeros(self._z_size, np.float32), 0)
+            except Exception:
                 log.debug("decoder warm-up failed", exc_info=True)
 
         threading.Thread(target=run, name="midime-warmup", daemon=True).start()
@@ -635,94 +749,69 @@ class MidiMePanel(MidimeWidget):
     # ------------------------------------------------------------------------------------------
     # Internals: training and the personalized space
     # ------------------------------------------------------------------------------------------
-    def _new_midime(self, latent_size: int, beta: float) -> Any:
-        from ..models.midime import MidiMe, MidiMeConfig  # noqa: PLC0415
+    _stop_message: str | None = None
 
-        config = MidiMeConfig(input_size=self._z_size, latent_size=latent_size, beta=beta,
-                              **self.midime_options)
-        return MidiMe(config, musicvae=musicvae_record(self._vae))
-
-    def _train_worker(self, codes: np.ndarray, epochs: int, latent_size: int, beta: float) -> None:
-        """Runs in the trainer thread: build, fit, install; only sets traits / sends."""
+    def _train_worker(self, fit_args: dict[str, Any]) -> None:
+        """Runs in the trainer thread: fit through the pipeline, then show the result."""
+        before = self.pipeline.midime, self.pipeline.history, self.pipeline._trained_version
+        self._stop_message = None
         try:
-            model = self._new_midime(latent_size, beta)
-            self._training_model = model
-            device = getattr(model, "device", None)
-            if device and device != "CPU":
-                self._set(model_info={**self.model_info, "device": f"GPU: {device}"})
-            if self._stop_requested.is_set():
-                self.stream.finish(STOPPED, "Stopped before the first epoch.")
-                return
-            self.stream.restart_clock(f"{len(codes)} windows, latent size {latent_size}, beta {beta:g}")
-            def progress(epoch: int, total: int, losses: dict) -> None:
-                self.stream.update(epoch, total, losses)
-                if self._stop_requested.is_set():  # Stop pressed while the model was being built
-                    model.stop()
+            self.stream.restart_clock(f"Learning from {len(self._input_mu)} windows of your music…")
 
-            history = model.fit(codes, epochs, on_progress=progress)
-            self.fit_history = history
-            ran = len(history["total"]) if hasattr(history, "__getitem__") else epochs
-            if ran == 0:
-                self.stream.finish(STOPPED, "Stopped before the first epoch; nothing was learned.")
-                return
-            stopped = bool(getattr(history, "stopped", False))
-            self._install_midime(model)
-            seconds = getattr(history, "seconds", None)
-            took = f" in {seconds:.1f} s" if seconds is not None else ""
-            message = (f"Stopped after {ran} of {epochs} epochs{took}; the weights so far are kept."
-                       if stopped else f"Trained {ran} epochs{took}.")
-            self.stream.finish(STOPPED if stopped else DONE, message)
-        except Exception as exc:  # noqa: BLE001 - surface every failure in the panel
+            def progress(epoch: int, total: Any, losses: dict) -> None:
+                self.stream.update(epoch, int(total or 0), losses)
+                if self._stop_requested.is_set():  # Stop pressed before fit could see it
+                    self.pipeline.stop()
+
+            if self._stop_requested.is_set():
+                raise _StoppedEarly
+            history = self.pipeline.fit(on_progress=progress, **fit_args)
+            if not self.pipeline.midime.trained:
+                raise _StoppedEarly
+            self._install_midime()
+            self.stream.finish(STOPPED if history.stopped else DONE, _training_summary(history, self._stop_message))
+            self._set(error="")  # e.g. "already training" from a press while it ran
+        except _StoppedEarly:
+            self.pipeline.midime, self.pipeline.history, self.pipeline._trained_version = before
+            self.stream.finish(STOPPED, self._stop_message or "Stopped before the first epoch; nothing changed.")
+        except Exception as exc:
             if not isinstance(exc, USER_ERRORS):
                 log.error("midime-widgets training: %s", traceback.format_exc())
-            message = _message(exc)
+                self.pipeline.midime, self.pipeline.history, self.pipeline._trained_version = before
+            message = str(exc) if isinstance(exc, USER_ERRORS) else "Training failed inside TensorFlow; the details are in the kernel's log."
             self.stream.finish(ERROR, message)
-            self._set(error=f"Training failed: {message}")
-        finally:
-            self._training_model = None
+            self._set(error=f"Training failed: {message}" if isinstance(exc, USER_ERRORS) else message)
+            self._refresh_midime_state()
 
-    def _install_midime(self, model: Any) -> None:
-        """Use ``model`` for the personalized space: map, sliders at the origin, first samples."""
-        self._midime = model
-        self._refresh_midime_inputs()
-        latent = int(model.config.latent_size)
+    def _install_midime(self) -> None:
+        """Show the pipeline's MidiMe: sliders at the origin, first samples, the map."""
+        midime = self.midime
+        latent = int(midime.config.latent_size)
+        self._point_seed = int(self._rng.integers(0, 2**31 - 1))
+        self._projection = None
+        self._refresh_midime_state()
+        points = self._input_small if len(self._input_small) else np.zeros((1, latent))
+        self._projection = Projection2D.fit(points)
         origin = np.zeros(latent, np.float32)
-        seq = self._decode_small(origin)
-        samples = [self._make_sample(self._rng.standard_normal(latent).astype(np.float32))
-                   for _ in range(self.initial_samples)]
+        seq = self._decode_small(origin, self._point_seed)
+        items = [self._make_sample(int(self._rng.integers(0, 2**31 - 1))) for _ in range(self.initial_samples)]
         with self._sync_lock, self.hold_sync():
-            self.has_midime = True
-            self._samples = samples
+            self._gallery = items
             self._push_gallery()
-            self._show_midime_point(origin, seq, "the centre of your space", -1)
+            self._show_midime_point(origin, self._point_seed, seq, "the centre of your space", -1)
 
-    def _refresh_midime_inputs(self) -> None:
-        if self._midime is None:
-            return
-        if len(self._input_mu) and self._input_mu.shape[1] == self._midime.config.input_size:
-            _, mu_small, _ = self._midime.encode(self._input_mu)
-            self._midime_input_small = np.asarray(mu_small, np.float32)
-        else:
-            self._midime_input_small = np.zeros((0, self._midime.config.latent_size), np.float32)
-        points = self._midime_input_small
-        self._projection = Projection2D.fit(points if len(points) else
-                                            np.zeros((1, self._midime.config.latent_size)))
-
-    def _decode_small(self, z_small: np.ndarray) -> Any:
-        z = self._midime.decode(np.asarray(z_small, np.float32).reshape(1, -1))[0]
-        return self._decode(z, 0.0)
-
-    def _make_sample(self, z_small: np.ndarray) -> Sample:
-        z = self._midime.decode(z_small.reshape(1, -1))[0]
-        seq = self._decode(z, 0.0)
-        novelty = self._novelty.readout(seq) if self._novelty is not None else {}
-        sample = Sample(self._next_sample_id, z_small, np.asarray(z, np.float32), seq, novelty)
+    def _make_sample(self, seed: int) -> GalleryItem:
+        with self._decode_lock:
+            sample = self.pipeline.sample(1, temperature=self.temperature, seed=seed)[0]
+        novelty = self.pipeline.novelty_index().readout(sample.sequence) if self.pipeline.songs else {}
+        item = GalleryItem(self._next_sample_id, sample, seed, novelty)
         self._next_sample_id += 1
-        return sample
+        return item
 
-    def _show_midime_point(self, z_small: np.ndarray, seq: Any, label: str, sample_id: int) -> None:
+    def _show_midime_point(self, z_small: np.ndarray, seed: int, seq: Any, label: str, sample_id: int) -> None:
         """Set sliders, roll and map for a point (caller holds the sync lock and hold_sync)."""
         self._current_small = np.asarray(z_small, np.float32)
+        self._point_seed = int(seed)
         self._current_midime_seq = seq
         self._quiet += 1
         try:
@@ -736,55 +825,121 @@ class MidiMePanel(MidimeWidget):
 
     def _push_gallery(self) -> None:
         self.gallery = [
-            {"id": s.id, "label": s.label, "roll": sequence_to_wire(s.sequence, label=s.label), "novelty": s.novelty}
-            for s in self._samples
+            {"id": i.id, "label": i.label, "roll": sequence_to_wire(i.sequence, label=i.label), "novelty": i.novelty}
+            for i in self._gallery
         ]
-        self.novelty_summary = summarize([s.novelty for s in self._samples])
+        self.novelty_summary = summarize([i.novelty for i in self._gallery])
 
     def _push_map(self) -> None:
-        if self._projection is None:
-            return
         proj = self._projection
-        inputs = proj.transform(self._midime_input_small) if len(self._midime_input_small) else []
-        samples = proj.transform(np.stack([s.z_small for s in self._samples])) if self._samples else []
+        if proj is None or self.midime is None:
+            self.latent_map = {}
+            return
+        inputs = proj.transform(self._input_small) if len(self._input_small) else []
+        samples = proj.transform(np.stack([i.z_small for i in self._gallery])) if self._gallery else []
         current = proj.transform(self._current_small)[0] if self._current_small is not None else None
         self.latent_map = {
             "axes": list(proj.labels),
             "inputs": [_floats(p, 3) for p in inputs],
-            "samples": [[*_floats(p, 3), s.id] for p, s in zip(samples, self._samples)],
+            "samples": [[*_floats(p, 3), i.id] for p, i in zip(samples, self._gallery, strict=True)],
             "current": _floats(current, 3) if current is not None else None,
             "current_sample": self.current_sample,
         }
 
-    def _find_sample(self, sample_id: int) -> Sample:
-        for s in self._samples:
-            if s.id == sample_id:
-                return s
-        raise KeyError(f"There is no sample {sample_id} in the gallery.")
+    def _find_sample(self, sample_id: int) -> GalleryItem:
+        for item in self._gallery:
+            if item.id == sample_id:
+                return item
+        raise MidiError(f"There is no sample {sample_id} in the gallery.")
 
     def _require_midime(self) -> None:
-        if self._midime is None:
+        if self.is_training:
+            raise TrainingError("MidiMe is training: wait for it to finish or press Stop.")
+        if self.midime is None:
             raise TrainingError("Train MidiMe first (or load a saved one).")
 
 
+class _StoppedEarly(Exception):
+    """Stop came before the first epoch: the previous MidiMe stays."""
+
+
+def _pipeline(vae: Any, midime_options: dict[str, Any] | None, seed: int | None) -> Personalizer:
+    """The Personalizer the panel shows: the given one, or a new one over ``vae``."""
+    if isinstance(vae, Personalizer):
+        return vae
+    if vae is None:
+        from ..models.musicvae import MusicVAE
+
+        vae = MusicVAE.default()
+    require_model(vae)
+    from ..models.midime import MidiMeConfig
+
+    options = {"seed": seed, **(midime_options or {})}
+    config = MidiMeConfig.personal(int(vae.config.z_size), **options)
+    return Personalizer(vae, midime_config=config, seed=seed)
+
+
+def _training_summary(history: Any, stop_message: str | None) -> str:
+    """One sentence about a finished run, from ``FitHistory`` (epochs, seconds, why it stopped)."""
+    if history.stopped and stop_message:
+        return stop_message + "; the weights so far are kept."
+    return history.reason
+
+
+def _example(name: str) -> tuple[str, bytes]:
+    try:
+        return example_label(name), example_bytes(name)
+    except (KeyError, FileNotFoundError, ValueError):
+        raise MidiError(f"There is no example called {name!r}.") from None
+
+
+def _named(name: str, message: str) -> str:
+    return message if message.startswith(name) else f"{name}: {message}"
+
+
+def _upload_limit() -> int:
+    from ..music import max_midi_bytes
+
+    return max_midi_bytes()
+
+
+def _safe_path(path: str | os.PathLike) -> Path:
+    """``path`` resolved under the kernel's working folder; a sentence for anything outside it."""
+    text = str(path).strip()
+    if not text:
+        raise CheckpointError("Type a folder name to save the MidiMe in, e.g. my_midime.")
+    root = Path.cwd().resolve()
+    candidate = Path(text).expanduser()
+    target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if target != root and root not in target.parents:
+        raise CheckpointError(f"Use a folder inside the notebook's folder ({root}), such as "
+                              f"my_midime; {text} is outside it.")
+    if target == root:
+        raise CheckpointError("Name a folder for the MidiMe, e.g. my_midime; the notebook's own "
+                              "folder cannot be used.")
+    return target
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working folder, as the user typed it."""
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _in_colab() -> bool:
-    import sys  # noqa: PLC0415
+    import sys
 
     return "google.colab" in sys.modules
 
 
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, KeyError) and exc.args:
-        return str(exc.args[0])
-    return str(exc) or type(exc).__name__
-
-
 def _encode(seq: Any, fmt: str) -> tuple[bytes, str, str]:
     """(bytes, mime type, extension) of a sequence as MIDI or WAV."""
-    from ..music import render_wav, to_midi_bytes  # noqa: PLC0415
+    from ..music import render_wav, to_midi_bytes
 
     if fmt == "wav":
         return render_wav(seq), "audio/wav", "wav"
     if fmt in ("mid", "midi"):
         return to_midi_bytes(seq), "audio/midi", "mid"
-    raise ValueError(f"Unknown format {fmt!r}: use 'mid' or 'wav'.")
+    raise MidiError(f"The panel cannot make a {fmt!r} file; use MIDI or WAV.")

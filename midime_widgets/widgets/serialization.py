@@ -1,13 +1,9 @@
 """Binary wire formats shared by the Python widgets and the JS views in ``js/src``.
 
-Two formats travel over the widget comm:
-
-* **Note buffers** (:func:`sequence_to_wire` / :func:`wire_to_sequence`): a NoteSequence packed into
-  one little-endian byte string of column arrays, plus a small JSON header describing the tracks.
-  12 bytes a note instead of a protobuf or a JSON list, and the JS side reads it with typed-array
-  views and no parsing (see ``js/src/notes.js``).
-* **Arrays** (:func:`array_to_wire` / :func:`array_from_wire`): ``{"view", "dtype", "shape"}`` like
-  jupyter-scatter's ndarray serializer, so numpy data crosses without base64.
+**Note buffers** (:func:`sequence_to_wire` / :func:`wire_to_sequence`): a NoteSequence packed into
+one little-endian byte string of column arrays, plus a small JSON header describing the tracks.
+12 bytes a note instead of a protobuf or a JSON list, and the JS side reads it with typed-array
+views and no parsing (see ``js/src/notes.js``).
 
 Byte layout of ``data`` for ``n`` notes (all columns contiguous, floats first so they stay aligned)::
 
@@ -17,7 +13,8 @@ Byte layout of ``data`` for ``n`` notes (all columns contiguous, floats first so
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -204,43 +201,3 @@ def wire_to_sequence(wire: Mapping[str, Any]) -> Any:
         )
     seq.total_time = float(wire.get("duration", 0.0))
     return seq
-
-
-# ---- numpy arrays -------------------------------------------------------------------------------
-
-_NARROW = {np.dtype("float64"): np.dtype("float32"), np.dtype("int64"): np.dtype("int32"),
-           np.dtype("uint64"): np.dtype("uint32")}
-_JS_DTYPES = {"float32", "float64", "int8", "int16", "int32", "uint8", "uint16", "uint32"}
-
-
-def array_to_wire(array: Any) -> dict[str, Any] | None:
-    """``{"view": memoryview, "dtype", "shape"}`` for a numpy array; 64-bit types are narrowed.
-
-    JS has no Int64 typed array for plain numbers and float32 is plenty for display.
-    """
-    if array is None:
-        return None
-    arr = np.asarray(array)
-    arr = arr.astype(_NARROW.get(arr.dtype, arr.dtype), copy=False)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8)
-    if str(arr.dtype) not in _JS_DTYPES:
-        raise TypeError(f"cannot send arrays of dtype {arr.dtype} to the browser")
-    arr = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False)
-    return {"view": memoryview(arr.reshape(-1)).cast("B"), "dtype": str(arr.dtype), "shape": list(arr.shape)}
-
-
-def array_from_wire(value: Mapping[str, Any] | None) -> np.ndarray | None:
-    """Inverse of :func:`array_to_wire` (also accepts bytes/bytearray in ``view``)."""
-    if value is None:
-        return None
-    dtype = np.dtype(value["dtype"]).newbyteorder("<")
-    flat = np.frombuffer(_as_bytes(value["view"]), dtype=dtype)
-    return flat.reshape([int(s) for s in value["shape"]]).astype(dtype.newbyteorder("="))
-
-
-# Trait hooks in the anywidget/ipywidgets style: ``Any().tag(sync=True, **array_serialization)``.
-array_serialization = {
-    "to_json": lambda value, widget: array_to_wire(value),
-    "from_json": lambda value, widget: array_from_wire(value),
-}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import traitlets
@@ -85,5 +86,5 @@ class LatentSliders(MidimeWidget):
         try:
             self.sequence = decode_one(self.vae, z, self.temperature, self.seed)
             self.error = ""
-        except Exception as exc:  # noqa: BLE001 - show the problem in the widget, keep it alive
+        except Exception as exc:
             self.error = f"Could not decode this point: {exc}"

@@ -114,10 +114,9 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory):
         "JUPYTERLAB_SETTINGS_DIR": str(config / "lab" / "user-settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(config / "lab" / "workspaces"),
         "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONWARNINGS": "ignore",
     }
-    log = open(base / "lab.log", "w")
+    log = open(base / "lab.log", "w")  # noqa: SIM115 - the server writes to it until the fixture ends
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
          "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
@@ -190,7 +189,7 @@ def pytest_runtest_makereport(item, call):
         page.screenshot(path=str(out / f"{item.name}.png"), full_page=True)
         logs = getattr(page, "_midime_console", [])
         (out / f"{item.name}.console.txt").write_text("\n".join(logs))
-    except Exception:  # noqa: BLE001 - diagnostics must never mask the real failure
+    except Exception:
         pass
 
 

@@ -16,9 +16,9 @@ import sys
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-from npz_io import save_npz  # noqa: E402  (sibling module)
-import tensorflow.compat.v1 as tf  # noqa: E402
+import numpy as np
+from npz_io import save_npz
+import tensorflow.compat.v1 as tf
 
 tf.disable_v2_behavior()
 

@@ -1,0 +1,44 @@
+"""Quiet by default: importing the package, loading the default model and training MidiMe print
+no TensorFlow log line; MIDIME_WIDGETS_DEBUG=1 brings them back."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TF_LINE = re.compile(r"^[IWEF]\d{4} |absl::InitializeLog|cuda|oneDNN", re.IGNORECASE | re.MULTILINE)
+SCRIPT = """
+import numpy as np
+import midime_widgets
+from midime_widgets import MusicVAE, Personalizer, examples
+vae = MusicVAE.default()
+p = Personalizer(vae, seed=0)
+p.add_midi(examples.path("folk_band"))
+p.fit(epochs=3)
+print("notes", len(p.sample(1, seed=0)[0].sequence.notes) >= 0)
+"""
+
+
+def run(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("TF_CPP_MIN_LOG_LEVEL", "MIDIME_WIDGETS_DEBUG", "MIDIME_WIDGETS_NATIVE_LOGS",
+                          "MIDIME_WIDGETS_QUIET_TF_LEVEL")}
+    clean["PYTHONPATH"] = os.pathsep.join([str(REPO), clean.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=600,
+                          env={**clean, **env}, cwd=REPO)
+
+
+def test_no_tensorflow_log_lines_by_default_and_all_of_them_when_asked():
+    quiet = run()
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert "notes True" in quiet.stdout
+    assert not TF_LINE.search(quiet.stderr), quiet.stderr[-2000:]
+    inherited = run(TF_CPP_MIN_LOG_LEVEL="3", MIDIME_WIDGETS_QUIET_TF_LEVEL="3")  # a child of a quiet process
+    assert inherited.returncode == 0 and not TF_LINE.search(inherited.stderr), inherited.stderr[-2000:]
+    loud = run(MIDIME_WIDGETS_DEBUG="1")
+    assert loud.returncode == 0, loud.stderr[-2000:]
+    assert TF_LINE.search(loud.stderr), "MIDIME_WIDGETS_DEBUG=1 should keep TensorFlow's log lines"
