@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .models.midime import FitHistory, MidiMe, MidiMeConfig
 
 STEPS_PER_QUARTER = 4
-STEPS_PER_BAR = 16  # the models read 4/4 only
+STEPS_PER_BAR = 16  # a 4/4 bar (music.quantize holds the same; importing it here would load note_seq)
 DEFAULT_QPM = 120.0  # every decoded / window sequence is at 120 qpm
 
 #: MusicVAE decoding temperature of personalized samples (and of the prior samples they are
@@ -152,12 +152,29 @@ def pitch_class_histogram(seqs: Iterable[Any]) -> np.ndarray:
     return hist / total if total > 0 else hist
 
 
+#: Positions a rhythm histogram holds: the 16th steps of the longest bar it folds (16/4).
+RHYTHM_POSITIONS = 64
+
+
+def bar_steps(seq: Any) -> int:
+    """16th steps in one bar of `seq`, from its first time signature (16, a 4/4 bar, without)."""
+    if len(seq.time_signatures):
+        sig = seq.time_signatures[0]
+        steps = sig.numerator * STEPS_PER_QUARTER * 4 / max(sig.denominator, 1)
+        if steps == int(steps) and 0 < steps <= RHYTHM_POSITIONS:
+            return int(steps)
+    return STEPS_PER_BAR
+
+
 def rhythm_histogram(seqs: Iterable[Any]) -> np.ndarray:
-    """Share of note onsets at each of the 16 steps of a bar (drums included). Zeros when none."""
-    hist = np.zeros(STEPS_PER_BAR)
-    for seq in seqs:
-        for start, _, _ in grid_notes(_notes(seq)):
-            hist[start % STEPS_PER_BAR] += 1
+    """Share of note onsets at each 16th step of a bar, in each sequence's own metre (a 6/8
+    window folds on 12 steps), drums included. Zeros when none."""
+    hist = np.zeros(RHYTHM_POSITIONS)
+    for item in seqs:
+        seq = _notes(item)
+        bar = bar_steps(seq)
+        for start, _, _ in grid_notes(seq):
+            hist[start % bar] += 1
     total = hist.sum()
     return hist / total if total > 0 else hist
 

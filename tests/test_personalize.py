@@ -322,3 +322,21 @@ def test_default_training_and_sampling_settings_are_the_shared_constants(vae):
     history = p.fit(max_steps=150)
     assert history.until_converged and history.steps <= 150 <= DEFAULT_MAX_STEPS
     assert history.stop_reason in (FitHistory.CONVERGED, FitHistory.BUDGET) and history.reason
+
+
+def test_rhythm_histogram_folds_on_each_sequences_own_bar():
+    """A 6/8 bar is 12 sixteenths: onsets on each bar line land on position 0, not on 0 and 12."""
+    from midime_widgets.personalize import rhythm_histogram
+
+    def seq(numerator, denominator, onsets):
+        s = note_seq.NoteSequence()
+        s.tempos.add(qpm=120)
+        s.time_signatures.add(numerator=numerator, denominator=denominator)
+        for step in onsets:
+            s.notes.add(pitch=60, start_time=step * 0.125, end_time=(step + 1) * 0.125, velocity=80)
+        return s
+
+    jig = rhythm_histogram([seq(6, 8, [0, 12, 24, 36])])
+    assert jig[0] == 1.0 and jig[12] == 0.0
+    common = rhythm_histogram([seq(4, 4, [0, 12])])
+    assert common[0] == 0.5 and common[12] == 0.5
