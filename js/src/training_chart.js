@@ -76,8 +76,9 @@ export class TrainingChart {
     else if (status.state === "done") parts.push("Done.");
     else if (status.state === "stopped") parts.push("Stopped.");
     else if (status.state === "error") parts.push("Failed.");
-    if (status.total) parts.push(`epoch ${status.epoch} / ${status.total}`);
-    else if (status.epoch) parts.push(`epoch ${status.epoch}`);
+    // An epoch is one pass over the windows of your music.
+    if (status.total) parts.push(`pass ${status.epoch} of up to ${status.total} (epochs)`);
+    else if (status.epoch) parts.push(`pass ${status.epoch} (epochs)`);
     if (status.state !== "idle") parts.push(formatSeconds(status.elapsed));
     if (status.losses?.total != null) parts.push(`loss ${status.losses.total.toPrecision(4)}`);
     if (status.device) parts.push(status.device);
@@ -134,7 +135,7 @@ export class TrainingChart {
       ctx.fillText(p >= -2 && p <= 3 ? String(10 ** p) : `1e${p}`, 2, y(10 ** p));
     }
     ctx.textAlign = "right";
-    ctx.fillText(`epoch ${Math.round(xMax)}`, width - 4, this.height - bottom / 2);
+    ctx.fillText(`pass ${Math.round(xMax)}`, width - 4, this.height - bottom / 2);
     ctx.textAlign = "start";
     const stride = Math.max(1, Math.floor(this.n / (plotW * 2)));
     for (const s of SERIES) {

@@ -104,7 +104,7 @@ def test_training_monitor_streams_from_a_thread(page):
     assert chart.get_attribute("data-loss-points") == "40"
     updates = int(chart.get_attribute("data-loss-updates"))
     assert 3 <= updates <= 12, updates  # 40 epochs over ~1.2 s, throttled to 5 Hz
-    assert "epoch 40 / 40" in chart.inner_text()
+    assert "pass 40 of up to 40 (epochs)" in chart.inner_text()
 
 
 def test_screenshot_piano_roll(page, screenshots_dir):
