@@ -188,8 +188,8 @@ EXPLANATIONS = {
                             "scale) than your music, from 0 (the same) to 1 (nothing in common).",
     "rhythm_distance": "How differently the samples place note onsets within the bar than your "
                        "music, from 0 (the same) to 1 (nothing in common).",
-    "note_density_distance": "How differently busy the samples are (notes per bar) than your "
-                             "music, from 0 (the same) to 1 (as different as can be).",
+    "note_density": "How busy the samples are: notes started per bar (16 sixteenths). Closer "
+                    "means nearer your music's own figure, given in brackets.",
 }
 PRIOR_PREFIX = "prior_"
 
@@ -220,6 +220,13 @@ def novelty_section(novelty, labels: list[str]) -> str:
             f"<tr><td>{html.escape(label)}</td><td>{value:.2f}</td>"
             f"<td>{'' if prior is None else f'{prior:.2f}'}</td><td>{comparison}</td>"
             f"<td>{html.escape(EXPLANATIONS.get(key, ''))}</td></tr>")
+    if hasattr(novelty, "density_distance"):
+        closer = novelty.density_distance < novelty.prior_density_distance
+        rows.append(
+            f"<tr><td>notes per bar (yours {novelty.input_note_density:.1f})</td>"
+            f"<td>{novelty.note_density:.1f}</td><td>{novelty.prior_note_density:.1f}</td>"
+            f"<td>{'closer to your music' if closer else 'not closer to your music'}</td>"
+            f"<td>{html.escape(EXPLANATIONS['note_density'])}</td></tr>")
     per_sample = "".join(
         f"<tr><td>{html.escape(label)}</td><td>{similarity[i]:.0%}</td>"
         f"<td>{html.escape(str(novelty.readouts[i].get('verdict', '')) if i < len(novelty.readouts) else '')}</td></tr>"

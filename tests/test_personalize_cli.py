@@ -345,7 +345,7 @@ def test_ctrl_c_exits_130_with_one_line_and_leaves_nothing_and_stderr_is_quiet(t
     text = b"".join(err).decode()
     assert proc.returncode == 130, text[-2000:]
     assert text.splitlines()[-1] == "interrupted: nothing was written" and "Traceback" not in text
-    ours = ("model: ", "example folk_band: ", "  note: ", "training MidiMe", "interrupted")
+    ours = ("model: ", "example folk_band: ", "  note: ", "training MidiMe", "MidiMe: ", "interrupted")
     foreign = [line for line in text.replace("\r", "\n").splitlines() if line and not line.startswith(ours)]
     assert not foreign, f"TensorFlow or other log lines on stderr: {foreign}"
     assert list(tmp_path.iterdir()) == [], "the staging folder or --out was left behind"

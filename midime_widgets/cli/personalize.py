@@ -18,13 +18,15 @@ import time
 import warnings
 from pathlib import Path
 
+from ..models.midime import PERSONAL_DEFAULTS
+from ..personalize import SAMPLE_TEMPERATURE
 from .interrupt import InterruptGuard, progress_line_open
 from .outdir import OutputError, OutputFolder
 
 DEFAULT_SAMPLES = 8
-DEFAULT_LATENT = 4
-DEFAULT_BETA = 1.0
-DEFAULT_TEMPERATURE = 0.5
+DEFAULT_LATENT = PERSONAL_DEFAULTS["latent_size"]
+DEFAULT_BETA = PERSONAL_DEFAULTS["beta"]
+DEFAULT_TEMPERATURE = SAMPLE_TEMPERATURE
 DEFAULT_MODEL = "default"
 EXIT_USAGE = 2
 
@@ -363,6 +365,7 @@ def _run(args, guard: InterruptGuard) -> int:
     fit_kwargs = {} if args.epochs is None else {"epochs": args.epochs}
     history = person.fit(**fit_kwargs, on_progress=_progress_printer(args.quiet))
     _end_progress_line(args.quiet)
+    say(f"MidiMe: {history.reason}")
     samples = person.sample(args.samples, temperature=args.temperature, seed=args.seed)
     novelty = person.novelty(samples, seed=args.seed or 0)
     say(novelty.summary())
