@@ -83,19 +83,25 @@ def test_audio_player_embeds_the_wav():
     assert base64.b64decode(encoded) == wav and "<audio controls" in html
 
 
-def _novelty(pitch, prior_pitch, rhythm, prior_rhythm):
+def _novelty(pitch, prior_pitch, rhythm, prior_rhythm, density=(6.0, 7.5, 3.0)):
+    samples_density, input_density, prior_density = density
     return NoveltyReport(samples=2, copied=1, nearest_similarity=[1.0, 0.25],
                          pitch_class_distance=pitch, rhythm_distance=rhythm,
                          prior_pitch_class_distance=prior_pitch, prior_rhythm_distance=prior_rhythm,
+                         note_density=samples_density, input_note_density=input_density,
+                         prior_note_density=prior_density,
                          readouts=[{"verdict": "copy of input window 3"}, {"verdict": "new"}])
 
 
 def test_every_figure_is_explained_and_each_comparison_matches_its_numbers():
     text = novelty_section(_novelty(0.5, 0.42, 0.12, 0.47), ["sample 1", "sample 2"])
     rows = re.findall(r"<tr><td>([^<]+)</td><td>([\d.]+)</td><td>([\d.]+)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", text)
-    assert [r[0] for r in rows] == ["pitch class", "rhythm"]
+    assert [r[0] for r in rows] == ["pitch class", "rhythm", "notes per bar (yours 7.5)"]
     assert rows[0][1:4] == ("0.50", "0.42", "not closer to your music")
     assert rows[1][1:4] == ("0.12", "0.47", "closer to your music")
+    assert rows[2][1:4] == ("6.0", "3.0", "closer to your music")  # |6.0 - 7.5| < |3.0 - 7.5|
+    farther = novelty_section(_novelty(0.5, 0.42, 0.12, 0.47, density=(12.0, 7.5, 6.0)), ["sample 1"])
+    assert "<td>12.0</td><td>6.0</td><td>not closer to your music</td>" in farther
     assert all(r[4] for r in rows)  # a sentence for each
     for key in ("copied", "nearest_similarity"):
         assert EXPLANATIONS[key] in text.replace("&#x27;", "'")
