@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from midime_widgets.cli import main
-from midime_widgets.music import inspect_midi
+from midime_widgets.music import inspect_midi, load_midi
 
 MIDI_DIR = Path(__file__).parent / "fixtures" / "midi"
 SONG = MIDI_DIR / "song_trio.mid"
@@ -22,11 +22,24 @@ def test_inspect_multitrack_song(capsys):
                      "33 Electric Bass (finger)", "4 Electric Piano 1", "drums (channel 10)",
                      "Melody track: #0", "looks most like a melody"):
         assert expected in out, expected
-    # window counts: magenta's converters on the whole song, plus the chosen melody track
-    assert "melody 2-bar      36  (19 from the melody track)" in out
-    assert "melody 16-bar     13" in out
+    # window counts: what `personalize` reads with each kind of model (melody models: the melody track)
+    assert "melody 2-bar      19" in out
+    assert "melody 16-bar      5" in out
     assert "drums 2-bar       19" in out
     assert "trio 16-bar       10" in out
+
+
+def test_inspect_counts_the_windows_personalize_reads_in_any_metre():
+    """A jig (6/8) is not "0 windows": inspect cuts it on its bar lines as personalize does."""
+    from midime_widgets.music.converters import MelodyConverter
+    from midime_widgets.music.melody import prepare_melody
+    from midime_widgets.music.windows import cut_song
+
+    jig = MIDI_DIR / "six_eight.mid"
+    summary = inspect_midi(jig)
+    line = prepare_melody(load_midi(jig)).sequence
+    expected = len(cut_song(MelodyConverter(2), line, grid_from=load_midi(jig)).windows)
+    assert summary.windows["melody 2-bar"] == expected > 0
 
 
 def test_track_table_values():

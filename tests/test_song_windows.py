@@ -286,3 +286,14 @@ def test_skipped_windows_reach_the_songs_warnings(vae):
     _, mu, _ = vae.encode(added.windows)
     assert mu.shape == (8, vae.config.z_size) and np.all(np.isfinite(mu))
     np.testing.assert_allclose(mu, p.codes(), atol=1e-4)
+
+
+def test_bars_shorter_than_a_quarter_are_notation_leftovers_and_ignored():
+    """A 1/16 time signature mid-tune (left by a notation export around grace notes) must not
+    cut the rest of a 3/4 tune into one-step windows: it keeps its 3/4 bars."""
+    waltz = song(12, metre=(3, 4))
+    waltz.time_signatures.add(time=8 * 3 * Q, numerator=1, denominator=16)
+    cut = cut_song(MEL, waltz)
+    plain = cut_song(MEL, song(12, metre=(3, 4)))
+    assert len(cut.windows) == len(plain.windows) == 11
+    assert {w.steps for w in cut.windows} == {24} and str(cut.metre) == "3/4"

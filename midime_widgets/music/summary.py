@@ -14,6 +14,7 @@ from ..errors import MidiError
 from .converters import DrumsConverter, MelodyConverter, TrioConverter
 from .melody import MelodyChoice, find_melody, prepare_melody, program_name, track_names
 from .midi_io import load_midi
+from .windows import cut_song
 
 NoteSequence = music_pb2.NoteSequence
 
@@ -51,8 +52,7 @@ class MidiSummary:
     time_signatures: list[tuple[float, str]]
     melody: MelodyChoice | None
     melody_note: str  # why there is no melody, or warnings from preparing it
-    windows: dict[str, int]  # windows from the whole song (magenta's semantics, all tracks)
-    melody_windows: dict[str, int]  # melody windows from the chosen melody track only
+    windows: dict[str, int]  # windows `personalize` reads with each kind of model (see inspect_midi)
 
     def format(self) -> str:
         lines = [f"File: {self.source}", f"Duration: {_clock(self.duration)}",
@@ -75,12 +75,10 @@ class MidiSummary:
         if self.melody_note:
             lines.append(f"  {self.melody_note}" if self.melody else f"Melody: {self.melody_note}")
         lines.append("")
-        lines.append("Windows that can be extracted (hop 1 bar):")
+        lines.append("Windows each kind of model reads (cut on the bar lines, hop 1 bar; melody "
+                     "models read the melody track):")
         for label, count in self.windows.items():
-            extra = ""
-            if label in self.melody_windows:
-                extra = f"  ({self.melody_windows[label]} from the melody track)"
-            lines.append(f"  {label:<14} {count:>5}{extra}")
+            lines.append(f"  {label:<14} {count:>5}")
         return "\n".join(lines)
 
     def _other_track(self) -> str:
@@ -133,23 +131,32 @@ def inspect_midi(source) -> MidiSummary:
         seq = load_midi(source)
         label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "(bytes)"
     tempos = sorted((t.time, t.qpm) for t in seq.tempos) or [(0.0, 120.0)]
-    sigs = sorted((t.time, f"{t.numerator}/{t.denominator}") for t in seq.time_signatures)
-    converters = window_converters()
-    windows = {label_: conv.count_windows(seq) for label_, conv in converters.items()}
-
-    melody, note, melody_windows = None, "", {}
+    sigs = sorted({(t.time, f"{t.numerator}/{t.denominator}") for t in seq.time_signatures})
+    melody, note, melody_line = None, "", None
     try:
         melody = find_melody(seq)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             prepared = prepare_melody(seq, melody.instrument)
         note = " ".join(prepared.warnings)
-        melody_windows = {label_: conv.count_windows(prepared.sequence)
-                          for label_, conv in converters.items() if label_.startswith("melody")}
+        melody_line = prepared.sequence
     except MidiError as exc:
         note = str(exc)
+    windows = {label_: _window_count(conv, seq, melody_line)
+               for label_, conv in window_converters().items()}
     return MidiSummary(
         source=label, duration=seq.total_time, tracks=_tracks(seq), tempos=tempos,
-        time_signatures=sigs or [(0.0, "4/4")], melody=melody, melody_note=note,
-        windows=windows, melody_windows=melody_windows,
+        time_signatures=sigs or [(0.0, "4/4")], melody=melody, melody_note=note, windows=windows,
     )
+
+
+def _window_count(converter, seq: NoteSequence, melody_line: NoteSequence | None) -> int:
+    """How many windows `personalize` reads from `seq` with a model using `converter`: the same
+    bar-line cut (`cut_song`), of the chosen melody line for melody models; 0 when none."""
+    part = melody_line if converter.kind == "melody" else seq
+    if part is None:
+        return 0
+    try:
+        return len(cut_song(converter, part, grid_from=seq).windows)
+    except MidiError:
+        return 0

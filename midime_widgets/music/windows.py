@@ -136,13 +136,18 @@ def metre_changes(seq: NoteSequence, tempo: TempoMap) -> list[tuple[int, Metre]]
     """(first step, metre) of each stretch of one time signature; 4/4 where the song has none.
 
     A time signature restated off the current bar grid starts a new stretch too: some files
-    mark the bar line after a pickup that way.
+    mark the bar line after a pickup that way. Time signatures with bars shorter than a quarter
+    note (1/16, 1/8, 2/16, ...) are ignored: music has such bars almost never, while notation
+    exports leave them behind (e.g. around grace notes), and taken literally they would cut a
+    tune into one-step windows.
     """
     changes: list[tuple[int, Metre]] = [(0, FOUR_FOUR)]
     for ts in sorted(seq.time_signatures, key=lambda t: t.time):
         if ts.numerator < 1 or ts.denominator < 1:
             continue
         step, metre = max(0, tempo.step(ts.time)), Metre(int(ts.numerator), int(ts.denominator))
+        if metre.bar_steps(tempo.steps_per_quarter) < tempo.steps_per_quarter:
+            continue
         last_step, last = changes[-1]
         if step == last_step:
             changes[-1] = (step, metre)
