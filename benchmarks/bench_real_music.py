@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 import sys
 import time
@@ -47,9 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from oneill import ensure_collection  # noqa: E402 - benchmarks/oneill.py, beside this script
+from oneill import DEFAULT_FOLDER, ensure_collection  # noqa: E402 - benchmarks/oneill.py, beside this script
 
-DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "midime-widgets" / "oneill"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -193,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tunes", type=int, default=24, help="how many tunes (default 24)")
     parser.add_argument("--metres", help="comma-separated metres to keep, e.g. 4/4,6/8 (default all)")
     parser.add_argument("--pool", type=int, default=400, help="tunes written to the cache (default 400)")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_FOLDER, help=f"default {DEFAULT_FOLDER}")
     parser.add_argument("--samples", type=int, default=16, help="samples per tune, and prior samples (16)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the per-tune figures here")

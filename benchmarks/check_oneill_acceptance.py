@@ -22,12 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import oneill
 
-DEFAULT_FOLDER = Path(os.environ.get("MIDIME_ONEILL_DIR", Path.home() / ".cache" / "midime-oneill"))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folder", default=str(DEFAULT_FOLDER))
+    parser.add_argument("--folder", default=str(oneill.DEFAULT_FOLDER))
     parser.add_argument("--count", type=int, default=oneill.DEFAULT_COUNT)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")

@@ -24,7 +24,6 @@ import numpy as np
 
 import oneill
 
-DEFAULT_FOLDER = Path(os.environ.get("MIDIME_ONEILL_DIR", Path.home() / ".cache" / "midime-oneill"))
 
 
 def onsets(tensor: np.ndarray, steps: int) -> set:
@@ -60,7 +59,7 @@ def pick(index: list[dict], per_metre: int) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-metre", type=int, default=8)
-    parser.add_argument("--folder", default=str(DEFAULT_FOLDER))
+    parser.add_argument("--folder", default=str(oneill.DEFAULT_FOLDER))
     parser.add_argument("--count", type=int, default=oneill.DEFAULT_COUNT)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 CORPUS_FOLDER = "oneills1850"
 DEFAULT_COUNT = 400
+#: Where the benchmarks keep the written collection (outside git; `$MIDIME_ONEILL_DIR` moves it).
+DEFAULT_FOLDER = Path(os.environ.get("MIDIME_ONEILL_DIR",
+                                     Path.home() / ".cache" / "midime-widgets" / "oneill"))
 INDEX = "index.json"
 
 
