@@ -117,8 +117,9 @@ def piano_roll_figure(seq, *, title: str = "", width: int = 420, height: int = 1
                  active_drag="xpan", active_scroll="xwheel_zoom",
                  tooltips=[("note", "@name"), ("at", "@at"), ("velocity", "@velocity")],
                  x_range=Range1d(1, 1 + shown, bounds=(1, 1 + length)), y_range=Range1d(bottom, top))
+    # a white outline keeps repeated notes of one pitch apart (four D5s are not one long note)
     fig.quad(left="start", right="end", bottom="pitch", top=_plus_one("pitch"), fill_color="colour",
-             line_color=None, source=source)
+             line_color="white", line_width=1, source=source)
     _note_axis(fig, bottom, top)
     _bar_axis(fig, shown)
     fig.toolbar.logo = None

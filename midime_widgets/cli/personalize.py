@@ -404,7 +404,7 @@ def write_results(folder: Path, args, vae, person, inputs, history, samples, nov
     person.save_midime(folder / "midime")
     training = training_summary(history)
     personalization_report(
-        folder / "report.html", title=f"MidiMe on {vae.name}",
+        folder / "report.html", title=f"Your personalized samples (MidiMe on the {vae.name} MusicVAE)",
         inputs=[(s.name, s.sequence) for s in person.songs],
         samples=[(f"sample {i}", s.sequence) for i, s in enumerate(samples, 1)],
         audio=None if args.no_wav else [folder / e["wav"] for e in sample_files],
