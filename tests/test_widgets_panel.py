@@ -478,6 +478,9 @@ def test_new_sample_goes_to_the_gallery_with_a_novelty_readout(trained):
     assert set(newest["novelty"]) >= {"copied", "pitch_class_distance", "verdict"}
     assert 0.0 <= newest["novelty"]["pitch_class_distance"] <= 1.0
     assert panel.novelty_summary["samples"] == n + 1
+    # the summary averages the figure each card shows (similarity to the nearest input window)
+    sims = [item["novelty"]["nearest_similarity"] for item in panel.gallery]
+    assert panel.novelty_summary["mean_nearest_similarity"] == pytest.approx(np.mean(sims), abs=1e-3)
     np.testing.assert_allclose(panel.midime_values, panel.sample_records[-1].z_small, atol=1e-4)
     assert len(state_updates(sent)) == 1, "gallery, sliders, roll and map go in one message"
 

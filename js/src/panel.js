@@ -44,7 +44,7 @@ const MIB = 1024 * 1024;
  * @property {number} current_sample  gallery id on the sliders (-1: none)
  * @property {object} latent_map  {axes, inputs, samples, current, current_sample}
  * @property {{samples: number, copied: number, varied: number,
- *             mean_pitch_class_distance: number|null}} novelty_summary
+ *             mean_nearest_similarity: number|null, mean_pitch_class_distance: number|null}} novelty_summary
  * @property {string} save_path  folder (under the kernel's working folder) to save in
  */
 
@@ -367,12 +367,12 @@ function galleryCard(ctx, item) {
       onclick: () => ctx.send("download", { what: "sample", id: item.id, format: "mid" }) }, "MIDI"),
     h("button", { class: "mm-btn", type: "button", title: "Download WAV",
       onclick: () => ctx.send("download", { what: "sample", id: item.id, format: "wav" }) }, "WAV"));
-  const distance = nov.pitch_class_distance;
+  const similarity = nov.nearest_similarity;
   const el = h("div", { class: "mm-sample", dataset: { id: String(item.id) } },
     h("div", { class: "mm-row" }, h("b", { class: "mm-small" }, item.label), badge, h("span", { class: "mm-spacer" }),
-      distance != null ? h("span", { class: "mm-small mm-muted",
-        title: "How different its notes are from your music's (pitch-class distance): 0 = the same notes, 1 = none in common" },
-      `notes differ ${Math.round(distance * 100)}%`) : null),
+      similarity != null ? h("span", { class: "mm-small mm-muted mm-similarity",
+        title: `Share of 16th-note steps with the same notes as the most similar window of your music (window ${(nov.nearest_window ?? 0) + 1}): 100% = an exact copy` },
+      `${Math.round(similarity * 100)}% like its nearest window`) : null),
     rollBox, bar);
   return { el, destroy: () => { player.destroy(); roll.destroy(); } };
 }
@@ -386,7 +386,7 @@ function spaceSection(ctx) {
     "picks a random point. The map shows the space flattened to two directions (PC 1 and PC 2, " +
     "its principal components): grey dots are your pieces, numbers are samples, the ring is the " +
     "current point; click anywhere to hear it. Each sample says whether it copies one of your " +
-    "pieces exactly (memorized) or is new, and how far its notes are from yours.");
+    "pieces exactly (memorized) or is new, and how much of it is like its nearest window (100% = a copy).");
   const title = card.querySelector(".mm-title");
   const sliders = new SliderBank(h("div"), {
     min: -3, max: 3, step: 0.05, big: true,
@@ -433,12 +433,12 @@ function spaceSection(ctx) {
   ctx.bind(["novelty_summary", "gallery"], () => {
     const s = model.get("novelty_summary") || {};
     const n = s.samples || 0;
-    const distance = s.mean_pitch_class_distance;
+    const similarity = s.mean_nearest_similarity;
     fill(galleryHead,
       h("b", {}, n ? `Samples (${n})` : "Samples"),
       n ? h("span", { class: "mm-small mm-muted mm-novelty-summary" },
         `${s.varied} new, ${s.copied} copied from your music` +
-        (distance != null ? ` · notes differ ${Math.round(distance * 100)}% on average` : "")) : null,
+        (similarity != null ? ` · ${Math.round(similarity * 100)}% like their nearest window on average` : "")) : null,
       h("span", { class: "mm-spacer" }),
       h("button", { class: "mm-btn mm-download-all", type: "button", disabled: !n,
         onclick: () => ctx.send("download", { what: "all" }) }, "⬇ All samples (.zip)"));
