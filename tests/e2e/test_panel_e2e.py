@@ -164,6 +164,8 @@ def test_train_to_the_end(page, screenshots_dir):
     # At the defaults it trains until converged and says so (or that it reached its step limit).
     assert status.startswith("Done.")
     assert "Finished: it had learned what it could" in status or "Stopped at its limit" in status
+    assert "pass " not in status, "after the end the line is the run's own sentence, no pass count"
+    assert page.locator(f"{PANEL} .mm-progress").get_attribute("data-fill") == "1.000", "the bar is full"
     assert int(page.eval_on_selector(f"{PANEL} .mm-training-chart", "el => el.dataset.lossPoints")) > 0
     page.wait_for_function(f"() => document.querySelector('{PANEL}').dataset.hasMidime === 'true'", timeout=30_000)
     assert int(page.locator(f"{PANEL} .mm-gallery").get_attribute("data-count")) >= 1
