@@ -310,6 +310,12 @@ def test_usable_at_800_pixels_in_light_and_dark(page, screenshots_dir):
             assert b and b["x"] >= box["x"] - 1 and b["x"] + b["width"] <= box["x"] + box["width"] + 1, i
         overflow = page.eval_on_selector(PANEL, "el => el.scrollWidth - el.clientWidth")
         assert overflow <= 1
+        drop = page.locator(f"{PANEL} .mm-drop").first.bounding_box()
+        select = page.locator(f"{PANEL} .mm-example-select").first.bounding_box()
+        assert select["x"] + select["width"] <= drop["x"] + drop["width"] + 1, "the example menu fits its row"
+        every = int(page.locator(f"{PANEL} .mm-latent-chart").first.get_attribute("data-label-every"))
+        slot = page.locator(f"{PANEL} .mm-latent-chart").first.bounding_box()["width"] / N_VAE_SLIDERS
+        assert every * slot >= 26, "feature labels (e.g. 'z169') get room enough not to overlap"
         shoot(page, screenshots_dir, "panel_800px")
         set_theme(page, "JupyterLab Dark")
         shoot(page, screenshots_dir, "panel_800px_dark")
