@@ -135,6 +135,11 @@ def test_a_refused_upload_keeps_the_previous_files(page, tmp_path):
     page.wait_for_function(f"() => document.querySelector('{PANEL}').dataset.error?.startsWith('junk.mid')",
                            timeout=30_000)
     assert_sentence(visible_error(page))
+    banner = page.locator(f"{PANEL} .mm-error-row").first.bounding_box()
+    message = page.locator(f"{PANEL} .mm-error").first.bounding_box()
+    close = page.locator(f"{PANEL} .mm-error-row > .mm-btn").first.bounding_box()
+    assert close["y"] < message["y"] + message["height"], "the ✕ sits beside the message, not below it"
+    assert message["x"] + message["width"] <= close["x"] + 1 <= banner["x"] + banner["width"]
     assert page.locator(f"{PANEL} .mm-file-name").all_inner_texts() == ["folk_band.mid", "folk_reel.mid"]
 
 
