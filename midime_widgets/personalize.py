@@ -304,14 +304,20 @@ def novelty_readout(sample: Any, input_windows: Sequence[Any]) -> dict[str, Any]
 
 
 def summarize(readouts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Totals over a gallery of readouts: how many copy an input window, mean pitch-class distance."""
+    """Totals over a gallery of readouts: how many copy an input window, the mean similarity to
+    each sample's nearest input window (the per-sample figure) and mean pitch-class distance."""
     copied = sum(1 for r in readouts if r.get("copied"))
-    dists = [r["pitch_class_distance"] for r in readouts if "pitch_class_distance" in r]
+
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in readouts if r.get(key) is not None]
+        return round(float(np.mean(values)), 3) if values else None
+
     return {
         "samples": len(readouts),
         "copied": copied,
         "varied": len(readouts) - copied,
-        "mean_pitch_class_distance": round(float(np.mean(dists)), 3) if dists else None,
+        "mean_nearest_similarity": mean("nearest_similarity"),
+        "mean_pitch_class_distance": mean("pitch_class_distance"),
     }
 
 

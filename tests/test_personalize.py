@@ -340,3 +340,20 @@ def test_rhythm_histogram_folds_on_each_sequences_own_bar():
     assert jig[0] == 1.0 and jig[12] == 0.0
     common = rhythm_histogram([seq(4, 4, [0, 12])])
     assert common[0] == 0.5 and common[12] == 0.5
+
+
+def test_a_six_eight_sample_equal_to_an_input_window_is_a_full_copy(vae):
+    """6/8 windows are two bars (24 steps) padded to the model's 32; a sample decoded from one
+    window's own notes is a copy and 100% like it, as the panel's card and summary show."""
+    from midime_widgets.music.windows import in_metre
+
+    p = Personalizer(vae)
+    song = p.add_midi(MIDI_FIXTURES / "six_eight.mid")
+    assert str(song.metre) == "6/8" and p.output_steps() == 24
+    window = song.windows[len(song.windows) // 2]
+    decoded = vae.converter.from_tensors([window.outputs[: p.output_steps()]])[0]
+    sample = in_metre(decoded, song.metre, song.qpm)
+    readout = p.novelty_index().readout(sample)
+    assert readout["copied"] is True
+    assert readout["nearest_similarity"] == 1.0
+    assert p.novelty_index().similarities(sample)[readout["copied_window"]] == 1.0

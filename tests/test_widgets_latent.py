@@ -74,8 +74,11 @@ def test_readout_counts_copies_and_measures_pitch_classes():
     # Input shares: C 1/8, D E F 2/8 each, G 1/8; the copy: D E F G 1/4 each.
     # Total variation = 1/2·(|0 − 1/8| for C + |1/4 − 1/8| for G) = 0.125.
     assert copy["pitch_class_distance"] == pytest.approx(0.125)
-    assert summarize([copy, new]) == {"samples": 2, "copied": 1, "varied": 1,
-                                      "mean_pitch_class_distance": pytest.approx(0.562, abs=1e-3)}
+    assert copy["nearest_similarity"] == 1.0 and new["nearest_similarity"] < 1.0
+    assert summarize([copy, new]) == {
+        "samples": 2, "copied": 1, "varied": 1,
+        "mean_nearest_similarity": pytest.approx((1.0 + new["nearest_similarity"]) / 2, abs=1e-3),
+        "mean_pitch_class_distance": pytest.approx(0.562, abs=1e-3)}
 
 
 def test_histogram_distance_bounds():

@@ -478,6 +478,9 @@ def test_new_sample_goes_to_the_gallery_with_a_novelty_readout(trained):
     assert set(newest["novelty"]) >= {"copied", "pitch_class_distance", "verdict"}
     assert 0.0 <= newest["novelty"]["pitch_class_distance"] <= 1.0
     assert panel.novelty_summary["samples"] == n + 1
+    # the summary averages the figure each card shows (similarity to the nearest input window)
+    sims = [item["novelty"]["nearest_similarity"] for item in panel.gallery]
+    assert panel.novelty_summary["mean_nearest_similarity"] == pytest.approx(np.mean(sims), abs=1e-3)
     np.testing.assert_allclose(panel.midime_values, panel.sample_records[-1].z_small, atol=1e-4)
     assert len(state_updates(sent)) == 1, "gallery, sliders, roll and map go in one message"
 
@@ -525,7 +528,7 @@ def test_gallery_readouts_come_from_the_pipeline_novelty_index(trained):
 def test_clicks_on_the_map_load_points(trained):
     panel, _ = trained
     msg(panel, {"type": "pick", "kind": "input", "index": 2})
-    assert panel.midime_label == "window 3 of your music"
+    assert panel.midime_label == "excerpt 3 of your music"
     np.testing.assert_allclose(panel.midime_values, panel.pipeline.input_positions()[2], atol=1e-4)
     sample = panel.sample_records[0]
     msg(panel, {"type": "pick", "kind": "sample", "index": sample.id})
@@ -610,7 +613,7 @@ def test_unknown_or_broken_messages_never_raise(trained):
     msg(panel, {"type": "pick", "kind": "input"})  # missing index
     assert panel.error == "The panel sent a request it could not read; please try again."
     msg(panel, {"type": "pick", "kind": "input", "index": 999})
-    assert panel.error == "There is no window 1000 of your music on the map."
+    assert panel.error == "There is no excerpt 1000 of your music on the map."
     msg(panel, {"type": "upload", "names": ["a.mid", "b.mid"]}, [b"x"])
     assert "incomplete" in panel.error
 

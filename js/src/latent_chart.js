@@ -49,6 +49,10 @@ export class LatentChart {
     const slot = (width - left) / n;
     const barW = Math.max(2, Math.min(22, slot * 0.6));
     ctx.textAlign = "center";
+    // Label every `every`-th bar, so that no two labels overlap (the widest one sets the step).
+    const widest = Math.max(...Array.from({ length: n }, (_, i) => ctx.measureText(labels[i] ?? String(i)).width));
+    const every = Math.max(1, Math.ceil((widest + 6) / slot));
+    this.el.dataset.labelEvery = String(every);
     for (let i = 0; i < n; i++) {
       const cx = left + slot * (i + 0.5);
       if (mean.length === n) {
@@ -64,7 +68,7 @@ export class LatentChart {
       ctx.fillStyle = accent;
       const top = Math.min(y(values[i]), zeroY);
       ctx.fillRect(cx - barW / 2, top, barW, Math.max(1, Math.abs(y(values[i]) - zeroY)));
-      if (slot >= 16 || i % Math.ceil(16 / slot) === 0) {
+      if (i % every === 0) {
         ctx.fillStyle = muted;
         ctx.fillText(labels[i] ?? String(i), cx, this.height - bottom / 2);
       }

@@ -44,7 +44,7 @@ const MIB = 1024 * 1024;
  * @property {number} current_sample  gallery id on the sliders (-1: none)
  * @property {object} latent_map  {axes, inputs, samples, current, current_sample}
  * @property {{samples: number, copied: number, varied: number,
- *             mean_pitch_class_distance: number|null}} novelty_summary
+ *             mean_nearest_similarity: number|null, mean_pitch_class_distance: number|null}} novelty_summary
  * @property {string} save_path  folder (under the kernel's working folder) to save in
  */
 
@@ -110,9 +110,9 @@ function headerSection(ctx) {
     fill(chips,
       h("span", { class: "mm-chip", title: "the MusicVAE model" }, h("b", {}, info.name ?? "model")),
       h("span", { class: "mm-chip" }, info.kind ?? ""),
-      info.bars ? h("span", { class: "mm-chip", title: "the model reads the music in pieces this long (windows)" },
-        `${info.bars}-bar pieces`) : null,
-      h("span", { class: "mm-chip", title: "how many numbers (features) describe one piece" },
+      info.bars ? h("span", { class: "mm-chip", title: "the model reads the music in short excerpts this long (windows)" },
+        `${info.bars}-bar excerpts`) : null,
+      h("span", { class: "mm-chip", title: "how many numbers (features) describe one excerpt" },
         `${info.z_size ?? "?"} features (z)`),
       h("span", { class: "mm-chip mm-device", title: "where the models run" }, info.device ?? ""),
     );
@@ -178,7 +178,7 @@ function uploadControls(ctx) {
 function fileRow(ctx, f, i, selected) {
   const row = h("div", { class: `mm-file${selected ? " mm-selected" : ""}`, dataset: { index: String(i) } },
     h("span", { class: "mm-file-name", title: "Show this song", onclick: () => ctx.send("select_file", { file: i }) }, f.name),
-    h("span", { class: "mm-muted" }, `${f.n_notes} notes · ${f.n_windows} pieces for the model`));
+    h("span", { class: "mm-muted" }, `${f.n_notes} notes · ${f.n_windows} excerpts for the model`));
   if (f.candidates?.length > 1) {
     const select = h("select", { class: "mm-melody-select", "aria-label": `melody track of ${f.name}` },
       f.candidates.map((c) => h("option", { value: c.instrument, selected: c.instrument === f.instrument },
@@ -198,7 +198,7 @@ function inputSection(ctx) {
   const { model } = ctx;
   const card = section("mm-input-section", 1, "Your music", "Add MIDI files (they stay in this kernel) or examples",
     "MidiMe learns the style of the songs listed here. Each song is cut into short overlapping " +
-    "pieces (windows); the model reads one piece at a time. For melody models one track is taken " +
+    "excerpts of a few bars (windows); the model reads one excerpt at a time. For melody models one track is taken " +
     "as the melody; you can choose another. Add several songs to teach a broader style.");
   const fileList = h("div", { class: "mm-files" });
   const loading = h("div", { class: "mm-small mm-loading" });
@@ -226,7 +226,7 @@ function inputSection(ctx) {
     const tracks = (wire?.tracks ?? []).map((t) => `${t.name}${t.dim ? "" : " ★"}`).join(", ");
     info.textContent = wire?.n
       ? `${wire.label} · ${(wire.duration ?? 0).toFixed(1)} s · tracks: ${tracks} (★ = what the model reads) · ` +
-        `${model.get("n_windows")} pieces from all songs`
+        `${model.get("n_windows")} excerpts from all songs`
       : "";
   });
   card.append(uploadControls(ctx), loading, fileList, bar, rollBox);
@@ -236,16 +236,16 @@ function inputSection(ctx) {
 function vaeSection(ctx) {
   const { model, el } = ctx;
   const card = section("mm-vae-section", 2, "What the MusicVAE hears",
-    "Each piece of your music becomes a list of numbers (features); move them to change the music",
-    "MusicVAE is a model trained on a large collection of music. It describes every short piece " +
-    "with a list of numbers, its features (the latent code z). Similar pieces get similar " +
+    "Each excerpt of your music becomes a list of numbers (features); move them to change the music",
+    "MusicVAE is a model trained on a large collection of music. It describes every short excerpt " +
+    "with a list of numbers, its features (the latent code z). Similar excerpts get similar " +
     "numbers. The sliders show the features that vary most in your music; moving one changes the " +
-    "piece, which the model plays back below. “Random music” picks random features. " +
+    "excerpt, which the model plays back below. “Random music” picks random features. " +
     "Temperature is how adventurous the playback is: 0 always plays the likeliest notes.");
   const windowLabel = h("span", { class: "mm-small mm-kv" });
-  const prevBtn = h("button", { class: "mm-btn", type: "button", title: "Previous piece of your music",
+  const prevBtn = h("button", { class: "mm-btn", type: "button", title: "Previous excerpt of your music",
     onclick: () => ctx.send("vae_window", { index: Math.max(0, model.get("vae_window") - 1) }) }, "◀");
-  const nextBtn = h("button", { class: "mm-btn", type: "button", title: "Next piece of your music",
+  const nextBtn = h("button", { class: "mm-btn", type: "button", title: "Next excerpt of your music",
     onclick: () => ctx.send("vae_window", { index: model.get("vae_window") + 1 }) }, "▶");
   const tempValue = h("span", { class: "mm-small mm-kv" });
   const tempSlider = h("input", { type: "range", min: 0, max: 1.5, step: 0.05, "aria-label": "temperature" });
@@ -259,7 +259,7 @@ function vaeSection(ctx) {
     tempValue.textContent = Number(model.get("temperature")).toFixed(2);
   });
   const bar = h("div", { class: "mm-row" },
-    h("span", { class: "mm-small mm-muted" }, "Piece of your music"), prevBtn, windowLabel, nextBtn,
+    h("span", { class: "mm-small mm-muted" }, "Excerpt of your music"), prevBtn, windowLabel, nextBtn,
     h("span", { class: "mm-spacer" }),
     h("button", { class: "mm-btn mm-vae-sample", type: "button", title: "Decode random features (a sample of the prior)",
       onclick: () => ctx.send("vae_sample") }, "Random music"),
@@ -294,7 +294,7 @@ function vaeSection(ctx) {
     chart.setData({ values: stats.values ?? values, mean: stats.mean ?? [], std: stats.std ?? [], labels: dims.map((d) => `z${d}`) });
     chartHint.textContent = dims.length
       ? `The ${dims.length} of ${model.get("model_info")?.z_size ?? "?"} features that vary most in your music. ` +
-        "Bars: this piece; grey: your music's average ± spread."
+        "Bars: this excerpt; grey: your music's average ± spread."
       : "The features appear once music is added or random music is made.";
   });
   ctx.bind(["vae_roll", "vae_label", "vae_window", "n_windows"], () => {
@@ -315,11 +315,11 @@ function trainSection(ctx) {
   const card = section("mm-train-section", 3, "Train MidiMe",
     "A small model learns where your music lives among the MusicVAE's features",
     "MidiMe is a small model (a VAE) that learns the region of the MusicVAE's features your " +
-    "pieces occupy, so that everything it makes sounds like your music. It trains until the " +
+    "excerpts occupy, so that everything it makes sounds like your music. It trains until the " +
     "loss stops improving (it has converged), or until you press Stop; the weights so far are " +
-    "kept. The chart shows the loss: total = reconstruction (how well it rebuilds your pieces) " +
+    "kept. The chart shows the loss: total = reconstruction (how well it rebuilds your excerpts) " +
     "+ KL (how tidy its space is). “Style features” (latent size) is how many sliders your space " +
-    "gets; “variety” (beta) trades closeness to your pieces for tidier, more varied samples.");
+    "gets; “variety” (beta) trades closeness to your excerpts for tidier, more varied samples.");
   const trainBtn = h("button", { class: "mm-btn mm-primary mm-train", type: "button", onclick: () => ctx.send("train") }, "Train");
   const stopBtn = h("button", { class: "mm-btn mm-danger mm-stop", type: "button", onclick: () => ctx.send("stop") }, "■ Stop");
   const stale = h("div", { class: "mm-stale mm-small", role: "status" });
@@ -329,7 +329,7 @@ function trainSection(ctx) {
     numberField(ctx, "latent_size", "Style features (latent size)", { min: 1, max: 64, step: 1, width: "60px",
       title: "How many sliders your personalized space gets" }),
     numberField(ctx, "beta", "Variety (beta)", { min: 0, step: 0.1, width: "64px",
-      title: "Higher: tidier, more varied samples; lower: closer to your pieces" }),
+      title: "Higher: tidier, more varied samples; lower: closer to your excerpts" }),
     trainBtn, stopBtn), stale, chart.el);
   ctx.bind(["training", "has_midime", "midime_current"], () => {
     const status = model.get("training") || {};
@@ -353,8 +353,8 @@ function galleryCard(ctx, item) {
   const nov = item.novelty || {};
   const copied = !!nov.copied;
   const badge = h("span", { class: `mm-badge ${copied ? "mm-copied" : "mm-varied"}`,
-    title: copied ? "the same notes as one piece of your music (memorized)" : "not an exact copy of any piece of your music" },
-  copied ? `copy of piece ${(nov.copied_window ?? 0) + 1}` : nov.verdict ?? "new");
+    title: copied ? "the same notes as one excerpt of your music (memorized)" : "not an exact copy of any excerpt of your music" },
+  copied ? `copy of excerpt ${(nov.copied_window ?? 0) + 1}` : nov.verdict ?? "new");
   const rollBox = h("div");
   const roll = new PianoRoll(rollBox, { height: 64, compact: true });
   roll.setSequence(item.roll);
@@ -367,12 +367,12 @@ function galleryCard(ctx, item) {
       onclick: () => ctx.send("download", { what: "sample", id: item.id, format: "mid" }) }, "MIDI"),
     h("button", { class: "mm-btn", type: "button", title: "Download WAV",
       onclick: () => ctx.send("download", { what: "sample", id: item.id, format: "wav" }) }, "WAV"));
-  const distance = nov.pitch_class_distance;
+  const similarity = nov.nearest_similarity;
   const el = h("div", { class: "mm-sample", dataset: { id: String(item.id) } },
     h("div", { class: "mm-row" }, h("b", { class: "mm-small" }, item.label), badge, h("span", { class: "mm-spacer" }),
-      distance != null ? h("span", { class: "mm-small mm-muted",
-        title: "How different its notes are from your music's (pitch-class distance): 0 = the same notes, 1 = none in common" },
-      `notes differ ${Math.round(distance * 100)}%`) : null),
+      similarity != null ? h("span", { class: "mm-small mm-muted mm-similarity",
+        title: `Share of 16th-note steps with the same notes as the most similar excerpt of your music (excerpt ${(nov.nearest_window ?? 0) + 1}): 100% = an exact copy` },
+      `${Math.round(similarity * 100)}% like its nearest excerpt`) : null),
     rollBox, bar);
   return { el, destroy: () => { player.destroy(); roll.destroy(); } };
 }
@@ -382,11 +382,11 @@ function spaceSection(ctx) {
   const card = section("mm-space-section", 4, "Your personalized space",
     "Every point plays music in the style MidiMe learned; each slider is one style feature",
     "After training, every setting of these sliders is a point in MidiMe's small space, and " +
-    "every point decodes (through the MusicVAE) to a piece in the learned style. “New sample” " +
+    "every point decodes (through the MusicVAE) to an excerpt in the learned style. “New sample” " +
     "picks a random point. The map shows the space flattened to two directions (PC 1 and PC 2, " +
-    "its principal components): grey dots are your pieces, numbers are samples, the ring is the " +
+    "its principal components): grey dots are your excerpts, numbers are samples, the ring is the " +
     "current point; click anywhere to hear it. Each sample says whether it copies one of your " +
-    "pieces exactly (memorized) or is new, and how far its notes are from yours.");
+    "excerpts exactly (memorized) or is new, and how much of it is like its nearest excerpt (100% = a copy).");
   const title = card.querySelector(".mm-title");
   const sliders = new SliderBank(h("div"), {
     min: -3, max: 3, step: 0.05, big: true,
@@ -410,7 +410,7 @@ function spaceSection(ctx) {
   card.append(h("div", { class: "mm-split-wide" },
     h("div", { class: "mm-col" }, sliders.el, bar, label, rollBox),
     h("div", { class: "mm-col" }, map.el,
-      h("div", { class: "mm-hint" }, "Grey: your pieces · numbers: samples · ring: the current point. Click to hear a point."))));
+      h("div", { class: "mm-hint" }, "Grey: your excerpts · numbers: samples · ring: the current point. Click to hear a point."))));
   ctx.bind(["midime_values"], () => {
     const values = model.get("midime_values") || [];
     sliders.setValues(values, values.map((_, i) => `style ${i + 1}`));
@@ -433,12 +433,12 @@ function spaceSection(ctx) {
   ctx.bind(["novelty_summary", "gallery"], () => {
     const s = model.get("novelty_summary") || {};
     const n = s.samples || 0;
-    const distance = s.mean_pitch_class_distance;
+    const similarity = s.mean_nearest_similarity;
     fill(galleryHead,
       h("b", {}, n ? `Samples (${n})` : "Samples"),
       n ? h("span", { class: "mm-small mm-muted mm-novelty-summary" },
         `${s.varied} new, ${s.copied} copied from your music` +
-        (distance != null ? ` · notes differ ${Math.round(distance * 100)}% on average` : "")) : null,
+        (similarity != null ? ` · ${Math.round(similarity * 100)}% like their nearest excerpt on average` : "")) : null,
       h("span", { class: "mm-spacer" }),
       h("button", { class: "mm-btn mm-download-all", type: "button", disabled: !n,
         onclick: () => ctx.send("download", { what: "all" }) }, "⬇ All samples (.zip)"));

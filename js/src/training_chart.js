@@ -61,30 +61,19 @@ export class TrainingChart {
     if (!status) return;
     this.total = status.total || 0;
     this.running = status.state === "running";
-    // Without a fixed number of epochs (train until converged) the bar moves until the end.
+    // Without a fixed number of epochs (train until converged) the bar moves until the end;
+    // once training has ended (however early) it is full.
     const open = !this.total && status.state === "running";
-    const ended = ["done", "stopped"].includes(status.state) && !this.total;
-    const frac = this.total ? Math.min(1, (status.epoch || 0) / this.total) : ended ? 1 : 0;
+    const ended = ["done", "stopped"].includes(status.state);
+    const frac = ended ? 1 : this.total ? Math.min(1, (status.epoch || 0) / this.total) : 0;
     this.progress.firstChild.style.width = open ? "" : `${(frac * 100).toFixed(1)}%`;
+    this.progress.dataset.fill = open ? "" : frac.toFixed(3);
     this.progress.classList.toggle("mm-indeterminate", open);
     this.progress.classList.toggle("mm-stopped", status.state === "stopped");
     this.progress.classList.toggle("mm-failed", status.state === "error");
     this.el.dataset.state = status.state;
     this.el.dataset.epoch = String(status.epoch || 0);
-    const parts = [];
-    if (status.state === "running") parts.push("Training…");
-    else if (status.state === "done") parts.push("Done.");
-    else if (status.state === "stopped") parts.push("Stopped.");
-    else if (status.state === "error") parts.push("Failed.");
-    // An epoch is one pass over the windows of your music.
-    if (status.total) parts.push(`pass ${status.epoch} of up to ${status.total} (epochs)`);
-    else if (status.epoch) parts.push(`pass ${status.epoch} (epochs)`);
-    if (status.state !== "idle") parts.push(formatSeconds(status.elapsed));
-    if (status.losses?.total != null) parts.push(`loss ${status.losses.total.toPrecision(4)}`);
-    if (status.device) parts.push(status.device);
-    let text = parts.join(" · ");
-    if (status.message) text += ` — ${status.message}`;
-    this.statusEl.textContent = status.state === "idle" ? `Not trained yet · ${status.device || ""}` : text;
+    this.statusEl.textContent = statusLine(status);
     this.draw();
     this.el.dataset.converged = String(status.state === "done" && /converged/i.test(status.message || ""));
   }
@@ -178,4 +167,23 @@ export function renderTraining({ model, el }) {
     chart.destroy();
     wrap.remove();
   };
+}
+
+const STATE_WORD = { running: "Training…", done: "Done.", stopped: "Stopped.", error: "Failed." };
+
+/** The status line: progress while running; after the end, the run's own sentence (the
+ * `message`, which already says how long it trained and why it stopped). */
+function statusLine(status) {
+  if (status.state === "idle") return `Not trained yet · ${status.device || ""}`;
+  const word = STATE_WORD[status.state] ?? "";
+  if (status.state === "done" || status.state === "stopped") return [word, status.message].filter(Boolean).join(" ");
+  const parts = [word];
+  // An epoch is one pass over the excerpts (windows) of your music.
+  if (status.total) parts.push(`pass ${status.epoch} of up to ${status.total}`);
+  else if (status.epoch) parts.push(`pass ${status.epoch}`);
+  parts.push(formatSeconds(status.elapsed));
+  if (status.losses?.total != null) parts.push(`loss ${status.losses.total.toPrecision(4)}`);
+  if (status.device) parts.push(status.device);
+  const text = parts.filter(Boolean).join(" · ");
+  return status.message ? `${text} — ${status.message}` : text;
 }

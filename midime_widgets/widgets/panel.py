@@ -316,7 +316,7 @@ class MidiMePanel(MidimeWidget):
         z = self._input_mu[index]
         self._vae_seed = 0
         seq = self._decode(z, self._vae_seed)
-        self._show_vae_point(z, seq, f"window {index + 1} of {len(self._input_mu)} of your music, "
+        self._show_vae_point(z, seq, f"excerpt {index + 1} of {len(self._input_mu)} of your music, "
                                     "as the MusicVAE plays it back", index)
         return seq
 
@@ -332,7 +332,7 @@ class MidiMePanel(MidimeWidget):
             raise TrainingError("MidiMe is already training: press Stop or wait for it to finish.")
         with self._changing_inputs():
             if not self.pipeline.songs:
-                raise TrainingError("Add some music first: MidiMe learns from its windows.")
+                raise TrainingError("Add some music first: MidiMe learns from its excerpts.")
             size = self.latent_size if latent_size is None else latent_size
             strength = self.beta if beta is None else beta
             if isinstance(size, bool) or int(size) != size or not 1 <= int(size) <= 64:
@@ -508,8 +508,8 @@ class MidiMePanel(MidimeWidget):
         if kind == "input":
             i = int(content["index"])
             if not 0 <= i < len(self._input_small):
-                raise MidiError(f"There is no window {i + 1} of your music on the map.")
-            self.set_midime_point(self._input_small[i], f"window {i + 1} of your music")
+                raise MidiError(f"There is no excerpt {i + 1} of your music on the map.")
+            self.set_midime_point(self._input_small[i], f"excerpt {i + 1} of your music")
         elif kind == "sample":
             self.load_sample(int(content["index"]))
         elif kind == "xy" and self._projection is not None:
@@ -666,7 +666,7 @@ class MidiMePanel(MidimeWidget):
             if len(self._input_mu):
                 self.show_input_window(0)
             self.error = error
-            self.status = (f"{len(self._input_mu)} pieces (windows) from {len(songs)} song"
+            self.status = (f"{len(self._input_mu)} excerpts (windows) from {len(songs)} song"
                            f"{'s' if len(songs) != 1 else ''}." + (f" {' '.join(notes)}" if notes else ""))
             self._refresh_midime_state()
 
@@ -756,7 +756,7 @@ class MidiMePanel(MidimeWidget):
         before = self.pipeline.midime, self.pipeline.history, self.pipeline._trained_version
         self._stop_message = None
         try:
-            self.stream.restart_clock(f"Learning from {len(self._input_mu)} windows of your music…")
+            self.stream.restart_clock(f"Learning from {len(self._input_mu)} excerpts of your music…")
 
             def progress(epoch: int, total: Any, losses: dict) -> None:
                 self.stream.update(epoch, int(total or 0), losses)

@@ -135,6 +135,11 @@ def test_a_refused_upload_keeps_the_previous_files(page, tmp_path):
     page.wait_for_function(f"() => document.querySelector('{PANEL}').dataset.error?.startsWith('junk.mid')",
                            timeout=30_000)
     assert_sentence(visible_error(page))
+    banner = page.locator(f"{PANEL} .mm-error-row").first.bounding_box()
+    message = page.locator(f"{PANEL} .mm-error").first.bounding_box()
+    close = page.locator(f"{PANEL} .mm-error-row > .mm-btn").first.bounding_box()
+    assert close["y"] < message["y"] + message["height"], "the ✕ sits beside the message, not below it"
+    assert message["x"] + message["width"] <= close["x"] + 1 <= banner["x"] + banner["width"]
     assert page.locator(f"{PANEL} .mm-file-name").all_inner_texts() == ["folk_band.mid", "folk_reel.mid"]
 
 
@@ -164,6 +169,8 @@ def test_train_to_the_end(page, screenshots_dir):
     # At the defaults it trains until converged and says so (or that it reached its step limit).
     assert status.startswith("Done.")
     assert "Finished: it had learned what it could" in status or "Stopped at its limit" in status
+    assert "pass " not in status, "after the end the line is the run's own sentence, no pass count"
+    assert page.locator(f"{PANEL} .mm-progress").get_attribute("data-fill") == "1.000", "the bar is full"
     assert int(page.eval_on_selector(f"{PANEL} .mm-training-chart", "el => el.dataset.lossPoints")) > 0
     page.wait_for_function(f"() => document.querySelector('{PANEL}').dataset.hasMidime === 'true'", timeout=30_000)
     assert int(page.locator(f"{PANEL} .mm-gallery").get_attribute("data-count")) >= 1
@@ -308,6 +315,12 @@ def test_usable_at_800_pixels_in_light_and_dark(page, screenshots_dir):
             assert b and b["x"] >= box["x"] - 1 and b["x"] + b["width"] <= box["x"] + box["width"] + 1, i
         overflow = page.eval_on_selector(PANEL, "el => el.scrollWidth - el.clientWidth")
         assert overflow <= 1
+        drop = page.locator(f"{PANEL} .mm-drop").first.bounding_box()
+        select = page.locator(f"{PANEL} .mm-example-select").first.bounding_box()
+        assert select["x"] + select["width"] <= drop["x"] + drop["width"] + 1, "the example menu fits its row"
+        every = int(page.locator(f"{PANEL} .mm-latent-chart").first.get_attribute("data-label-every"))
+        slot = page.locator(f"{PANEL} .mm-latent-chart").first.bounding_box()["width"] / N_VAE_SLIDERS
+        assert every * slot >= 26, "feature labels (e.g. 'z169') get room enough not to overlap"
         shoot(page, screenshots_dir, "panel_800px")
         set_theme(page, "JupyterLab Dark")
         shoot(page, screenshots_dir, "panel_800px_dark")
