@@ -276,8 +276,8 @@ class FitHistory(dict):
         window = f"the last {PLATEAU_STEPS} steps"
         change = "" if self.loss_change is None else f"{self.loss_change:.1%}"
         if self.stop_reason == self.CONVERGED:
-            return (f"Finished: it had learned what it could from your music (its error changed "
-                    f"by only {change} over {window}; {steps}, {self.seconds:.1f} s).")
+            return (f"Finished: it had learned what it could from your music — converged (its "
+                    f"error changed by only {change} over {window}; {steps}, {self.seconds:.1f} s).")
         if self.stop_reason == self.BUDGET:
             still = f" (its error still changed by {change} over {window})" if change else ""
             return (f"Stopped at its limit of {self.max_steps:,} training steps{still}; "

@@ -104,7 +104,10 @@ def test_training_monitor_streams_from_a_thread(page):
     assert chart.get_attribute("data-loss-points") == "40"
     updates = int(chart.get_attribute("data-loss-updates"))
     assert 3 <= updates <= 12, updates  # 40 epochs over ~1.2 s, throttled to 5 Hz
-    assert "pass 40 of up to 40 (epochs)" in chart.inner_text()
+    # once it has ended the line says so (no stale pass count) and the bar is full
+    assert chart.inner_text().startswith("Done.") and "pass " not in chart.inner_text()
+    assert chart.get_attribute("data-epoch") == "40"
+    assert chart.locator(".mm-progress, [data-fill]").first.get_attribute("data-fill") == "1.000"
 
 
 def test_screenshot_piano_roll(page, screenshots_dir):
