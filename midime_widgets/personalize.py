@@ -490,7 +490,10 @@ class Personalizer:
         if name is None:
             name = os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else f"upload {len(self.songs) + 1}"
         seq = source if isinstance(source, NoteSequence) else load_midi(source)
-        song = self.prepare(seq, name=name, instrument=instrument)
+        return self.add_song(self.prepare(seq, name=name, instrument=instrument))
+
+    def add_song(self, song: InputSong) -> InputSong:
+        """Add a song already cut by `prepare` / `prepare_song` for this model's converter."""
         self.songs.append(song)
         self._inputs_changed()
         return song

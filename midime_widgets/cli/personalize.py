@@ -188,6 +188,7 @@ class Input:
     label: str  # as the user knows it: the path given, or "example NAME"
     sequence: object  # NoteSequence
     example: str | None = None  # the bundled example's name
+    song: object | None = None  # the InputSong the check cut (None until a checkpoint path loads)
 
 
 def input_paths(args) -> list[tuple[Path, str, str | None]]:
@@ -236,7 +237,7 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
 
     accepted, refusals = [], []
     for path, label, example in paths:
-        seq = None
+        seq = song = None
         try:
             if not path.exists():
                 raise MidiError("no such file.")
@@ -244,14 +245,14 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
                 raise MidiError("this is a folder; give MIDI files.")
             seq = load_midi(path)
             if choice.converter is not None:
-                prepare_song(choice, seq, name=path.name, instrument=track)
+                song = prepare_song(choice, seq, name=path.name, instrument=track)
         except (MidiError, ValueError, OSError) as err:
             reason = refusal(err, path, choice, track=track, seq=seq)
             refusals.append(f"{label}: {reason}")
             if len(paths) > 1:
                 say(f"skipping {label}: {reason}", always=True)
             continue
-        accepted.append(Input(path, label, seq, example))
+        accepted.append(Input(path, label, seq, example, song))
     if not accepted:
         if len(paths) == 1:
             raise RefusedError(refusals[0])
@@ -349,8 +350,11 @@ def _run(args, guard: InterruptGuard) -> int:
     say(f"model: {vae.name} ({vae.kind}, z={vae.config.z_size}) on {vae.device}")
     used = []
     for item in inputs:
-        try:  # a checkpoint path's model is known only now
-            song = person.add_midi(item.sequence, name=item.path.name, instrument=args.track)
+        try:  # cut once by the check; a checkpoint path's model is known only now
+            if item.song is not None:
+                song = person.add_song(item.song)
+            else:
+                song = person.add_midi(item.sequence, name=item.path.name, instrument=args.track)
         except MidiError as err:
             say(f"skipping {item.label}: {err}", always=True)
             continue

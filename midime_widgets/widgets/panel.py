@@ -368,19 +368,11 @@ class MidiMePanel(MidimeWidget):
 
     def wait_training(self, timeout: float | None = None) -> bool:
         """Block until training ends; True if it ended within ``timeout``."""
-        thread = self._train_thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        return _joined(self._train_thread, timeout)
 
     def wait_loading(self, timeout: float | None = None) -> bool:
         """Block until a background upload ends; True if it ended within ``timeout``."""
-        thread = self._load_thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        return not thread.is_alive()
+        return _joined(self._load_thread, timeout)
 
     def new_sample(self, seed: int | None = None) -> Any:
         """Sample the personalized space (``Personalizer.sample``) and put it in the gallery."""
@@ -877,6 +869,14 @@ def _pipeline(vae: Any, midime_options: dict[str, Any] | None, seed: int | None)
     options = {"seed": seed, **(midime_options or {})}
     config = MidiMeConfig.personal(int(vae.config.z_size), **options)
     return Personalizer(vae, midime_config=config, seed=seed)
+
+
+def _joined(thread: threading.Thread | None, timeout: float | None) -> bool:
+    """Wait for `thread` (if any); True when it is no longer running."""
+    if thread is None:
+        return True
+    thread.join(timeout)
+    return not thread.is_alive()
 
 
 def _training_summary(history: Any, stop_message: str | None) -> str:
