@@ -190,6 +190,55 @@ def test_cli_trains_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert all(np.isfinite(v).all() for v in weights.values() if v.dtype.kind == "f")
 
 
+def _free_ports(n):
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+@needs_tensorboard
+def test_cli_trains_under_multiworker_strategy_with_two_workers(tmp_path):
+    """Two `train-musicvae` processes form a cluster from TF_CONFIG on 127.0.0.1 and end with the
+    same weights; the chief writes the run folder, the other worker its own sub-folder."""
+    import json
+
+    data = tmp_path / "windows.npz"
+    np.savez(data, windows=_windows(32).astype(np.uint8))
+    run_dir = tmp_path / "run"
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": "",
+               "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
+        cmd = [sys.executable, "-m", "midime_widgets", "train-musicvae", str(data), "--config", "cat-mel_2bar_small",
+               "--run-dir", str(run_dir), "--steps", "4", "--batch-size", "8", "--strategy", "multiworker"]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    try:
+        outs = [p.communicate(timeout=400) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, (stdout, stderr) in zip(procs, outs):
+        assert p.returncode == 0, stderr[-3000:]
+        assert "trained to step 4" in stdout
+    chief = tf1_checkpoint.read_checkpoint_tensors(tf1_checkpoint.latest_checkpoint(run_dir))
+    other = tf1_checkpoint.read_checkpoint_tensors(tf1_checkpoint.latest_checkpoint(run_dir / "worker-1"))
+    assert int(chief["global_step"]) == int(other["global_step"]) == 4
+    names = list(expected_variables(CONFIGS["cat-mel_2bar_small"]))
+    for name in names:
+        np.testing.assert_array_equal(chief[name], other[name], err_msg=name)
+    initial = MusicVAETrainer(CONFIGS["cat-mel_2bar_small"].replace(batch_size=8), TrainConfig(seed=0),
+                              tmp_path / "fresh").core.weights
+    assert any(not np.array_equal(chief[n], initial[n].numpy()) for n in names), "training changed nothing"
+
+
 def test_cli_reports_bad_training_data_cleanly(tmp_path, capsys):
     from midime_widgets.cli import main
 

@@ -1,11 +1,20 @@
-"""Offline training data for the default model: melodies from music21's bundled corpus.
+"""Offline training data for the default model: melodic lines from music21's bundled corpus.
 
-Every tune becomes a NoteSequence (first part, ties merged, chords → top note, pickup bars padded so
-bar lines fall where the converter expects them, 120 qpm), then 2-bar windows via our own
-`MelodyConverter` (magenta's cat-mel_2bar semantics). Windows are deduplicated globally and the
-train / validation split is made **by tune** (a stable hash of the tune's id and the seed), so no
-validation tune contributes a window to training; windows shared with a training tune are dropped
-from validation. Results are cached per corpus file, so an interrupted run resumes.
+Two stages, so the slow one runs once:
+
+1. **parse** (slow, cached outside git): every file of the chosen collections is parsed by music21
+   and each line becomes a NoteSequence, the way a MIDI file of it would read: the time signatures
+   where they stand (any metre), chords → top note, ties merged, pickups as written. Folk
+   collections give their tune (first part); part music (chorales, motets, madrigals, quartets)
+   gives every voice as a line. One cache file per corpus file, so an interrupted run resumes.
+2. **windows** (fast): each line is cut exactly as a user's song is (`personalize.prepare_song`,
+   i.e. `music.cut_song`: bar-line windows in the song's own metre, padded with silence).
+   Windows are deduplicated globally and split **by tune** (a stable hash of the tune's id and the
+   seed), so no validation tune contributes a window to training; windows shared with a training
+   tune are dropped from validation.
+
+O'Neill's Music of Ireland (1850) is the project's held-out real-music test set and is never read
+here.
 
     python -m midime_widgets.training.corpus --out runs/default/data
 """
@@ -15,89 +24,100 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from note_seq.protobuf.music_pb2 import NoteSequence
 
-# Collections that are melodies (folk tunes, one part) or have a melodic top voice; licence notes
-# go to MODEL_CARD.md.
+#: Held out: the real-music test set (benchmarks measure on it; training never reads it).
+HELD_OUT = "oneills1850"
+
+# Collections used and where they come from (the model card's data table).
 COLLECTIONS = {
-    "essenFolksong": "Essen Folksong Collection (Schaffrath), traditional songs; ABC encodings bundled with music21",
-    "ryansMammoth": "Ryan's Mammoth Collection (1883), public domain; ABC from music21's corpus",
-    "oneills1850": "O'Neill's Music of Ireland (1850), public domain; ABC from music21's corpus",
-    "airdsAirs": "Aird's Airs (18th c.), public domain; ABC from music21's corpus",
-    "miscFolk": "Miscellaneous folk tunes bundled with music21",
+    "essenFolksong": "Essen Folksong Collection (Schaffrath, 1995), traditional songs; ABC encodings bundled with music21",
+    "ryansMammoth": "Ryan's Mammoth Collection (1883), fiddle tunes, public domain; ABC in music21's corpus",
+    "airdsAirs": "Aird's Selection of Airs (1782-1797), public domain; ABC in music21's corpus",
+    "nottingham-dataset": "Nottingham Music Database (reels A-C), folk tunes; ABC in music21's corpus",
+    "miscFolk": "American fife tunes and Northumbrian minstrelsy, public domain; ABC in music21's corpus",
+    "leadSheet": "Two public-domain songs (Foster, Berlin) as lead sheets; melody only",
     "bach": "J.S. Bach chorales (every voice as a line), public-domain music; encodings bundled with music21",
+    "palestrina": "Palestrina masses (every voice), public-domain music; Humdrum encodings bundled with music21",
+    "monteverdi": "Monteverdi madrigals (every voice), public-domain music; encodings bundled with music21",
+    "josquin": "Josquin des Prez (every voice), public-domain music; encodings bundled with music21",
+    "trecento": "Trecento pieces (every voice), public-domain music; encodings bundled with music21",
+    "haydn": "Haydn string quartets (every part), public-domain music; encodings bundled with music21",
+    "mozart": "Mozart string quartets and K.545 (every part), public-domain music; encodings bundled with music21",
+    "beethoven": "Beethoven string quartets (every part), public-domain music; encodings bundled with music21",
 }
+assert HELD_OUT not in COLLECTIONS
+# Collections whose every part is a melodic line (the others give their first part: the tune).
+ALL_PARTS = {"bach", "palestrina", "monteverdi", "josquin", "trecento", "haydn", "mozart", "beethoven"}
 QPM = 120.0
+#: Windows kept per tune (a random choice, seeded): windows hop by one bar, so a quartet movement
+#: or a mass gives hundreds and would otherwise outweigh the folk tunes that most users bring.
+MAX_WINDOWS_PER_TUNE = 40
+CACHE_VERSION = "v3"
+#: Where parsed lines are cached (outside git; `$MIDIME_CORPUS_CACHE` moves it).
+DEFAULT_CACHE = Path(os.environ.get("MIDIME_CORPUS_CACHE",
+                                    Path.home() / ".cache" / "midime-widgets" / f"corpus-{CACHE_VERSION}"))
+
+
+def collection_of(path: Path) -> str:
+    parts = Path(path).parts
+    return parts[parts.index("corpus") + 1]
 
 
 def corpus_files(collections=COLLECTIONS) -> list[Path]:
+    """The corpus files of `collections`; one encoding per piece (.mxl preferred over .krn)."""
     from music21 import corpus
 
-    files = []
-    for path in corpus.getCorePaths():
-        parts = Path(path).parts
-        if "corpus" in parts:
-            top = parts[parts.index("corpus") + 1]
-            if top in collections:
-                files.append(Path(path))
-    return sorted(files)
+    files = sorted(Path(p) for p in corpus.getCorePaths() if collection_of(p) in collections)
+    stems = {f.with_suffix("") for f in files if f.suffix == ".mxl"}
+    files = [f for f in files if not (f.suffix == ".krn" and f.with_suffix("") in stems)]
+    assert not any(collection_of(f) == HELD_OUT for f in files)
+    return files
 
 
 def _scores(parsed):
     return list(parsed.scores) if hasattr(parsed, "scores") else [parsed]
 
 
-# Parts used per collection: folk tunes have one; for chorales every voice is a melodic line.
-ALL_PARTS = {"bach"}
-# The converter needs 16 steps per bar. A 2/4 (or 2/2-as-4/8) tune is relabelled 4/4 so that two of
-# its bars form one 4/4 bar; 3/4, 6/8 … tunes stay as they are (and yield no windows, as in magenta).
-RELABEL_AS_4_4 = {(2, 4)}
-CACHE_VERSION = "v2"
-
-
-def score_to_sequences(score, *, all_parts: bool = False) -> list:
-    """Monophonic NoteSequences from a music21 score: its first part, or every part."""
+def score_lines(score, *, all_parts: bool) -> list:
+    """NoteSequences of a music21 score: its first part, or every part."""
     parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
-    sequences = []
+    lines = []
     for part in parts if all_parts else parts[:1]:
         seq = part_to_sequence(part)
         if seq is not None:
-            sequences.append(seq)
-    return sequences
+            lines.append(seq)
+    return lines
 
 
-def part_to_sequence(part) -> NoteSequence | None:
-    """One part as a NoteSequence: ties merged, chords → top note, pickup padded, 120 qpm."""
-    part = part.stripTies()
-    measures = list(part.getElementsByClass("Measure"))
-    pad = float(measures[0].paddingLeft) if measures else 0.0
-    flat = part.flatten()
-    seq = NoteSequence()
-    seq.ticks_per_quarter = 220
+def part_to_sequence(part):
+    """One part as a MIDI file of it would read: notes at their offsets (a pickup starts at 0),
+    time signatures where they stand, chords → top note, ties merged, 120 qpm."""
+    from music21 import harmony
+    from note_seq.protobuf.music_pb2 import NoteSequence
+
+    flat = part.stripTies().flatten()
+    seq = NoteSequence(ticks_per_quarter=220)
     seq.tempos.add(time=0.0, qpm=QPM)
     sec = 60.0 / QPM
-    signatures = list(flat.getElementsByClass("TimeSignature"))
-    relabel = bool(signatures) and all((ts.numerator, ts.denominator) in RELABEL_AS_4_4 for ts in signatures)
-    if relabel and pad:
-        pad += 2.0  # a 2/4 pickup must end on a 4/4 downbeat
-    for ts in signatures[:1] if relabel else signatures:
-        num, den = (4, 4) if relabel else (ts.numerator, ts.denominator)
-        seq.time_signatures.add(time=0.0 if relabel else (float(ts.offset) + pad) * sec, numerator=num, denominator=den)
-    if not seq.time_signatures:
-        seq.time_signatures.add(time=0.0, numerator=4, denominator=4)
+    for ts in flat.getElementsByClass("TimeSignature"):
+        if ts.denominator & (ts.denominator - 1) == 0:  # MIDI stores powers of two only
+            seq.time_signatures.add(time=float(ts.offset) * sec, numerator=ts.numerator,
+                                    denominator=ts.denominator)
     end = 0.0
     for n in flat.notes:
         length = float(n.duration.quarterLength)
-        if length <= 0:  # grace notes
+        if length <= 0 or isinstance(n, harmony.Harmony):  # grace notes, chord symbols
             continue
         pitches = [p.midi for p in n.pitches] if n.isChord else [n.pitch.midi]
-        start = (float(n.offset) + pad) * sec
+        start = float(n.offset) * sec
         note = seq.notes.add(pitch=int(max(pitches)), velocity=80, start_time=start, end_time=start + length * sec)
         note.instrument, note.program = 0, 0
         end = max(end, note.end_time)
@@ -107,49 +127,110 @@ def part_to_sequence(part) -> NoteSequence | None:
     return seq
 
 
-def tune_windows(seq: NoteSequence, converter) -> np.ndarray:
-    """All distinct 2-bar windows of a tune as class indices `[N, 32]` (uint8)."""
-    tensors = converter.to_tensors(seq, max_tensors=None)
-    if not tensors.outputs:
-        return np.zeros((0, converter.max_steps), np.uint8)
-    return np.stack([np.argmax(o, axis=-1) for o in tensors.outputs]).astype(np.uint8)
+# ---------------------------------------------------------------------------------------------
+# Stage 1: parse (cached per corpus file)
+# ---------------------------------------------------------------------------------------------
 
 
 def _cache_name(path: Path) -> str:
-    return hashlib.sha1(f"{CACHE_VERSION}:{path}".encode()).hexdigest()[:16] + ".npz"
+    return hashlib.sha1(f"{CACHE_VERSION}:{Path(path).relative_to(_corpus_root(path))}".encode()).hexdigest()[:16] + ".npz"
 
 
-def process_file(path: Path, converter, cache_dir: Path) -> dict:
-    """Windows of every tune in one corpus file, cached as npz (windows + tune ids)."""
-    cached = cache_dir / _cache_name(path)
+def _corpus_root(path: Path) -> Path:
+    parts = Path(path).parts
+    return Path(*parts[: parts.index("corpus") + 1])
+
+
+def parse_file(path: Path, cache_dir: Path = DEFAULT_CACHE) -> list[tuple[str, bytes]]:
+    """(tune id, serialized NoteSequence) for every line of one corpus file, cached."""
+    cached = Path(cache_dir) / _cache_name(path)
     if cached.exists():
         data = np.load(cached, allow_pickle=False)
-        return {"windows": data["windows"], "tunes": list(data["tunes"])}
+        blob, offsets = data["blob"].tobytes(), data["offsets"]
+        return [(str(t), blob[a:b]) for t, a, b in zip(data["tunes"], offsets[:-1], offsets[1:])]
     from music21 import corpus
 
-    windows, tunes = [], []
+    lines = []
+    tune_prefix = f"{collection_of(path)}/{Path(path).relative_to(_corpus_root(path) / collection_of(path))}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             parsed = corpus.parse(str(path))
         except Exception:
             parsed = None
-        all_parts = any(c in path.parts for c in ALL_PARTS)
+        all_parts = collection_of(path) in ALL_PARTS
         for i, score in enumerate(_scores(parsed) if parsed is not None else []):
             try:
-                found = [tune_windows(seq, converter) for seq in score_to_sequences(score, all_parts=all_parts)]
+                found = score_lines(score, all_parts=all_parts)
             except Exception:
                 found = []
-            for w in found:
-                if len(w):
-                    windows.append(w)
-                    # every voice of a chorale belongs to the same tune (one side of the split)
-                    tunes += [f"{path.parent.name}/{path.name}#{i}"] * len(w)
-    arr = np.concatenate(windows) if windows else np.zeros((0, converter.max_steps), np.uint8)
+            # every voice of a piece belongs to the same tune (one side of the split)
+            lines += [(f"{tune_prefix}#{i}", seq.SerializeToString()) for seq in found]
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    offsets = np.cumsum([0] + [len(b) for _, b in lines]).astype(np.int64)
     tmp = cached.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, windows=arr, tunes=np.array(tunes, dtype=str))
+    np.savez_compressed(tmp, tunes=np.array([t for t, _ in lines], dtype=str),
+                        blob=np.frombuffer(b"".join(b for _, b in lines), np.uint8), offsets=offsets)
     tmp.replace(cached)
-    return {"windows": arr, "tunes": tunes}
+    return lines
+
+
+def _parse_one(args) -> tuple[str, int]:
+    path, cache_dir = args
+    return str(path), len(parse_file(Path(path), Path(cache_dir)))
+
+
+def parse_all(files, cache_dir: Path = DEFAULT_CACHE, *, workers: int = 1, progress: bool = True) -> None:
+    """Fill the parse cache for `files` (largest first, `workers` processes)."""
+    todo = [f for f in files if not (Path(cache_dir) / _cache_name(f)).exists()]
+    todo.sort(key=lambda f: -f.stat().st_size)
+    start = time.time()
+    jobs = [(str(f), str(cache_dir)) for f in todo]
+    if workers > 1 and len(jobs) > 1:
+        from multiprocessing import get_context
+
+        with get_context("spawn").Pool(workers) as pool:
+            for k, (name, n) in enumerate(pool.imap_unordered(_parse_one, jobs)):
+                if progress:
+                    print(f"[{k + 1}/{len(jobs)}] {Path(name).name}: {n} lines, {time.time() - start:.0f} s",
+                          file=sys.stderr, flush=True)
+    else:
+        for k, job in enumerate(jobs):
+            name, n = _parse_one(job)
+            if progress:
+                print(f"[{k + 1}/{len(jobs)}] {Path(name).name}: {n} lines, {time.time() - start:.0f} s",
+                      file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 2: windows, cut as a user's song is
+# ---------------------------------------------------------------------------------------------
+
+
+class _ModelShape:
+    """What `prepare_song` needs of a model: its name, kind, config and converter."""
+
+    kind = "melody"
+
+    def __init__(self, config):
+        from ..music import converter_from_spec
+
+        self.name, self.config = config.name, config
+        self.converter = converter_from_spec(config.converter)
+
+
+def line_windows(model, seq) -> tuple[np.ndarray, list[str]]:
+    """A line's windows as class indices `[N, T]` (uint8) and the metre of each, cut as
+    `Personalizer.add_midi` cuts a user's song."""
+    from ..errors import MidiError
+    from ..personalize import prepare_song
+
+    try:
+        song = prepare_song(model, seq, name="corpus")
+    except MidiError:
+        return np.zeros((0, model.config.max_seq_len), np.uint8), []
+    rows = [np.argmax(w.outputs, axis=-1) for w in song.windows]
+    return np.stack(rows).astype(np.uint8), [str(w.metre) for w in song.windows]
 
 
 def is_validation(tune: str, seed: int, fraction: float) -> bool:
@@ -160,13 +241,12 @@ def is_validation(tune: str, seed: int, fraction: float) -> bool:
 def split_and_dedupe(windows: np.ndarray, tunes: list, seed: int, val_fraction: float):
     """Global dedupe; split by tune; drop validation windows that also occur in training."""
     val_mask = np.array([is_validation(t, seed, val_fraction) for t in tunes], bool)
-    seen, train_rows, train_keys = set(), [], set()
+    train_keys, train_rows = set(), []
     for i in np.flatnonzero(~val_mask):
         key = windows[i].tobytes()
-        if key not in seen:
-            seen.add(key)
+        if key not in train_keys:
+            train_keys.add(key)
             train_rows.append(i)
-    train_keys = seen
     val_seen, val_rows = set(), []
     for i in np.flatnonzero(val_mask):
         key = windows[i].tobytes()
@@ -176,49 +256,68 @@ def split_and_dedupe(windows: np.ndarray, tunes: list, seed: int, val_fraction: 
     return np.array(train_rows, int), np.array(val_rows, int)
 
 
-def prepare(out_dir, *, seed: int = 0, val_fraction: float = 0.05, collections=COLLECTIONS, progress=True,
-            cached_only: bool = False) -> dict:
-    """Build `train.npz` / `val.npz` (windows + tune ids) and `meta.json` in `out_dir`.
+def cap_per_tune(tunes: list[str], cap: int, seed: int) -> np.ndarray:
+    """Indices keeping at most `cap` windows of each tune (a seeded random choice), in order."""
+    rng = np.random.default_rng(seed)
+    by_tune: dict[str, list[int]] = {}
+    for i, tune in enumerate(tunes):
+        by_tune.setdefault(tune, []).append(i)
+    keep = [i for rows in by_tune.values() for i in (rows if len(rows) <= cap else rng.choice(rows, cap, replace=False))]
+    return np.sort(np.array(keep, int))
 
-    `cached_only` assembles what earlier (possibly interrupted) runs cached, without parsing more;
-    the by-tune split is a pure function of the tune id and seed, so it stays consistent.
+
+def prepare(out_dir, config, *, seed: int = 0, val_fraction: float = 0.05, collections=COLLECTIONS,
+            cache_dir: Path = DEFAULT_CACHE, workers: int = 1, cached_only: bool = False,
+            progress: bool = True) -> dict:
+    """Build `train.npz` / `val.npz` (windows, tune ids, metres) and `meta.json` in `out_dir`
+    for a model of `config`.
+
+    `cached_only` assembles what earlier (possibly interrupted) parse runs cached, without parsing
+    more; the by-tune split is a pure function of the tune id and seed, so it stays consistent.
     """
-    from ..music.converters import MelodyConverter
+    from note_seq.protobuf.music_pb2 import NoteSequence
 
     out_dir = Path(out_dir)
-    cache = out_dir / "cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    converter = MelodyConverter(slice_bars=2, valid_programs=range(0, 32))
+    out_dir.mkdir(parents=True, exist_ok=True)
     files = corpus_files(collections)
     if cached_only:
-        files = [f for f in files if (cache / _cache_name(f)).exists()]
-    all_windows, all_tunes, per_collection = [], [], {}
+        files = [f for f in files if (Path(cache_dir) / _cache_name(f)).exists()]
+    else:
+        parse_all(files, cache_dir, workers=workers, progress=progress)
+    model = _ModelShape(config)
     start = time.time()
-    for k, path in enumerate(files):
-        result = process_file(path, converter, cache)
-        all_windows.append(result["windows"])
-        all_tunes += result["tunes"]
-        coll = path.parts[path.parts.index("corpus") + 1]
-        stats = per_collection.setdefault(coll, {"files": 0, "tunes": set(), "windows": 0})
+    all_windows, all_tunes, all_metres, per_collection = [], [], [], {}
+    for path in files:
+        coll = collection_of(path)
+        stats = per_collection.setdefault(coll, {"files": 0, "tunes": set(), "lines": 0})
         stats["files"] += 1
-        stats["tunes"].update(result["tunes"])
-        stats["windows"] += len(result["windows"])
-        if progress:
-            print(f"\r[{k + 1}/{len(files)}] {path.name:30s} {len(all_tunes)} windows "
-                  f"{time.time() - start:.0f}s", end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr)
+        for tune, blob in parse_file(path, cache_dir):
+            rows, metres = line_windows(model, NoteSequence.FromString(blob))
+            stats["lines"] += 1
+            if len(rows):
+                all_windows.append(rows)
+                all_tunes += [tune] * len(rows)
+                all_metres += metres
+                stats["tunes"].add(tune)
     windows = np.concatenate(all_windows)
+    keep = cap_per_tune(all_tunes, MAX_WINDOWS_PER_TUNE, seed)
+    windows, all_tunes, all_metres = windows[keep], [all_tunes[i] for i in keep], [all_metres[i] for i in keep]
+    kept_per_collection = Counter(tune.split("/", 1)[0] for tune in all_tunes)
     train_idx, val_idx = split_and_dedupe(windows, all_tunes, seed, val_fraction)
-    tunes = np.array(all_tunes, dtype=str)
-    np.savez_compressed(out_dir / "train.npz", windows=windows[train_idx], tunes=tunes[train_idx])
-    np.savez_compressed(out_dir / "val.npz", windows=windows[val_idx], tunes=tunes[val_idx])
+    tunes, metres = np.array(all_tunes, dtype=str), np.array(all_metres, dtype=str)
+    for name, idx in (("train", train_idx), ("val", val_idx)):
+        np.savez_compressed(out_dir / f"{name}.npz", windows=windows[idx], tunes=tunes[idx], metres=metres[idx])
     meta = {
         "seed": seed,
         "val_fraction": val_fraction,
-        "converter": converter.spec,
+        "held_out": HELD_OUT,
+        "windowing": "music.cut_song (bar-line windows in the song's metre, as personalize.prepare_song)",
+        "max_windows_per_tune": MAX_WINDOWS_PER_TUNE,
+        "converter": config.converter,
         "collections": {
-            name: {"files": s["files"], "tunes": len(s["tunes"]), "windows": s["windows"], "source": collections[name]}
+            name: {"files": s["files"], "tunes": len(s["tunes"]), "lines": s["lines"],
+                   "windows": kept_per_collection[name],
+                   "source": collections[name]}
             for name, s in per_collection.items()
         },
         "windows_total": int(len(windows)),
@@ -226,20 +325,30 @@ def prepare(out_dir, *, seed: int = 0, val_fraction: float = 0.05, collections=C
         "val_windows": int(len(val_idx)),
         "train_tunes": int(len(set(tunes[train_idx]))),
         "val_tunes": int(len(set(tunes[val_idx]))),
-        "seconds": round(time.time() - start, 1),
+        "train_metres": dict(Counter(metres[train_idx]).most_common()),
+        "val_metres": dict(Counter(metres[val_idx]).most_common()),
+        "seconds_windowing": round(time.time() - start, 1),
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
     return meta
 
 
 def main(argv=None) -> int:
+    from .default_model import DEFAULT_CONFIG
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-fraction", type=float, default=0.05)
+    parser.add_argument("--workers", type=int, default=1, help="parsing processes")
+    parser.add_argument("--parse-only", action="store_true", help="fill the parse cache and stop")
     parser.add_argument("--cached-only", action="store_true", help="use only files parsed by earlier runs")
     args = parser.parse_args(argv)
-    meta = prepare(args.out, seed=args.seed, val_fraction=args.val_fraction, cached_only=args.cached_only)
+    if args.parse_only:
+        parse_all(corpus_files(), workers=args.workers)
+        return 0
+    meta = prepare(args.out, DEFAULT_CONFIG, seed=args.seed, val_fraction=args.val_fraction,
+                   workers=args.workers, cached_only=args.cached_only)
     print(json.dumps(meta, indent=2))
     return 0
 

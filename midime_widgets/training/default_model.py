@@ -56,19 +56,35 @@ def load_windows(data_dir: Path, split: str) -> np.ndarray:
     return np.load(data_dir / f"{split}.npz", allow_pickle=False)["windows"]
 
 
+def load_metres(data_dir: Path, split: str) -> np.ndarray:
+    """The metre of each window (`"6/8"` …), or all `"4/4"` for data cut before metres were kept."""
+    data = np.load(data_dir / f"{split}.npz", allow_pickle=False)
+    return data["metres"] if "metres" in data else np.full(len(data["windows"]), "4/4")
+
+
+def reconstruct(core, windows: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Greedy reconstruction from mu, as class indices (the model card's metric)."""
+    preds = []
+    for start in range(0, len(windows), batch):
+        rows = windows[start : start + batch]
+        x = np.eye(90, dtype=np.float32)[rows]
+        mu, _ = core.encode(x, np.full(len(rows), rows.shape[1], np.int32))
+        preds.append(np.argmax(core.sample(mu, rows.shape[1], temperature=0.0).numpy(), axis=-1))
+    return np.concatenate(preds)
+
+
+def prior_samples(core, n: int = 64, temperature: float = 0.5, seed: int = 0) -> np.ndarray:
+    """`n` samples from the prior N(0, I) at `temperature`, as class indices."""
+    z = np.random.default_rng(seed).standard_normal((n, core.config.z_size)).astype(np.float32)
+    return np.argmax(core.sample(z, core.config.max_seq_len, temperature=temperature, seed=seed).numpy(), axis=-1)
+
+
 def make_evaluator(val: np.ndarray, *, batch: int = 256):
-    """Greedy reconstruction from mu on fixed validation windows (the model card's metric)."""
+    """Reconstruction step accuracy and onset F1 on fixed validation windows."""
     from .metrics import onset_f1, step_accuracy
 
     def evaluate(core) -> dict:
-        preds = []
-        for start in range(0, len(val), batch):
-            rows = val[start : start + batch]
-            x = np.eye(90, dtype=np.float32)[rows]
-            mu, _ = core.encode(x, np.full(len(rows), rows.shape[1], np.int32))
-            samples = core.sample(mu, rows.shape[1], temperature=0.0)
-            preds.append(np.argmax(samples.numpy(), axis=-1))
-        pred = np.concatenate(preds)
+        pred = reconstruct(core, val, batch)
         return {"val_step_accuracy": step_accuracy(val, pred), "val_onset_f1": onset_f1(val, pred)}
 
     return evaluate
@@ -97,6 +113,81 @@ def train(run_dir: Path = RUN_DIR, *, steps: int = 20000, max_minutes: float | N
         f.write(json.dumps({"ended": time.strftime("%Y-%m-%dT%H:%M:%S"), "start_step": start_step,
                             "end_step": result["steps"], "seconds": round(result["seconds"], 1)}) + "\n")
     return result
+
+
+def quality(core, val: np.ndarray, val_metres: np.ndarray, corpus: np.ndarray) -> dict:
+    """What the targets are about: reconstruction onset F1 (overall, per metre with 20+ windows),
+    prior samples at T = 0.5 (sanity, distinct) and their histogram distances to the corpus as
+    trained (transposed as in training)."""
+    from . import metrics
+
+    pred = reconstruct(core, val)
+    samples = prior_samples(core)
+    per_metre = {m: metrics.onset_f1(val[val_metres == m], pred[val_metres == m])
+                 for m, n in zip(*np.unique(val_metres, return_counts=True)) if n >= 20}
+    corpus_pc = metrics.pitch_class_histogram(corpus, transpose=TRANSPOSE_SEMITONES)
+    return {
+        "val_onset_f1": metrics.onset_f1(val, pred),
+        "val_step_accuracy": metrics.step_accuracy(val, pred),
+        "val_onset_f1_by_metre": per_metre,
+        "prior": metrics.sample_stats(samples),
+        "prior_pitch_class_tv": metrics.total_variation(metrics.pitch_class_histogram(samples), corpus_pc),
+        "prior_interval_tv": metrics.total_variation(metrics.interval_histogram(samples),
+                                                     metrics.interval_histogram(corpus)),
+    }
+
+
+#: The sweep's candidates: how much information z may carry (free bits) and how hard the prior
+#: pulls beyond it (beta). All start from the same checkpoint and train the same steps.
+SWEEP = {
+    "fb32-b0.2": {"free_bits": 32, "max_beta": 0.2},
+    "fb64-b0.2": {"free_bits": 64, "max_beta": 0.2},
+    "fb128-b0.2": {"free_bits": 128, "max_beta": 0.2},
+    "fb256-b0.2": {"free_bits": 256, "max_beta": 0.2},
+    "fb128-b0.5": {"free_bits": 128, "max_beta": 0.5},
+}
+
+
+def sweep(run_dir: Path = RUN_DIR, *, names=None, steps: int = 300, eval_windows: int = 1024,
+          seed: int = 0) -> dict:
+    """Train each `SWEEP` candidate `steps` steps from the latest checkpoint in `run_dir/train`
+    and measure it (`quality`) on a fixed subset of the validation windows; results are added
+    to `run_dir/sweep.json` as each candidate finishes, so an interrupted sweep keeps its rows."""
+    import shutil
+
+    from . import tf1_checkpoint
+    from .trainer import MusicVAETrainer, TrainConfig, melody_dataset
+
+    data_dir = run_dir / "data"
+    train_windows = load_windows(data_dir, "train")
+    val, val_metres = load_windows(data_dir, "val"), load_metres(data_dir, "val")
+    pick = np.random.default_rng(seed).permutation(len(val))[:eval_windows]
+    val, val_metres = val[pick], val_metres[pick]
+    start_prefix = tf1_checkpoint.latest_checkpoint(run_dir / "train")
+    out = run_dir / "sweep.json"
+    results = json.loads(out.read_text()) if out.exists() else {}
+    for name in names or SWEEP:
+        work = run_dir / "sweep" / name
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        for f in Path(start_prefix).parent.glob(Path(start_prefix).name + ".*"):
+            shutil.copy(f, work / f.name)
+        tf1_checkpoint.update_state_file(work, str(work / Path(start_prefix).name), keep=1)
+        config = DEFAULT_CONFIG.replace(**SWEEP[name])
+        trainer = MusicVAETrainer(config, TrainConfig(steps=steps, seed=seed, checkpoint_every=10**9), work)
+        first = int(trainer.global_step.numpy())
+        dataset = melody_dataset(train_windows, batch_size=config.batch_size, seed=seed + first,
+                                 transpose=TRANSPOSE_SEMITONES)
+        fit = trainer.fit(dataset, steps=first + steps, progress=False)
+        tail = fit["history"][-4:]
+        results[name] = {**SWEEP[name], "steps": steps, "from_step": first, "seconds": round(fit["seconds"], 1),
+                         "train_kl": float(np.mean([r["kl"] for r in tail])),
+                         "train_accuracy": float(np.mean([r["accuracy"] for r in tail])),
+                         **quality(trainer.core, val, val_metres, train_windows)}
+        out.write_text(json.dumps(results, indent=2))
+        print(name, json.dumps(results[name]), file=sys.stderr, flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return results
 
 
 def export(run_dir: Path = RUN_DIR, out_dir: Path = PACKAGE_DIR) -> Path:
@@ -166,6 +257,10 @@ def main(argv=None) -> int:
     p.add_argument("--max-minutes", type=float, default=None)
     p = sub.add_parser("export")
     p.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    p = sub.add_parser("sweep", help="measure free bits / beta candidates from the latest checkpoint")
+    p.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("names", nargs="*", help=f"candidates (default: all of {', '.join(SWEEP)})")
     p = sub.add_parser("compact", help="keep the latest checkpoint only, Adam state in bfloat16")
     p.add_argument("--run-dir", type=Path, default=RUN_DIR)
     args = parser.parse_args(argv)
@@ -175,6 +270,8 @@ def main(argv=None) -> int:
         print(json.dumps(prepare(args.run_dir / "data"), indent=2))
     elif args.cmd == "train":
         print(json.dumps({k: v for k, v in train(args.run_dir, steps=args.steps, max_minutes=args.max_minutes).items() if k != "history"}))
+    elif args.cmd == "sweep":
+        sweep(args.run_dir, names=args.names or None, steps=args.steps)
     elif args.cmd == "compact":
         print(compact(args.run_dir))
     else:

@@ -38,9 +38,14 @@ def pitches(indices: np.ndarray) -> np.ndarray:
     return idx[idx >= FIRST_PITCH_CLASS] - FIRST_PITCH_CLASS + MIN_PITCH
 
 
-def pitch_class_histogram(indices: np.ndarray) -> np.ndarray:
+def pitch_class_histogram(indices: np.ndarray, transpose: int = 0) -> np.ndarray:
+    """Share of onsets per pitch class; with `transpose`, averaged over every shift in
+    `[-transpose, transpose]` (a corpus as training's random transposition presents it)."""
     hist = np.bincount(pitches(indices) % 12, minlength=12).astype(float)
-    return hist / max(hist.sum(), 1.0)
+    hist /= max(hist.sum(), 1.0)
+    if transpose:
+        hist = np.mean([np.roll(hist, k) for k in range(-transpose, transpose + 1)], axis=0)
+    return hist
 
 
 def interval_histogram(indices: np.ndarray, max_interval: int = 12) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
-from .default_model import PACKAGE_DIR, RUN_DIR, load_windows
+from .default_model import PACKAGE_DIR, RUN_DIR, load_windows, prior_samples, reconstruct
 
 
 def load_core(model_dir: Path = PACKAGE_DIR):
@@ -30,21 +30,6 @@ def load_core(model_dir: Path = PACKAGE_DIR):
     config = MusicVAEConfig.from_dict(meta["config"])
     weights = read_checkpoint_tensors(model_dir / "model.ckpt")
     return MusicVAECore(config, weights=weights), meta
-
-
-def reconstruct(core, windows: np.ndarray, batch: int = 256) -> np.ndarray:
-    preds = []
-    for start in range(0, len(windows), batch):
-        rows = windows[start : start + batch]
-        x = np.eye(90, dtype=np.float32)[rows]
-        mu, _ = core.encode(x, np.full(len(rows), rows.shape[1], np.int32))
-        preds.append(np.argmax(core.sample(mu, rows.shape[1], temperature=0.0).numpy(), axis=-1))
-    return np.concatenate(preds)
-
-
-def prior_samples(core, n: int = 64, temperature: float = 0.5, seed: int = 0) -> np.ndarray:
-    z = np.random.default_rng(seed).standard_normal((n, core.config.z_size)).astype(np.float32)
-    return np.argmax(core.sample(z, core.config.max_seq_len, temperature=temperature, seed=seed).numpy(), axis=-1)
 
 
 def evaluate(model_dir: Path = PACKAGE_DIR, run_dir: Path = RUN_DIR) -> dict:

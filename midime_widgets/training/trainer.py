@@ -8,7 +8,10 @@ global-norm gradient clipping. Optimizer slots are saved TF1-style (`<var>/Adam`
 weights load in magenta's `TrainedModel` and in ours.
 
 Works under any `tf.distribute` strategy: gradients are all-reduced in replica context and every
-replica applies the same update (variables use ONLY_FIRST_REPLICA aggregation).
+replica applies the same update (variables use ONLY_FIRST_REPLICA aggregation). Under
+`MultiWorkerMirroredStrategy` every worker restores from `run_dir`, only the chief writes there
+(the others write to `run_dir/worker-<index>/`, so a shared file system is never written twice),
+and the workers agree on when to stop (time limit, Ctrl-C on any of them).
 """
 
 from __future__ import annotations
@@ -97,8 +100,10 @@ class MusicVAETrainer:
         self.hp = config  # the objective's hyper-parameters live in the model config
         self.tc = train_config
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.strategy = strategy or tf.distribute.get_strategy()
+        self.worker = worker_role(self.strategy)
+        self.save_dir = self.run_dir if self.worker.is_chief else self.run_dir / f"worker-{self.worker.index}"
+        self.save_dir.mkdir(parents=True, exist_ok=True)
         self.segments = tuple(sum(([d] for d in config.output_depths), []))
         with self.strategy.scope():
             self.core = MusicVAECore(config, seed=train_config.seed, weights=weights)
@@ -113,6 +118,7 @@ class MusicVAETrainer:
             self.beta2_power = tf.Variable(ADAM_BETA2, trainable=False, name="beta2_power", aggregation=agg)
         self._names = sorted(self.core.weights)
         self._step_fn = None
+        self._vote_fn = None
         self._stop = False
         self.restored_from = self.restore()
 
@@ -130,10 +136,10 @@ class MusicVAETrainer:
 
     def save(self) -> str:
         step = int(self.global_step.numpy())
-        prefix = str(self.run_dir / f"model.ckpt-{step}")
+        prefix = str(self.save_dir / f"model.ckpt-{step}")
         tf1_checkpoint.write_checkpoint(prefix, self.state_tensors())
-        tf1_checkpoint.update_state_file(self.run_dir, prefix, keep=self.tc.keep_checkpoints)
-        (self.run_dir / "train_config.json").write_text(
+        tf1_checkpoint.update_state_file(self.save_dir, prefix, keep=self.tc.keep_checkpoints)
+        (self.save_dir / "train_config.json").write_text(
             json.dumps({"run": asdict(self.tc), "config": self.config.to_dict()}, indent=2))
         return prefix
 
@@ -227,6 +233,25 @@ class MusicVAETrainer:
         return step
 
     # -- loop -------------------------------------------------------------------------------
+    def _agree_to_stop(self, wants_stop: bool, step: int) -> bool:
+        """Whether to stop now. Several workers must stop at the same step (or the others wait
+        forever in an all-reduce), so they vote every `log_every` steps: any one stopping stops
+        all. A single process decides alone, at once."""
+        if self.worker.count == 1:
+            return wants_stop
+        if step % self.tc.log_every:
+            return False
+        if self._vote_fn is None:
+            strategy = self.strategy
+
+            @tf.function
+            def vote(flag):
+                votes = strategy.experimental_distribute_values_from_function(lambda _: flag)
+                return strategy.reduce("SUM", votes, axis=None)
+
+            self._vote_fn = vote
+        return bool(self._vote_fn(tf.constant(float(wants_stop))) > 0)
+
     def request_stop(self, *_):
         """Finish the current step, checkpoint and return (also bound to SIGTERM/SIGINT)."""
         self._stop = True
@@ -238,8 +263,9 @@ class MusicVAETrainer:
         total = int(steps or self.tc.steps)
         if self._step_fn is None:
             self._step_fn = self._build_step()
+        dataset = _shard_by_data(dataset)
         dist = self.strategy.experimental_distribute_dataset(dataset)
-        writer = tf.summary.create_file_writer(str(self.run_dir / "logs"))
+        writer = tf.summary.create_file_writer(str(self.save_dir / "logs"))
         old_handlers = _install_stop_handlers(self.request_stop)
         start = time.time()
         start_step = int(self.global_step.numpy())
@@ -250,7 +276,8 @@ class MusicVAETrainer:
         try:
             for batch in dist:
                 step = int(self.global_step.numpy())
-                if step >= total or self._stop or (max_seconds and time.time() - start > max_seconds):
+                wants_stop = self._stop or bool(max_seconds and time.time() - start > max_seconds)
+                if step >= total or self._agree_to_stop(wants_stop, step):
                     break
                 seed = tf.constant([self.tc.seed, step], tf.int32)
                 out = self._step_fn(*batch, seed)
@@ -300,6 +327,34 @@ class MusicVAETrainer:
             if progress:
                 print(file=sys.stderr)
         return {"history": history, "steps": int(self.global_step.numpy()), "seconds": time.time() - start}
+
+
+@dataclass(frozen=True)
+class WorkerRole:
+    """This process's place in a (multi-worker) cluster."""
+
+    index: int = 0
+    count: int = 1
+    is_chief: bool = True
+
+
+def worker_role(strategy) -> WorkerRole:
+    """Chief or not, from the strategy's cluster (TF_CONFIG); a single process is the chief."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not spec:
+        return WorkerRole()
+    kind, index = resolver.task_type, int(resolver.task_id or 0)
+    count = sum(len(tasks) for name, tasks in spec.items() if name in ("chief", "worker"))
+    chief = kind == "chief" or (kind == "worker" and index == 0 and "chief" not in spec)
+    return WorkerRole(index=index, count=count, is_chief=chief)
+
+
+def _shard_by_data(dataset):
+    """In-memory datasets have no files to split between workers: each takes every n-th batch."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def _print_progress(record, step, total, start, start_step, acc):
