@@ -60,6 +60,16 @@ QPM = 120.0
 #: Windows kept per tune (a random choice, seeded): windows hop by one bar, so a quartet movement
 #: or a mass gives hundreds and would otherwise outweigh the folk tunes that most users bring.
 MAX_WINDOWS_PER_TUNE = 40
+DATA_DESCRIPTION = (
+    "music21's bundled corpus (offline) except O'Neill's Music of Ireland (1850), which is the "
+    "held-out test set. Folk collections give each tune (its first part); part music (chorales, "
+    "masses, madrigals, quartets) gives every voice as a line. Each line is read as its MIDI file "
+    "would read (time signatures where they stand, pickups as written, chords to their top note) "
+    "and cut exactly as a user's song is: 32-step windows of whole bars on the bar lines, in the "
+    "line's own metre, hop one bar (`music.cut_song`). Windows are deduplicated, at most "
+    f"{MAX_WINDOWS_PER_TUNE} kept "
+    "per tune, and split by tune (5% of tunes held out for validation; windows that also occur in "
+    "a training tune are removed from validation).")
 CACHE_VERSION = "v3"
 #: Where parsed lines are cached (outside git; `$MIDIME_CORPUS_CACHE` moves it).
 DEFAULT_CACHE = Path(os.environ.get("MIDIME_CORPUS_CACHE",
@@ -313,6 +323,7 @@ def prepare(out_dir, config, *, seed: int = 0, val_fraction: float = 0.05, colle
         "held_out": HELD_OUT,
         "windowing": "music.cut_song (bar-line windows in the song's metre, as personalize.prepare_song)",
         "max_windows_per_tune": MAX_WINDOWS_PER_TUNE,
+        "description": DATA_DESCRIPTION,
         "converter": config.converter,
         "collections": {
             name: {"files": s["files"], "tunes": len(s["tunes"]), "lines": s["lines"],
