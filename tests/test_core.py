@@ -251,3 +251,101 @@ def test_cores_of_one_architecture_share_compiled_functions():
     assert len(core_module._FUNCTIONS) == before  # reused, not rebuilt
     want, _ = ref.decode_greedy(w2, config, z)  # and it uses the second core's own weights
     assert np.array_equal(out.argmax(-1), want.argmax(-1))
+
+
+# ---- compiled programs: shared across batch sizes, never waited for ---------------------------
+
+
+def _decode_programs(core):
+    return [key for key in core._concrete_fns if key[0] == "decode"]
+
+
+def test_new_batch_sizes_reuse_the_compiled_programs():
+    """Every batch size runs one encoder and one graph decoder; XLA pads to a power of two."""
+    config = STRUCTURES["flat-cat"]
+    core, _ = make(config, seed=20)
+    rng = np.random.default_rng(21)
+    for batch in (1, 3, 7):
+        core.sample(rng.normal(size=(batch, config.z_size)).astype(np.float32), 8, temperature=0.5, seed=1)
+        x = one_hot_inputs(config, batch, seed=batch)
+        core.encode(x, np.full(batch, config.max_seq_len, np.int32))
+    assert len(_decode_programs(core)) == 1
+    assert len([key for key in core._concrete_fns if key[0] == "encode"]) == 1
+    xla, _ = make(config, seed=20, jit=True)
+    for batch in (3, 4):  # both run the 4-row program
+        xla.sample(rng.normal(size=(batch, config.z_size)).astype(np.float32), 8, temperature=0.0)
+    assert len(_decode_programs(xla)) == 1
+
+
+def _hold_builder(core, build=lambda: None):
+    """Another thread becomes the core's builder (as a warm-up does), runs `build`, then keeps
+    the role until released."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+    result = []
+
+    def builder():
+        with core.builds_programs():
+            result.append(build())
+            entered.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=builder, daemon=True)
+    thread.start()
+    assert entered.wait(60)
+    return thread, release, result
+
+
+def test_a_call_never_builds_a_program_while_another_thread_builds_them():
+    config = STRUCTURES["flat-cat"]
+    core, _ = make(config, seed=22, jit=True)
+    z = np.random.default_rng(23).normal(size=(2, config.z_size)).astype(np.float32)
+    x = one_hot_inputs(config, 2, seed=24)
+    lengths = np.full(2, config.max_seq_len, np.int32)
+    thread, release, _ = _hold_builder(core)
+    try:
+        uncompiled = core.sample(z, config.max_seq_len, temperature=0.0).numpy()
+        mu, _ = core.encode(x, lengths)
+        assert core._concrete_fns == {}  # ran op by op: nothing traced, nothing compiled
+    finally:
+        release.set()
+        thread.join(60)
+    compiled = core.sample(z, config.max_seq_len, temperature=0.0).numpy()
+    np.testing.assert_array_equal(uncompiled, compiled)  # greedy: the same music either way
+    np.testing.assert_allclose(mu.numpy(), core.encode(x, lengths)[0].numpy(), atol=1e-5)
+    assert len(_decode_programs(core)) == 1
+
+
+def test_the_plain_graph_stands_in_for_the_xla_decoder_once_built(monkeypatch):
+    config = STRUCTURES["flat-cat"]
+    core, _ = make(config, seed=25, jit=True)
+    z = np.random.default_rng(26).normal(size=(1, config.z_size)).astype(np.float32)
+    # the builder's first program is the plain graph (as the panel's warm-up does)
+    thread, release, built = _hold_builder(
+        core, lambda: core.sample(z, config.max_seq_len, temperature=0.0, xla=False).numpy())
+    try:
+        op_by_op = []
+        real = core._graph.decode_indices
+        monkeypatch.setattr(core._graph, "decode_indices", lambda *a, **k: op_by_op.append(1) or real(*a, **k))
+        graph = core.sample(z, config.max_seq_len, temperature=0.0).numpy()
+        assert op_by_op == []  # served by the built graph, not op by op
+        assert [dict(key[2])["jit"] for key in _decode_programs(core)] == [False]  # no XLA yet
+    finally:
+        release.set()
+        thread.join(60)
+    np.testing.assert_array_equal(graph, built[0])
+    np.testing.assert_array_equal(core.sample(z, config.max_seq_len, temperature=0.0).numpy(), graph)
+
+
+def test_only_one_thread_builds_at_a_time():
+    core, _ = make(STRUCTURES["flat-cat"], seed=27)
+    thread, release, _ = _hold_builder(core)
+    try:
+        with pytest.raises(RuntimeError, match="already building"), core.builds_programs():
+            pass
+    finally:
+        release.set()
+        thread.join(60)
+    with core.builds_programs():  # free again once the first builder is done
+        assert core._programs.builder is not None
