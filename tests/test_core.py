@@ -338,14 +338,24 @@ def test_the_plain_graph_stands_in_for_the_xla_decoder_once_built(monkeypatch):
     np.testing.assert_array_equal(core.sample(z, config.max_seq_len, temperature=0.0).numpy(), graph)
 
 
-def test_only_one_thread_builds_at_a_time():
+def test_a_second_builder_waits_for_the_first():
+    import threading
+
     core, _ = make(STRUCTURES["flat-cat"], seed=27)
-    thread, release, _ = _hold_builder(core)
-    try:
-        with pytest.raises(RuntimeError, match="already building"), core.builds_programs():
-            pass
-    finally:
-        release.set()
-        thread.join(60)
-    with core.builds_programs():  # free again once the first builder is done
-        assert core._programs.builder is not None
+    order = []
+    first, release, _ = _hold_builder(core, lambda: order.append("first"))
+
+    def second():
+        with core.builds_programs():
+            order.append("second")
+            with core.builds_programs():  # nested: still this thread
+                order.append("nested")
+
+    thread = threading.Thread(target=second, daemon=True)
+    thread.start()
+    assert core._programs.builder == first.ident
+    release.set()
+    first.join(60)
+    thread.join(60)
+    assert order == ["first", "second", "nested"]
+    assert core._programs.builder is None

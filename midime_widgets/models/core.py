@@ -408,6 +408,7 @@ class _Programs:
 
     def __init__(self):
         self._lock = threading.Lock()
+        self._no_builder = threading.Condition(self._lock)
         self.ready: set = set()
         self.building: set = set()
         self.builder: int | None = None  # thread ident
@@ -434,15 +435,22 @@ class _Programs:
 
     @contextlib.contextmanager
     def built_by_this_thread(self) -> Iterator[None]:
-        with self._lock:
-            if self.builder is not None:
-                raise RuntimeError("another thread is already building this model's programs")
-            self.builder = threading.get_ident()
+        """Make the calling thread the builder, after the previous builder (if any) is done."""
+        me = threading.get_ident()
+        with self._no_builder:
+            nested = self.builder == me
+            while self.builder not in (None, me):
+                self._no_builder.wait()
+            self.builder = me
+        if nested:
+            yield
+            return
         try:
             yield
         finally:
-            with self._lock:
+            with self._no_builder:
                 self.builder = None
+                self._no_builder.notify_all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,7 +540,7 @@ class MusicVAECore(tf.Module):
         """Context manager: while it is open, the calling thread alone builds (traces and
         compiles) this core's programs; another thread's call that needs one not built yet runs
         uncompiled instead of building it itself. For a background warm-up that builds them all
-        while the user already works."""
+        while the user already works. A second warm-up waits until the first one is done."""
         return self._programs.built_by_this_thread()
 
     # -- encoder ---------------------------------------------------------------------------

@@ -209,12 +209,12 @@ class MidiMePanel(MidimeWidget):
         for other in list(_LIVE):
             other.stop_training("Stopped: a newer panel was created in this notebook.")
         _LIVE.add(self)
+        if warm_up:  # first, so that showing a Personalizer's songs below waits for no compilation
+            self._warm_up()
         if self.pipeline.songs:
             self._after_input_change(selected=0)
         if self.pipeline.midime is not None and self.pipeline.midime.trained:
             self._install_midime()
-        if warm_up:
-            self._warm_up()
 
     # ------------------------------------------------------------------------------------------
     # Public Python API

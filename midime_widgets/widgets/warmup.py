@@ -125,7 +125,7 @@ class WarmUp:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        with self._context():
+        with self._context():  # e.g. waits for another panel's warm-up of the same model
             for name, step in self.steps:
                 if self._stop.is_set():
                     return
