@@ -17,11 +17,12 @@ Figures, each printed beside its target:
 * **Train → first epoch on the chart**: from the ``train`` message until the first loss row
   reaches the front end (the ``loss`` message with ``n > 0``).
 * **each action, first and second use**, right after the panel is interactive, in the order a
-  user meets them. An action's latency runs from the message (or slider change) until its result
-  is sent: for a load, until the upload thread has finished. Target: no stall for compilation,
-  i.e. no first use more than 0.3 s above the same action's second (warm) use, the reference
-  measured in this run. Beside it: how many programs were compiled on the action's own path
-  (traced or XLA-compiled by the thread serving it, or waited for), counted by watching the
+  user meets them, and once more after the background warm-up has ended (**warm**, the
+  reference measured in this run, so the figures stay meaningful on a loaded machine). An
+  action's latency runs from the message (or slider change) until its result is sent: for a
+  load, until the upload thread has finished. Target: no stall for compilation, i.e. no first
+  use more than 0.3 s above the warm one. Beside it: which programs were compiled on the
+  action's own path (traced or XLA-compiled by the thread serving it, or waited for), from the
   MusicVAE's and the MidiMe's compile bookkeeping, which does not depend on the machine's load,
   and how many calls ran uncompiled because the warm-up was still building their program.
 
@@ -97,7 +98,10 @@ class CompileWatch:
 
         self.built: list[tuple[float, str]] = []
         self.uncompiled: list[tuple[float, str]] = []
-        programs = vae.core._programs
+        programs = getattr(vae.core, "_programs", None)
+        self.available = programs is not None  # a version without the bookkeeping: no counts
+        if not self.available:
+            return
         claim = programs.claim
 
         def watched_claim(key):
@@ -169,13 +173,9 @@ def main() -> int:
     message(panel, {"type": "ready"})
     t_interactive = time.perf_counter() - t0
     free = locks_free(panel)
-    rows: list[tuple[str, float, str, str]] = [
-        ("display → interactive", t_interactive, f"≤ {INTERACTIVE_TARGET:g} s",
-         verdict(t_interactive, INTERACTIVE_TARGET) if free else "NOT met (a handler lock was held)"),
-    ]
 
     # -- actions right after interactive --------------------------------------------------------
-    actions: list[tuple[str, float, float, list[str], int]] = []
+    actions: list[dict] = []
 
     def timed(fn, done) -> tuple[float, list[str], int]:
         mark = rec.mark()
@@ -184,12 +184,13 @@ def main() -> int:
         end = rec.wait(mark, done)
         return (end - t, *watch.between(t, end))
 
-    def act(name, first, second, done, between=None):
-        a, built, uncompiled = timed(first, done)
-        if between is not None:
-            between()
-        b, _, _ = timed(second, done)
-        actions.append((name, a, b, built, uncompiled))
+    def act(name, first, again, done, before_again=lambda: None):
+        """First use, then at once a second use (``before_again`` sets it up, untimed)."""
+        took, built, uncompiled = timed(first, done)
+        before_again()
+        second = timed(again, done)[0]
+        actions.append({"name": name, "first": took, "second": second, "built": built,
+                        "uncompiled": uncompiled, "again": (again, done, before_again)})
 
     def load(name):
         def run():
@@ -197,11 +198,15 @@ def main() -> int:
             panel.wait_loading(120)
         return run
 
-    # The second load adds the same song again after removing it: the same shapes, warm.
+    def remove_first_song():
+        message(panel, {"type": "remove_file", "file": 0})
+
+    # The second load adds the same song again after removing it: the same shapes.
     act("load an example", load("folk_reel"), load("folk_reel"), updates("files", "vae_roll"),
-        between=lambda: message(panel, {"type": "remove_file", "file": 0}))
+        before_again=remove_first_song)
     act("next window (▶)", lambda: message(panel, {"type": "vae_window", "index": panel.vae_window + 1}),
-        lambda: message(panel, {"type": "vae_window", "index": panel.vae_window + 1}), updates("vae_roll"))
+        lambda: message(panel, {"type": "vae_window", "index": max(0, panel.vae_window - 1)}),
+        updates("vae_roll"))
     act("MusicVAE slider", lambda: panel.set_state({"vae_values": [v + 0.5 for v in panel.vae_values]}),
         lambda: panel.set_state({"vae_values": [v - 0.5 for v in panel.vae_values]}), updates("vae_roll"))
     act("random music", lambda: message(panel, {"type": "vae_sample"}),
@@ -217,10 +222,7 @@ def main() -> int:
         return first - t, watch.between(t, first)[0]
 
     t_epoch, train_built = train_once()
-    t_epoch_warm, _ = train_once()
-    rows.append(("Train → first epoch on the chart", t_epoch, f"≤ {FIRST_EPOCH_TARGET:g} s",
-                 verdict(t_epoch, FIRST_EPOCH_TARGET)))
-    warm_up_left = not panel.wait_warm_up(0)
+    t_epoch_second, _ = train_once()
 
     latent = panel.midime.config.latent_size
     act("MidiMe slider", lambda: panel.set_state({"midime_values": [0.5] * latent}),
@@ -229,24 +231,43 @@ def main() -> int:
         lambda: message(panel, {"type": "midime_sample"}), updates("gallery", "midime_roll"))
     act("click on the map", lambda: message(panel, {"type": "pick", "kind": "xy", "x": 0.3, "y": -0.2}),
         lambda: message(panel, {"type": "pick", "kind": "xy", "x": -0.3, "y": 0.2}), updates("midime_roll"))
+
+    # -- the warm reference: every action again once the warm-up has ended -------------------------
+    started_wait = time.perf_counter()
+    warm_up_ended = panel.wait_warm_up(600) if hasattr(panel, "wait_warm_up") else True
+    warm_up_wait = time.perf_counter() - started_wait
+    t_epoch_warm, _ = train_once()
+    for action in actions:
+        again, done, before_again = action["again"]
+        before_again()
+        action["warm"] = timed(again, done)[0]
+    warm = getattr(panel, "_warm", None)
     panel.close()
 
+    def paths(built: list[str]) -> str:
+        return (", ".join(built) or "none") if watch.available else "n/a"
+
     print()
-    print(f"{'figure':<34}{'measured':>10}  {'target':<26}{'reference (warm)':>17}  "
-          f"{'compiled on its path':<22}result")
-    for name, value, target, result in rows:
-        ref = f"{t_epoch_warm:.3f} s" if name.startswith("Train") else ""
-        built = ", ".join(train_built) or "none" if name.startswith("Train") else ""
-        print(f"{name:<34}{value:>8.3f} s  {target:<26}{ref:>17}  {built:<22}{result}")
-    for name, first, second, built, uncompiled in actions:
-        target = f"first ≤ second + {STALL_TARGET:g} s"
-        result = verdict(first - second, STALL_TARGET)
-        if uncompiled:
-            result += f" ({uncompiled} call{'s' if uncompiled > 1 else ''} ran uncompiled)"
-        print(f"{name + ' (first use)':<34}{first:>8.3f} s  {target:<26}{second:>15.3f} s  "
-              f"{', '.join(built) or 'none':<22}{result}")
-    print(f"\nwarm-up: {'still running' if warm_up_left else 'finished'} when training ended; "
-          f"built {', '.join(panel._warm.done) if panel._warm else 'nothing'}")
+    print(f"{'figure':<34}{'measured':>9}  {'target':<21}{'2nd use':>8}  {'warm':>7}  "
+          f"{'compiled on its path':<21}result")
+    print(f"{'display → interactive':<34}{t_interactive:>7.3f} s  {'≤ 1 s':<21}{'':>8}  {'':>7}  "
+          f"{'':<21}{verdict(t_interactive, INTERACTIVE_TARGET) if free else 'NOT met (a lock was held)'}")
+    print(f"{'Train → first epoch on the chart':<34}{t_epoch:>7.3f} s  {'≤ 1 s':<21}"
+          f"{t_epoch_second:>6.3f} s  {t_epoch_warm:>5.3f} s  {paths(train_built):<21}"
+          f"{verdict(t_epoch, FIRST_EPOCH_TARGET)}")
+    for action in actions:
+        result = verdict(action["first"] - action["warm"], STALL_TARGET)
+        if action["uncompiled"]:
+            n = action["uncompiled"]
+            result += f" ({n} call{'s' if n > 1 else ''} ran uncompiled)"
+        print(f"{action['name'] + ' (first use)':<34}{action['first']:>7.3f} s  "
+              f"{f'≤ warm + {STALL_TARGET:g} s':<21}{action['second']:>6.3f} s  {action['warm']:>5.3f} s  "
+              f"{paths(action['built']):<21}{result}")
+    if warm is not None:
+        print(f"\nwarm-up: {'ended' if warm_up_ended else 'still running'} "
+              f"{warm_up_wait:.1f} s after the last action; built {', '.join(warm.done)}")
+    if not watch.available:
+        print("\n(this version keeps no compile bookkeeping: 'compiled on its path' is not measured)")
     load_end = os.getloadavg()
     print(f"\nload average at the end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
     return 0
