@@ -265,7 +265,8 @@ def main() -> int:
               f"{paths(action['built']):<21}{result}")
     if warm is not None:
         print(f"\nwarm-up: {'ended' if warm_up_ended else 'still running'} "
-              f"{warm_up_wait:.1f} s after the last action; built {', '.join(warm.done)}")
+              f"{warm_up_wait:.1f} s after the last action; built "
+              + ", ".join(f"{name} ({warm.seconds[name]:.1f} s)" for name in warm.done))
     if not watch.available:
         print("\n(this version keeps no compile bookkeeping: 'compiled on its path' is not measured)")
     load_end = os.getloadavg()

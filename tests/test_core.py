@@ -317,27 +317,6 @@ def test_a_call_never_builds_a_program_while_another_thread_builds_them():
     assert len(_decode_programs(core)) == 1
 
 
-def test_the_plain_graph_stands_in_for_the_xla_decoder_once_built(monkeypatch):
-    config = STRUCTURES["flat-cat"]
-    core, _ = make(config, seed=25, jit=True)
-    z = np.random.default_rng(26).normal(size=(1, config.z_size)).astype(np.float32)
-    # the builder's first program is the plain graph (as the panel's warm-up does)
-    thread, release, built = _hold_builder(
-        core, lambda: core.sample(z, config.max_seq_len, temperature=0.0, xla=False).numpy())
-    try:
-        op_by_op = []
-        real = core._graph.decode_indices
-        monkeypatch.setattr(core._graph, "decode_indices", lambda *a, **k: op_by_op.append(1) or real(*a, **k))
-        graph = core.sample(z, config.max_seq_len, temperature=0.0).numpy()
-        assert op_by_op == []  # served by the built graph, not op by op
-        assert [dict(key[2])["jit"] for key in _decode_programs(core)] == [False]  # no XLA yet
-    finally:
-        release.set()
-        thread.join(60)
-    np.testing.assert_array_equal(graph, built[0])
-    np.testing.assert_array_equal(core.sample(z, config.max_seq_len, temperature=0.0).numpy(), graph)
-
-
 def test_a_second_builder_waits_for_the_first():
     import threading
 

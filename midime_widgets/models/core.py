@@ -367,11 +367,6 @@ class _Graph:
         return samples, logits
 
 
-def _program_key(specs: tuple, options: dict) -> tuple:
-    """Names one decoder program of a core (its input specs and options)."""
-    return ("decode", specs, tuple(sorted(options.items())))
-
-
 def _shared_function(config, kind: str, build, **options):
     """The tf.function for (architecture, kind, options), built once per process."""
     key = (structure_key(config), kind, tuple(sorted(options.items())))
@@ -423,9 +418,6 @@ class _Programs:
                 return "busy"
             self.building.add(key)
             return "build"
-
-    def is_ready(self, key) -> bool:
-        return key in self.ready
 
     def release(self, key, *, built: bool) -> None:
         with self._lock:
@@ -520,9 +512,8 @@ class MusicVAECore(tf.Module):
 
     def _compiled_or_eager(self, key, compiled: Callable, eager: Callable):
         """`compiled()` (which traces / compiles program `key` on its first run), unless another
-        thread is building that program right now: then `eager()`, the same math uncompiled
-        (op by op, or the decoder's plain graph once built: a few hundred or a few tens of ms
-        for a small batch) instead of a wait of seconds."""
+        thread is building that program right now: then `eager()`, the same math op by op
+        (about 0.1 s of CPU for a small batch) instead of a wait of seconds."""
         claim = self._programs.claim(key)
         if claim == "busy":
             return eager()
@@ -569,22 +560,19 @@ class MusicVAECore(tf.Module):
         return self._graph.encode(self.weights, inputs, lengths)
 
     # -- decoder: inference ----------------------------------------------------------------
-    def sample(self, z, length: int, temperature: float | None = 0.5, seed: int | None = None, *,
-               xla: bool | None = None):
+    def sample(self, z, length: int, temperature: float | None = 0.5, seed: int | None = None):
         """Decode `z [B, z]` for `length` steps; returns one-hot samples `[B, length, O]`.
 
-        `temperature` None or ≤ 0 means greedy (argmax). `xla=False` runs the plain graph even
-        where XLA would be used (a warm-up builds that program as the stand-in for the XLA one
-        while that compiles, see `_compiled_or_eager`).
+        `temperature` None or ≤ 0 means greedy (argmax).
         """
-        samples, _ = self._run_decoder(z, length, temperature, seed, with_logits=False, xla=xla)
+        samples, _ = self._run_decoder(z, length, temperature, seed, with_logits=False)
         return samples
 
     def sample_with_logits(self, z, length: int, temperature: float | None = 0.0, seed: int = 0):
         """Like `sample`, also returning the logits `[B, length, O]` the choices were made from."""
         return self._run_decoder(z, length, temperature, seed, with_logits=True)
 
-    def _run_decoder(self, z, length, temperature, seed, *, with_logits, xla=None):
+    def _run_decoder(self, z, length, temperature, seed, *, with_logits):
         temp = 0.0 if temperature is None else float(temperature)
         greedy = temp <= 0.0
         if seed is None:
@@ -593,7 +581,7 @@ class MusicVAECore(tf.Module):
         z = z.numpy() if isinstance(z, tf.Tensor) else np.asarray(z, np.float32)
         z = z.astype(np.float32, copy=False)
         batch = int(z.shape[0])
-        jit = (self.jit_compile if xla is None else xla) and batch <= XLA_MAX_BATCH
+        jit = self.jit_compile and batch <= XLA_MAX_BATCH
         rows = None
         if jit:
             rows = xla_rows(batch)  # XLA compiles one program per shape
@@ -603,24 +591,19 @@ class MusicVAECore(tf.Module):
                  tf.TensorSpec([2], tf.int32))
         temp_t = np.float32(max(temp, 1e-6))
         options = {"length": int(length), "greedy": greedy, "with_logits": with_logits, "jit": jit}
-        graph_specs = (tf.TensorSpec([None, self.config.z_size], tf.float32), *specs[1:])
-        graph_options = {**options, "jit": False}
 
-        def program(specs, options, z):
+        def compiled():
             fn = self._concrete("decode", _build_decoder, specs, **options)
             return fn(dict(self.weights), tf.constant(z), tf.constant(temp_t), tf.constant(seed_t))
 
-        def uncompiled():
-            """The plain graph when it is built, else op by op."""
-            if self._programs.is_ready(_program_key(graph_specs, graph_options)):
-                return program(graph_specs, graph_options, z[:batch])
+        def eager():
             return self._graph.decode_indices(dict(self.weights), tf.constant(z[:batch]), int(length),
                                               tf.constant(temp_t), tf.constant(seed_t), greedy=greedy,
                                               with_logits=with_logits)
 
         try:
-            samples, logits = self._compiled_or_eager(_program_key(specs, options),
-                                                      lambda: program(specs, options, z), uncompiled)
+            samples, logits = self._compiled_or_eager(("decode", specs, tuple(sorted(options.items()))),
+                                                      compiled, eager)
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
             if not jit or ("XLA" not in str(exc) and "compil" not in str(exc).lower()):
                 raise
