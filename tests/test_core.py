@@ -297,9 +297,11 @@ def _hold_builder(core, build=lambda: None):
     return thread, release, result
 
 
-def test_a_call_never_builds_a_program_while_another_thread_builds_them():
-    config = STRUCTURES["flat-cat"]
-    core, _ = make(config, seed=22, jit=True)
+@pytest.mark.parametrize("name, jit", [("flat-cat", True), ("multiout", False), ("hier-split", False),
+                                       ("hier-encoder", False)])
+def test_a_call_never_builds_a_program_while_another_thread_builds_them(name, jit):
+    config = STRUCTURES[name]
+    core, _ = make(config, seed=22, jit=jit)
     z = np.random.default_rng(23).normal(size=(2, config.z_size)).astype(np.float32)
     x = one_hot_inputs(config, 2, seed=24)
     lengths = np.full(2, config.max_seq_len, np.int32)
