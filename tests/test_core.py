@@ -251,3 +251,92 @@ def test_cores_of_one_architecture_share_compiled_functions():
     assert len(core_module._FUNCTIONS) == before  # reused, not rebuilt
     want, _ = ref.decode_greedy(w2, config, z)  # and it uses the second core's own weights
     assert np.array_equal(out.argmax(-1), want.argmax(-1))
+
+
+# ---- compiled programs: shared across batch sizes, never waited for ---------------------------
+
+
+def _decode_programs(core):
+    return [key for key in core._concrete_fns if key[0] == "decode"]
+
+
+def test_new_batch_sizes_reuse_the_compiled_programs():
+    """Every batch size runs one encoder and one graph decoder; XLA pads to a power of two."""
+    config = STRUCTURES["flat-cat"]
+    core, _ = make(config, seed=20)
+    rng = np.random.default_rng(21)
+    for batch in (1, 3, 7):
+        core.sample(rng.normal(size=(batch, config.z_size)).astype(np.float32), 8, temperature=0.5, seed=1)
+        x = one_hot_inputs(config, batch, seed=batch)
+        core.encode(x, np.full(batch, config.max_seq_len, np.int32))
+    assert len(_decode_programs(core)) == 1
+    assert len([key for key in core._concrete_fns if key[0] == "encode"]) == 1
+    xla, _ = make(config, seed=20, jit=True)
+    for batch in (3, 4):  # both run the 4-row program
+        xla.sample(rng.normal(size=(batch, config.z_size)).astype(np.float32), 8, temperature=0.0)
+    assert len(_decode_programs(xla)) == 1
+
+
+def _hold_builder(core, build=lambda: None):
+    """Another thread becomes the core's builder (as a warm-up does), runs `build`, then keeps
+    the role until released."""
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+    result = []
+
+    def builder():
+        with core.builds_programs():
+            result.append(build())
+            entered.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=builder, daemon=True)
+    thread.start()
+    assert entered.wait(60)
+    return thread, release, result
+
+
+@pytest.mark.parametrize("name, jit", [("flat-cat", True), ("multiout", False), ("hier-split", False),
+                                       ("hier-encoder", False)])
+def test_a_call_never_builds_a_program_while_another_thread_builds_them(name, jit):
+    config = STRUCTURES[name]
+    core, _ = make(config, seed=22, jit=jit)
+    z = np.random.default_rng(23).normal(size=(2, config.z_size)).astype(np.float32)
+    x = one_hot_inputs(config, 2, seed=24)
+    lengths = np.full(2, config.max_seq_len, np.int32)
+    thread, release, _ = _hold_builder(core)
+    try:
+        uncompiled = core.sample(z, config.max_seq_len, temperature=0.0).numpy()
+        mu, _ = core.encode(x, lengths)
+        assert core._concrete_fns == {}  # ran op by op: nothing traced, nothing compiled
+    finally:
+        release.set()
+        thread.join(60)
+    compiled = core.sample(z, config.max_seq_len, temperature=0.0).numpy()
+    np.testing.assert_array_equal(uncompiled, compiled)  # greedy: the same music either way
+    np.testing.assert_allclose(mu.numpy(), core.encode(x, lengths)[0].numpy(), atol=1e-5)
+    assert len(_decode_programs(core)) == 1
+
+
+def test_a_second_builder_waits_for_the_first():
+    import threading
+
+    core, _ = make(STRUCTURES["flat-cat"], seed=27)
+    order = []
+    first, release, _ = _hold_builder(core, lambda: order.append("first"))
+
+    def second():
+        with core.builds_programs():
+            order.append("second")
+            with core.builds_programs():  # nested: still this thread
+                order.append("nested")
+
+    thread = threading.Thread(target=second, daemon=True)
+    thread.start()
+    assert core._programs.builder == first.ident
+    release.set()
+    first.join(60)
+    thread.join(60)
+    assert order == ["first", "second", "nested"]
+    assert core._programs.builder is None

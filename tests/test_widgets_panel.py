@@ -318,13 +318,66 @@ def test_sliders_after_a_prior_sample_keep_its_temperature_and_seed():
     assert panel._current_vae_seq == sample != edited
 
 
-def test_warm_up_compiles_the_decoder_in_the_background():
-    vae = FakeMusicVAE(z_size=16, decode_delay=0.2)
-    started = time.perf_counter()
+class GatedMusicVAE(FakeMusicVAE):
+    """The stand-in whose decoder, in the warm-up thread only, waits until the test opens a gate."""
+
+    def __init__(self, **kwargs):
+        super().__init__(z_size=16, **kwargs)
+        self.warming = threading.Event()  # the warm-up is inside its first decode
+        self.gate = threading.Event()
+
+    def decode_to_tensors(self, z, length=None, temperature=0.5, seed=None):
+        if threading.current_thread().name == "midime-warmup":
+            self.warming.set()
+            assert self.gate.wait(60)
+        return super().decode_to_tensors(z, length, temperature, seed)
+
+
+def test_warm_up_builds_every_program_the_controls_use_in_the_background():
+    vae = GatedMusicVAE()
+    panel, _ = make_panel(vae=vae, warm_up=True)  # returns while the warm-up is held at the gate
+    assert vae.warming.wait(60) and panel._warm.running
+    vae.gate.set()
+    assert panel.wait_warm_up(120)
+    assert panel._warm.done == ["MidiMe training", "decoder at temperature 0.5", "encoder, a few windows",
+                                "encoder, many windows", "decoder at temperature 0"]
+    assert vae.decode_calls == 2  # sampled and greedy: separate programs in a real MusicVAE
+    from midime_widgets.models.midime import _shared_functions
+
+    functions = _shared_functions(panel.pipeline.midime_config)
+    assert {"run", "probe", "copy", "encode", "decode"} <= functions._traced
+    panel.load_example(TRIO)  # another batch size than the warm-up's: no new trace
+    panel.train(epochs=2, wait=True)
+    counts = functions.tracing_counts()
+    assert counts["run"] == counts["encode"] == counts["decode"] == 1
+
+
+def test_the_controls_work_while_the_warm_up_runs():
+    """The warm-up holds none of the panel's locks: actions go on while it is busy."""
+    vae = GatedMusicVAE()
     panel, _ = make_panel(vae=vae, warm_up=True)
-    assert time.perf_counter() - started < 0.2  # the constructor does not wait
-    wait_for(lambda: vae.decode_calls == 1, timeout=5)
-    wait_for(lambda: not any(t.name == "midime-warmup" and t.is_alive() for t in threading.enumerate()))
+    try:
+        assert vae.warming.wait(60)
+        msg(panel, {"type": "example", "name": TRIO})
+        assert panel.n_windows > 0 and panel.error == ""
+        before = panel.vae_roll
+        browser_sets(panel, vae_values=[1.5] * 8)
+        assert panel.vae_roll != before
+        assert panel._warm.running and panel._warm.done == ["MidiMe training"]
+    finally:
+        vae.gate.set()
+        panel.close()
+
+
+def test_close_stops_the_warm_up():
+    vae = GatedMusicVAE()
+    panel, _ = make_panel(vae=vae, warm_up=True)
+    assert vae.warming.wait(60)
+    panel.close()
+    vae.gate.set()  # the step under way finishes; no later step starts
+    assert panel.wait_warm_up(60)
+    assert panel._warm.done == ["MidiMe training", "decoder at temperature 0.5"]
+    assert vae.decode_calls == 1
 
 
 # ---- training -------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from .latent import Projection2D, rank_dims
 from .model import MusicModel, require_model
 from .monitor import DONE, ERROR, STOPPED, LossStream, idle_status
 from .serialization import empty_wire, sequence_to_wire
+from .warmup import WarmUp, builds_programs, warm_up_steps
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,8 @@ class MidiMePanel(MidimeWidget):
     ``initial_samples``: samples put in the gallery when training ends.
     ``midime_options``: extra ``MidiMeConfig`` fields (e.g. smaller layers for quick tests).
     ``seed``: makes the panel's samples repeatable.
-    ``warm_up``: compile the decoder in a background thread right away.
+    ``warm_up``: build the compiled programs the controls use (encoder, decoder, MidiMe training)
+    in a background thread right away, so that no control waits for a compilation.
     ``train_in_thread``: train in a background thread (default everywhere but Colab, whose front
     end does not show updates sent from other threads).
     """
@@ -175,6 +177,7 @@ class MidiMePanel(MidimeWidget):
         self._train_thread: threading.Thread | None = None
         self._load_thread: threading.Thread | None = None
         self._stop_requested = threading.Event()
+        self._warm: WarmUp | None = None
         self.stream = LossStream(self, min_interval=min_interval, lock=self._sync_lock)
         with self.hold_sync():
             self.model_info = model_info(self._vae)
@@ -206,12 +209,12 @@ class MidiMePanel(MidimeWidget):
         for other in list(_LIVE):
             other.stop_training("Stopped: a newer panel was created in this notebook.")
         _LIVE.add(self)
+        if warm_up:  # first, so that showing a Personalizer's songs below waits for no compilation
+            self._warm_up()
         if self.pipeline.songs:
             self._after_input_change(selected=0)
         if self.pipeline.midime is not None and self.pipeline.midime.trained:
             self._install_midime()
-        if warm_up:
-            self._warm_up()
 
     # ------------------------------------------------------------------------------------------
     # Public Python API
@@ -374,6 +377,10 @@ class MidiMePanel(MidimeWidget):
         """Block until a background upload ends; True if it ended within ``timeout``."""
         return _joined(self._load_thread, timeout)
 
+    def wait_warm_up(self, timeout: float | None = None) -> bool:
+        """Block until the background warm-up ends; True if it ended within ``timeout``."""
+        return self._warm is None or self._warm.wait(timeout)
+
     def new_sample(self, seed: int | None = None) -> Any:
         """Sample the personalized space (``Personalizer.sample``) and put it in the gallery."""
         self._require_midime()
@@ -427,6 +434,8 @@ class MidiMePanel(MidimeWidget):
         """Stop training and close every view of this panel."""
         if "_stop_requested" in self.__dict__:  # not when __init__ failed half-way
             self.stop_training("Stopped: the panel was closed.")
+            if self._warm is not None:
+                self._warm.stop()
         _LIVE.discard(self)
         super().close()
 
@@ -711,14 +720,10 @@ class MidiMePanel(MidimeWidget):
                                         temperature=self.temperature, seed=int(seed))[0].sequence
 
     def _warm_up(self) -> None:
-        """Compile the decoder in the background, so the first slider move does not wait."""
-        def run() -> None:
-            try:
-                self._decode(np.zeros(self._z_size, np.float32), 0)
-            except Exception:
-                log.debug("decoder warm-up failed", exc_info=True)
-
-        threading.Thread(target=run, name="midime-warmup", daemon=True).start()
+        """Build the programs the controls use in a background thread (``widgets/warmup.py``);
+        it takes none of the panel's locks, so no control waits behind it."""
+        steps = warm_up_steps(self._vae, self.pipeline.midime_config, self.temperature)
+        self._warm = WarmUp(steps, context=lambda: builds_programs(self._vae)).start()
 
     def _show_vae_point(self, z: np.ndarray, seq: Any, label: str, window: int) -> None:
         self._vae_z = np.asarray(z, np.float32).copy()
