@@ -146,16 +146,17 @@ def profile(seed: int) -> None:
           f"peak RSS {mb(run.peak_rss)}; load average {load()})")
     if clock is not None:
         before = clock - run.started
-        print(f"   {0.0:7.2f} {before:6.2f}  {'':<10} interpreter start, imports, argument parsing")
+        print(f"   {0.0:7.2f} {before:6.2f} {'':6}  {'':<10} interpreter start, imports, argument parsing")
     for line in lines:
         if line.split()[:1] != ["clock"]:
             print(f"  {line}")
     if clock is not None:
-        end = next((float(line.split()[0]) for line in lines if line.split()[1:] == ["end"]), None)
+        end = next((float(line.split()[0]) for line in lines if line.split()[-1:] == ["end"]), None)
         if end is not None:
             exit_seconds = run.wall - (clock - run.started) - end
-            print(f"   {'':7} {exit_seconds:6.2f}  {'':<10} interpreter exit (after 'end')")
-        print("  (start: seconds from the command's start; secs: the step's length)")
+            print(f"   {'':7} {exit_seconds:6.2f} {'':6}  {'':<10} interpreter exit (after 'end')")
+        print("  (start: seconds from the command's start; secs: the step's length; cpu: CPU seconds "
+              "of all threads meanwhile, shared by steps that overlap)")
 
 
 def cprofile(seed: int, top: int) -> None:

@@ -31,7 +31,7 @@ def test_stages_list_each_step_with_its_thread_in_order_of_start(monkeypatch):
     lines = out.getvalue().splitlines()
     assert all(line.startswith("profile: ") for line in lines)
     assert lines[0].split()[1] == "clock" and lines[-1].split()[-1] == "end"
-    steps = [line.split()[3:] for line in lines[2:-1]]
+    steps = [line.split()[4:] for line in lines[2:-1]]
     assert steps == [["MainThread", "first"], ["helper", "beside"], ["MainThread", "failing"]]
     starts = [float(line.split()[1]) for line in lines[2:-1]]
     assert starts == sorted(starts) and float(lines[-1].split()[1]) >= starts[-1]

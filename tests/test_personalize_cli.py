@@ -255,7 +255,7 @@ def test_example_run_writes_a_complete_set_skipping_a_refused_file(tmp_path, cap
                        "--seed", "1") == 0
     monkeypatch.delenv(PROFILE_ENV)
     err = capsys.readouterr().err
-    stages = {tuple(line.split(None, 4)[3:]) for line in err.splitlines() if line.startswith("profile: ")}
+    stages = {tuple(line.split(None, 5)[4:]) for line in err.splitlines() if line.startswith("profile: ")}
     assert {("MainThread", "train MidiMe"), ("prior", "MusicVAE prior samples"),
             ("MainThread", "write report")} <= stages
     skipped = [line for line in err.splitlines() if line.startswith("skipping")]

@@ -286,13 +286,13 @@ def _printer(quiet: bool):
     return say
 
 
-def _progress_printer(quiet: bool):
+def _progress_printer():
     last = [0.0]
 
     def on_progress(epoch, total, losses):
         now = time.monotonic()
         final = bool(total) and epoch >= total
-        if quiet or (now - last[0] < 0.1 and not final):
+        if now - last[0] < 0.1 and not final:
             return
         last[0] = now
         if total:
@@ -377,7 +377,7 @@ def _personalize(args, guard, stage, say, out, vae, person, used, prior) -> int:
         person.codes()
     with stage("train MidiMe"):
         fit_kwargs = {} if args.epochs is None else {"epochs": args.epochs}
-        history = person.fit(**fit_kwargs, on_progress=_progress_printer(args.quiet))
+        history = person.fit(**fit_kwargs, on_progress=None if args.quiet else _progress_printer())
     _end_progress_line(args.quiet)
     say(f"MidiMe: {history.reason}")
     with stage("wait for prior samples"):

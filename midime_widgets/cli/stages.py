@@ -2,8 +2,10 @@
 
 `Stages` times the named steps of a run. With ``MIDIME_WIDGETS_PROFILE=1`` the command prints
 one line per step to stderr when it ends (``profile:`` lines: start and length in seconds from
-the command's start, the thread, the step), so a slow step shows at once;
-benchmarks/bench_cli.py reads them. Otherwise timing costs nothing and prints nothing.
+the command's start, the process's CPU seconds meanwhile, the thread, the step), so a slow step
+shows at once; benchmarks/bench_cli.py reads them. CPU seconds count every thread (TensorFlow's
+own included), so they depend less on what else runs than wall time does, but steps that run
+side by side share theirs. Otherwise timing costs nothing and prints nothing.
 
 `Background` runs one step in a daemon thread while the main thread goes on (TensorFlow
 releases the interpreter lock while its kernels and compilers run, so a compile overlaps with
@@ -31,17 +33,18 @@ class Stages:
     def __init__(self, enabled: bool | None = None):
         self.enabled = os.environ.get(PROFILE_ENV) == "1" if enabled is None else enabled
         self.started = time.perf_counter()
-        self.rows: list[tuple[float, float, str, str]] = []  # (start, seconds, thread, step)
+        self.cpu_started = time.process_time()
+        self.rows: list[tuple[float, float, float, str, str]] = []  # start, secs, CPU, thread, step
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def __call__(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             if self.enabled:
-                row = (start - self.started, time.perf_counter() - start,
+                row = (start - self.started, time.perf_counter() - start, time.process_time() - cpu,
                        threading.current_thread().name, name)
                 with self._lock:
                     self.rows.append(row)
@@ -53,11 +56,11 @@ class Stages:
             return
         file = file or sys.stderr
         print(f"{PREFIX} clock {self.started:.6f}", file=file)
-        print(f"{PREFIX} {'start':>7} {'secs':>6}  {'thread':<10} step", file=file)
-        for start, seconds, thread, name in sorted(self.rows):
-            print(f"{PREFIX} {start:7.2f} {seconds:6.2f}  {thread:<10} {name}", file=file)
-        print(f"{PREFIX} {time.perf_counter() - self.started:7.2f} {'':6}  {'':<10} end", file=file,
-              flush=True)
+        print(f"{PREFIX} {'start':>7} {'secs':>6} {'cpu':>6}  {'thread':<10} step", file=file)
+        for start, seconds, cpu, thread, name in sorted(self.rows):
+            print(f"{PREFIX} {start:7.2f} {seconds:6.2f} {cpu:6.2f}  {thread:<10} {name}", file=file)
+        print(f"{PREFIX} {time.perf_counter() - self.started:7.2f} {'':6} "
+              f"{time.process_time() - self.cpu_started:6.2f}  {'':<10} end", file=file, flush=True)
 
 
 class Background:
