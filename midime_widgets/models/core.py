@@ -471,7 +471,8 @@ class MusicVAECore(tf.Module):
     def _compiled_rows(self, kind: str, options: dict) -> list[int]:
         """Batch sizes this core has fixed-shape functions of `kind` with `options` for."""
         wanted = tuple(sorted(options.items()))
-        return [specs[0].shape[0] for k, specs, opts in self._concrete_fns
+        keys = list(self._concrete_fns)  # a copy: another thread may be adding one
+        return [specs[0].shape[0] for k, specs, opts in keys
                 if k == kind and opts == wanted and specs[0].shape[0] is not None]
 
     # -- encoder ---------------------------------------------------------------------------
