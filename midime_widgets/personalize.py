@@ -52,6 +52,8 @@ DEFAULT_QPM = 120.0  # every decoded / window sequence is at 120 qpm
 #: compared with), used by `Personalizer.sample`, the CLI and the panel. Chosen by measurement on
 #: held-out real tunes with benchmarks/bench_real_music.py.
 SAMPLE_TEMPERATURE = 0.5
+#: How many plain MusicVAE samples `Personalizer.novelty` compares the personalized ones with.
+PRIOR_SAMPLES = 32
 
 
 @dataclasses.dataclass
@@ -675,21 +677,30 @@ class Personalizer:
             self._novelty_index = NoveltyIndex(windows)
         return self._novelty_index
 
-    def novelty(self, samples: list[Sample], *, prior_samples: int = 32,
-                temperature: float | None = SAMPLE_TEMPERATURE, seed: int = 0) -> NoveltyReport:
+    def novelty(self, samples: list[Sample], *, prior_samples: int = PRIOR_SAMPLES,
+                temperature: float | None = SAMPLE_TEMPERATURE, seed: int = 0,
+                prior: list | None = None) -> NoveltyReport:
         """Copies, nearest-window similarity, histogram distances and note density of `samples`
         (Samples or NoteSequences), next to `prior_samples` plain MusicVAE samples shaped like
         them (same temperature, same number of steps, same metre and tempo), so the comparison
-        is fair."""
-        from .music.windows import in_metre
-
+        is fair. `prior` passes those samples in when `prior_samples()` already drew them."""
         if not samples:
             raise ValueError("No samples to compare.")
         index = self.novelty_index()
-        metre, qpm = self.output_metre()
-        prior = [in_metre(s, metre, qpm) for s in self.vae.sample(
-            prior_samples, length=self.output_steps(), temperature=temperature, seed=seed)]
+        if prior is None:
+            prior = self.prior_samples(prior_samples, temperature=temperature, seed=seed)
         return novelty_report(index, samples, prior)
+
+    def prior_samples(self, n: int = PRIOR_SAMPLES, *, temperature: float | None = SAMPLE_TEMPERATURE,
+                      seed: int = 0) -> list:
+        """`n` plain MusicVAE samples (NoteSequences) shaped like this pipeline's samples (steps,
+        metre, tempo): what `novelty` compares them with. They depend only on the model and the
+        inputs' metre, so they can be drawn (e.g. in a background thread) while MidiMe trains."""
+        from .music.windows import in_metre
+
+        metre, qpm = self.output_metre()
+        return [in_metre(s, metre, qpm) for s in self.vae.sample(
+            n, length=self.output_steps(), temperature=temperature, seed=seed)]
 
     # -- persistence ----------------------------------------------------------------------------
     def save_midime(self, path) -> Path:

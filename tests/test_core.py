@@ -107,6 +107,32 @@ def test_xla_decode_batches_pad_to_a_power_of_two(batch, rows):
     assert xla_rows(batch) == rows
 
 
+@pytest.mark.parametrize("batch, compiled, rows", [
+    (8, [], 8), (8, [32], 32), (8, [64], 8), (8, [16, 32], 16), (3, [4, 16], 4), (1, [2, 8], 2),
+    (1, [8], 1), (32, [8], 32)])
+def test_a_decode_reuses_a_compiled_program_up_to_four_times_its_rows(batch, compiled, rows):
+    from midime_widgets.models.core import XLA_REUSE_FACTOR, reusable_rows
+
+    assert XLA_REUSE_FACTOR == 4
+    assert reusable_rows(batch, compiled) == rows
+
+
+def test_a_reused_bigger_xla_program_gives_the_same_samples():
+    """8 rows on a 32-row program (no compile of their own) = 8 rows on their own program:
+    padding rows change neither the real rows' math nor their random draws."""
+    config = STRUCTURES["flat-cat"]
+    own, weights = make(config, seed=31, jit=True)
+    reusing = MusicVAECore(config, weights=weights, jit_compile=True)
+    z = np.random.default_rng(32).normal(size=(32, config.z_size)).astype(np.float32) * 2
+    reusing.sample(z, config.max_seq_len, temperature=0.7, seed=5)  # compiles 32 rows
+    want = own.sample(z[:8], config.max_seq_len, temperature=0.7, seed=9).numpy()
+    got = reusing.sample(z[:8], config.max_seq_len, temperature=0.7, seed=9).numpy()
+    assert got.shape == (8, config.max_seq_len, config.output_depth)
+    np.testing.assert_array_equal(got, want)
+    assert [specs[0].shape[0] for kind, specs, _ in reusing._concrete_fns if kind == "decode"] == [32]
+    assert [specs[0].shape[0] for kind, specs, _ in own._concrete_fns if kind == "decode"] == [8]
+
+
 def test_xla_decoding_of_odd_batch_sizes_matches_numpy():
     """Padded rows never leak into the real ones (batch 5 runs as 8 rows, 9 as 16)."""
     config = STRUCTURES["flat-cat"]

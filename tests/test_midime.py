@@ -523,6 +523,23 @@ def test_default_fit_trains_until_the_loss_plateaus():
     assert "learned what it could" in history.reason and f"{history.steps:,} training steps" in history.reason
 
 
+def test_a_converged_fit_stops_at_the_same_epoch_however_its_chunks_ran():
+    """The plateau is checked on fixed epochs, so the same seed gives the same model whether
+    progress reports cut training into many short compiled calls or none does."""
+    codes = subspace_codes(32, 24)
+    quiet = small(seed=0, learning_rate=3e-3)
+    quiet.fit(codes, max_steps=5000)
+    reported = []
+    chatty = small(seed=0, learning_rate=3e-3)
+    chatty.fit(codes, max_steps=5000, on_progress=lambda epoch, *_: reported.append(epoch))
+    assert quiet.history.stop_reason == chatty.history.stop_reason == FitHistory.CONVERGED
+    assert chatty.history.epochs_run == quiet.history.epochs_run == reported[-1]
+    assert chatty.history.epochs_run % 50 == 0  # a check: every half plateau (PLATEAU_STEPS / 2)
+    assert chatty.history.to_dict()["total"] == quiet.history.to_dict()["total"]
+    for name, value in quiet.get_weights().items():
+        np.testing.assert_array_equal(chatty.get_weights()[name], value)
+
+
 def test_the_step_budget_ends_a_fit_that_has_not_converged():
     model = small(seed=0)
     history = model.fit(subspace_codes(32, 24), max_steps=30)

@@ -73,6 +73,23 @@ def test_training_sampling_and_novelty(trained, vae):
     assert "copy an input window" in report.summary()
 
 
+def test_novelty_takes_prior_samples_drawn_beforehand(trained):
+    """The CLI draws MusicVAE's own samples while MidiMe trains: passed in, they give the
+    report novelty() would have drawn itself with the same seed."""
+    samples = trained.sample(4, seed=5)
+    prior = trained.prior_samples(6, seed=7)
+    assert len(prior) == 6 and all(len(p.notes) for p in prior)
+    _, qpm = trained.output_metre()
+    seconds = trained.output_steps() * 60.0 / qpm / 4  # shaped like the samples
+    assert all(n.end_time <= seconds + 1e-6 for p in prior for n in p.notes)
+    assert all(p.tempos[0].qpm == qpm for p in prior)
+    given = trained.novelty(samples, prior=prior)
+    drawn = trained.novelty(samples, prior_samples=6, seed=7)
+    assert given.to_dict() == drawn.to_dict()
+    other = trained.novelty(samples, prior_samples=6, seed=8)
+    assert other.prior_pitch_class_distance != drawn.prior_pitch_class_distance
+
+
 def test_same_seed_same_samples(trained):
     a = trained.sample(3, seed=11, temperature=0)
     b = trained.sample(3, seed=11, temperature=0)

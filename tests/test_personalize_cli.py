@@ -23,6 +23,7 @@ import pytest
 from midime_widgets.cli import build_parser, main
 from midime_widgets.cli.outdir import MANIFEST, OutputError, OutputFolder
 from midime_widgets.cli.personalize import resolve_model, track_arg
+from midime_widgets.cli.stages import PROFILE_ENV
 from midime_widgets.music import load_midi
 from midime_widgets.personalize import prepare_song
 
@@ -247,11 +248,16 @@ def default_model_once(monkeypatch):
 
 
 def test_example_run_writes_a_complete_set_skipping_a_refused_file(tmp_path, capsys, umask_027,
-                                                                    default_model_once):
+                                                                    default_model_once, monkeypatch):
     out = tmp_path / "results" / "out"
+    monkeypatch.setenv(PROFILE_ENV, "1")  # … and says where its time went
     assert personalize(DRUMS, "--example", "--out", out, "--epochs", "3", "--samples", "3",
                        "--seed", "1") == 0
+    monkeypatch.delenv(PROFILE_ENV)
     err = capsys.readouterr().err
+    stages = {tuple(line.split(None, 5)[4:]) for line in err.splitlines() if line.startswith("profile: ")}
+    assert {("MainThread", "train MidiMe"), ("prior", "MusicVAE prior samples"),
+            ("MainThread", "write report")} <= stages
     skipped = [line for line in err.splitlines() if line.startswith("skipping")]
     assert len(skipped) == 1 and "drums_only.mid" in skipped[0] and "--model" in skipped[0]
     assert "training MidiMe" in err and "Traceback" not in err

@@ -22,6 +22,7 @@ from ..models.midime import PERSONAL_DEFAULTS
 from ..personalize import SAMPLE_TEMPERATURE
 from .interrupt import InterruptGuard, progress_line_open
 from .outdir import OutputError, OutputFolder
+from .stages import Background, Stages
 
 DEFAULT_SAMPLES = 8
 DEFAULT_LATENT = PERSONAL_DEFAULTS["latent_size"]
@@ -285,13 +286,13 @@ def _printer(quiet: bool):
     return say
 
 
-def _progress_printer(quiet: bool):
+def _progress_printer():
     last = [0.0]
 
     def on_progress(epoch, total, losses):
         now = time.monotonic()
         final = bool(total) and epoch >= total
-        if quiet or (now - last[0] < 0.1 and not final):
+        if now - last[0] < 0.1 and not final:
             return
         last[0] = now
         if total:
@@ -319,66 +320,80 @@ def run(args) -> int:
     from ..errors import CheckpointError, MidiError, TrainingError
 
     guard = InterruptGuard()
+    stage = Stages()
     with guard:
         try:
-            return _run(args, guard)
+            return _run(args, guard, stage)
         except (RefusedError, OutputError, MidiError, CheckpointError, TrainingError) as err:
             _end_progress_line(getattr(args, "quiet", False))
             print(f"error: {err}", file=sys.stderr)
             return EXIT_USAGE
         except KeyboardInterrupt:  # where the watcher thread cannot run (see interrupt.py)
             return guard.cleanup()
+        finally:
+            stage.report()
 
 
-def _run(args, guard: InterruptGuard) -> int:
-    from ..music import MidiWarning
-
+def _run(args, guard: InterruptGuard, stage: Stages) -> int:
     say = _printer(args.quiet)
-    check_numbers(args)
-    out = OutputFolder(args.out, overwrite=args.overwrite)
-    out.check(planned_names(args))
-    choice = resolve_model(args.model)
-    warnings.simplefilter("ignore", MidiWarning)  # reported below as "note:" lines instead
-    inputs = check_inputs(input_paths(args), choice, track=args.track, say=say)
+    with stage("check arguments, output folder and songs"):
+        from ..music import MidiWarning
+
+        check_numbers(args)
+        out = OutputFolder(args.out, overwrite=args.overwrite)
+        out.check(planned_names(args))
+        choice = resolve_model(args.model)
+        warnings.simplefilter("ignore", MidiWarning)  # reported below as "note:" lines instead
+        inputs = check_inputs(input_paths(args), choice, track=args.track, say=say)
 
     # -- the work (TensorFlow loads here) -------------------------------------------------------
-    from ..errors import MidiError
     from ..personalize import Personalizer
 
-    vae = load_model(choice)
-    person = Personalizer(vae, latent_size=args.latent, beta=args.beta, seed=args.seed)
+    with stage("import TensorFlow"):
+        import tensorflow  # noqa: F401  (timed on its own: the rest of "load model" is ours)
+    with stage("load model"):
+        vae = load_model(choice)
+        person = Personalizer(vae, latent_size=args.latent, beta=args.beta, seed=args.seed)
     say(f"model: {vae.name} ({vae.kind}, z={vae.config.z_size}) on {vae.device}")
-    used = []
-    for item in inputs:
-        try:  # cut once by the check; a checkpoint path's model is known only now
-            if item.song is not None:
-                song = person.add_song(item.song)
-            else:
-                song = person.add_midi(item.sequence, name=item.path.name, instrument=args.track)
-        except MidiError as err:
-            say(f"skipping {item.label}: {err}", always=True)
-            continue
-        used.append(item)
-        choice_note = f" — melody: {song.melody_choice.reason}" if song.melody_choice else ""
-        say(f"{item.label}: {len(song.windows)} windows{choice_note}")
-        for note in song.warnings:
-            say(f"  note: {note}")
-    if not used:
-        raise RefusedError("none of the files holds anything this model can read.")
+    with stage("add songs"):
+        used = add_inputs(person, inputs, track=args.track, say=say)
 
-    fit_kwargs = {} if args.epochs is None else {"epochs": args.epochs}
-    history = person.fit(**fit_kwargs, on_progress=_progress_printer(args.quiet))
+    # Beside encoding and training, which need the main thread: MusicVAE's own samples for the
+    # novelty comparison (they depend only on the model and the songs' metre; their decoder
+    # compile then serves the personalized samples too) and the report's plotting library.
+    prior = Background("prior", lambda: _timed(stage, "MusicVAE prior samples",
+                                               person.prior_samples, seed=args.seed or 0))
+    report = Background("report", lambda: _timed(stage, "import report (bokeh)", _import_report))
+    try:
+        return _personalize(args, guard, stage, say, out, vae, person, used, prior)
+    finally:  # a failed run ends only after them: TensorFlow must not be mid-call at exit
+        prior.wait()
+        report.wait()
+
+
+def _personalize(args, guard, stage, say, out, vae, person, used, prior) -> int:
+    """Encode, train, sample, compare and write: the main thread's part of the work."""
+    with stage("encode windows"):
+        person.codes()
+    with stage("train MidiMe"):
+        fit_kwargs = {} if args.epochs is None else {"epochs": args.epochs}
+        history = person.fit(**fit_kwargs, on_progress=None if args.quiet else _progress_printer())
     _end_progress_line(args.quiet)
     say(f"MidiMe: {history.reason}")
-    samples = person.sample(args.samples, temperature=args.temperature, seed=args.seed)
-    novelty = person.novelty(samples, seed=args.seed or 0)
+    with stage("wait for prior samples"):
+        prior_samples = prior.result()
+    with stage("sample"):
+        samples = person.sample(args.samples, temperature=args.temperature, seed=args.seed)
+    with stage("novelty"):
+        novelty = person.novelty(samples, seed=args.seed or 0, prior=prior_samples)
     say(novelty.summary())
 
     staging = out.staging()
     guard.temporary.append(staging)
     try:
-        write_results(staging, args, vae, person, used, history, samples, novelty, out.path)
-        with guard.critical():
+        write_results(staging, args, vae, person, used, history, samples, novelty, out.path,
+                      stage=stage)
+        with guard.critical(), stage("publish"):
             out.commit(staging)
             guard.temporary.remove(staging)
     finally:
@@ -391,32 +406,74 @@ def _run(args, guard: InterruptGuard) -> int:
     return 0
 
 
-def write_results(folder: Path, args, vae, person, inputs, history, samples, novelty, out: Path) -> None:
+def add_inputs(person, inputs: list[Input], *, track, say) -> list[Input]:
+    """Add every checked input to the pipeline (the songs the check cut, or, for a checkpoint
+    path, cut now that the model is known); returns those used. RefusedError when none is."""
+    from ..errors import MidiError
+
+    used = []
+    for item in inputs:
+        try:
+            if item.song is not None:
+                song = person.add_song(item.song)
+            else:
+                song = person.add_midi(item.sequence, name=item.path.name, instrument=track)
+        except MidiError as err:
+            say(f"skipping {item.label}: {err}", always=True)
+            continue
+        used.append(item)
+        choice_note = f" — melody: {song.melody_choice.reason}" if song.melody_choice else ""
+        say(f"{item.label}: {len(song.windows)} windows{choice_note}")
+        for note in song.warnings:
+            say(f"  note: {note}")
+    if not used:
+        raise RefusedError("none of the files holds anything this model can read.")
+    return used
+
+
+def _timed(stage: Stages, name: str, fn, *args, **kwargs):
+    with stage(name):
+        return fn(*args, **kwargs)
+
+
+def _import_report() -> None:
+    import importlib
+
+    importlib.import_module("..report", __package__)
+
+
+def write_results(folder: Path, args, vae, person, inputs, history, samples, novelty, out: Path,
+                  *, stage: Stages | None = None) -> None:
     """Every output file, into `folder` (the staging folder; `out` is where it will live)."""
     from ..music import render_wav, to_midi_bytes
-    from ..report import personalization_report
 
+    stage = stage or Stages(enabled=False)
     sample_files = []
-    for i, sample in enumerate(samples, 1):
-        stem = f"sample_{i:02d}"
-        (folder / f"{stem}.mid").write_bytes(to_midi_bytes(sample.sequence))
-        entry = {"midi": f"{stem}.mid"}
-        if not args.no_wav:
-            (folder / f"{stem}.wav").write_bytes(render_wav(sample.sequence))
-            entry["wav"] = f"{stem}.wav"
-        sample_files.append(entry)
-    person.save_midime(folder / "midime")
+    with stage("write MIDI and WAV"):
+        for i, sample in enumerate(samples, 1):
+            stem = f"sample_{i:02d}"
+            (folder / f"{stem}.mid").write_bytes(to_midi_bytes(sample.sequence))
+            entry = {"midi": f"{stem}.mid"}
+            if not args.no_wav:
+                (folder / f"{stem}.wav").write_bytes(render_wav(sample.sequence))
+                entry["wav"] = f"{stem}.wav"
+            sample_files.append(entry)
+    with stage("save MidiMe"):
+        person.save_midime(folder / "midime")
     training = training_summary(history)
-    personalization_report(
-        folder / "report.html", title=f"Your personalized samples (MidiMe on the {vae.name} MusicVAE)",
-        inputs=[(s.name, s.sequence) for s in person.songs],
-        samples=[(f"sample {i}", s.sequence) for i, s in enumerate(samples, 1)],
-        audio=None if args.no_wav else [folder / e["wav"] for e in sample_files],
-        history=dict(history), novelty=novelty,
-        notes=[f"{len(person.windows)} input windows from {len(person.songs)} file(s); "
-               f"{training_sentence(training)}; MidiMe latent size {args.latent}, beta {args.beta}; "
-               f"decoding temperature {args.temperature}."],
-    )
+    with stage("write report"):
+        from ..report import personalization_report
+
+        personalization_report(
+            folder / "report.html", title=f"Your personalized samples (MidiMe on the {vae.name} MusicVAE)",
+            inputs=[(s.name, s.sequence) for s in person.songs],
+            samples=[(f"sample {i}", s.sequence) for i, s in enumerate(samples, 1)],
+            audio=None if args.no_wav else [folder / e["wav"] for e in sample_files],
+            history=dict(history), novelty=novelty,
+            notes=[f"{len(person.windows)} input windows from {len(person.songs)} file(s); "
+                   f"{training_sentence(training)}; MidiMe latent size {args.latent}, beta {args.beta}; "
+                   f"decoding temperature {args.temperature}."],
+        )
     summary = {
         "model": vae.name,
         "inputs": [input_entry(i, out) for i in inputs],

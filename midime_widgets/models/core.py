@@ -159,12 +159,27 @@ def _choose(scores, greedy: bool, temperature, seed):
 _STRUCTURE_FIELDS = ("encoder", "decoder", "core_decoder", "enc_rnn_sizes", "dec_rnn_sizes",
                      "z_size", "max_seq_len", "level_lengths", "output_depths", "input_depth")
 XLA_MAX_BATCH = 256  # decode batches up to this size run XLA-compiled, padded to a power of two
+#: A decode runs on an already-compiled XLA program of up to this many times its own rows rather
+#: than compiling one of its size (a compile costs seconds, the extra padded rows milliseconds).
+XLA_REUSE_FACTOR = 4
 
 
 def xla_rows(batch: int) -> int:
     """Rows an XLA decode of `batch` rows runs with: the next power of two, so that a process
     compiles at most log2(XLA_MAX_BATCH) + 1 programs per decoder and wastes < 2x on padding."""
     return 1 << max(0, int(batch) - 1).bit_length()
+
+
+def reusable_rows(batch: int, compiled) -> int:
+    """Rows to run a `batch`-row XLA decode with, given the row counts of the programs already
+    compiled for that decoder: the smallest of them within `XLA_REUSE_FACTOR` of `xla_rows(batch)`,
+    else `xla_rows(batch)` (a new program). Padding never changes the real rows' results: each
+    row's math is independent, and the stateless random draws of the first rows do not depend
+    on how many rows follow."""
+    rows = xla_rows(batch)
+    fits = [r for r in compiled if rows <= r <= rows * XLA_REUSE_FACTOR]
+    return min(fits, default=rows)
+
 
 # Compiled functions, shared by every core with the same structure: they take the weights as an
 # argument (tf.Variables of the same shapes do not retrace), so a second MusicVAE of the same
@@ -376,20 +391,25 @@ def _shared_function(config, kind: str, build, **options):
     return fn
 
 
+# The functions below are traced with autograph off: their loops are explicit tf.while_loops and
+# every Python `if`/`for` in them is over Python values, so autograph's source rewrite would only
+# add seconds to each first trace.
+
+
 def _build_encoder(graph, *, many_rows: bool):
     rows = FUSED_MAX_ROWS if many_rows else 1  # a representative batch size for the choice
 
     def encode(w, inputs, lengths):
         return graph.encode(w, inputs, lengths, rows)
 
-    return tf.function(encode, reduce_retracing=True)
+    return tf.function(encode, reduce_retracing=True, autograph=False)
 
 
 def _build_decoder(graph, *, length: int, greedy: bool, with_logits: bool, jit: bool):
     def decode(w, z, temperature, seed):
         return graph.decode_indices(w, z, length, temperature, seed, greedy=greedy, with_logits=with_logits)
 
-    return tf.function(decode, jit_compile=jit, reduce_retracing=not jit)
+    return tf.function(decode, jit_compile=jit, reduce_retracing=not jit, autograph=False)
 
 
 class _Programs:
@@ -456,8 +476,9 @@ class MusicVAECore(tf.Module):
     `jit_compile` (default: on, unless `$MIDIME_WIDGETS_XLA=0`) XLA-compiles the inference
     decoder for batches of up to `XLA_MAX_BATCH` rows, padded to a power of two (one fused
     program per step beats dozens of small graph ops: 1.3-2x faster from batch 1 to 256 on a
-    2-core CPU); bigger batches run as a plain graph. It falls back to the graph by itself if XLA
-    cannot compile.
+    2-core CPU); bigger batches run as a plain graph. A smaller batch runs on a program already
+    compiled for up to `XLA_REUSE_FACTOR` times its rows instead of compiling its own (same
+    results). It falls back to the graph by itself if XLA cannot compile.
 
     A call never waits for another thread's compilation: while one thread traces or compiles a
     program (e.g. a widget's background warm-up, see `builds_programs`), a call from another
@@ -534,6 +555,13 @@ class MusicVAECore(tf.Module):
         while the user already works. A second warm-up waits until the first one is done."""
         return self._programs.built_by_this_thread()
 
+    def _compiled_rows(self, kind: str, options: dict) -> list[int]:
+        """Batch sizes this core has fixed-shape functions of `kind` with `options` for."""
+        wanted = tuple(sorted(options.items()))
+        keys = list(self._concrete_fns)  # a copy: another thread may be adding one
+        return [specs[0].shape[0] for k, specs, opts in keys
+                if k == kind and opts == wanted and specs[0].shape[0] is not None]
+
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, inputs, lengths):
         """`inputs [B, T, I]`, `lengths [B]` → `(mu, sigma)` each `[B, z]` (tf tensors).
@@ -582,15 +610,15 @@ class MusicVAECore(tf.Module):
         z = z.astype(np.float32, copy=False)
         batch = int(z.shape[0])
         jit = self.jit_compile and batch <= XLA_MAX_BATCH
+        options = {"length": int(length), "greedy": greedy, "with_logits": with_logits, "jit": jit}
         rows = None
         if jit:
-            rows = xla_rows(batch)  # XLA compiles one program per shape
+            rows = reusable_rows(batch, self._compiled_rows("decode", options))  # one program per shape
             if rows != batch:
                 z = np.pad(z, [[0, rows - batch], [0, 0]])
         specs = (tf.TensorSpec([rows, self.config.z_size], tf.float32), tf.TensorSpec([], tf.float32),
                  tf.TensorSpec([2], tf.int32))
         temp_t = np.float32(max(temp, 1e-6))
-        options = {"length": int(length), "greedy": greedy, "with_logits": with_logits, "jit": jit}
 
         def compiled():
             fn = self._concrete("decode", _build_decoder, specs, **options)

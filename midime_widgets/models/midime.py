@@ -943,7 +943,8 @@ class MidiMe:
         until_converged = epochs is None
         planned = -(-max_steps // steps_per_epoch) if until_converged else epochs
         # Converged = the loss moved less than PLATEAU_TOLERANCE over PLATEAU_STEPS steps; it is
-        # checked every half plateau, so a chunk of epochs is at most that long.
+        # checked every half plateau, on fixed epochs (so the same seed stops at the same epoch,
+        # however long the chunks took), and a chunk of epochs never crosses a check.
         plateau_epochs = max(2, -(-PLATEAU_STEPS // steps_per_epoch))
         check_every = max(1, plateau_epochs // 2) if until_converged else planned
         x = tf.convert_to_tensor(codes)
@@ -963,6 +964,8 @@ class MidiMe:
             reporter.begin(self.network)
             while epoch < planned and not self._stop_requested.is_set():
                 count = min(chunk_epochs, planned - epoch)
+                if until_converged:  # chunks end on every check, whatever their timed length
+                    count = min(count, check_every - epoch % check_every)
                 reporter.epoch_begin(epoch)
                 chunk_started = time.perf_counter()
                 steps, status, losses = training.run(
@@ -984,7 +987,7 @@ class MidiMe:
                     history.finish(FitHistory.STOPPED if steps < count * steps_per_epoch
                                    else FitHistory.CALLBACK)
                     break
-                if until_converged:
+                if until_converged and (epoch % check_every == 0 or epoch == planned):
                     change = loss_change(history["total"], plateau_epochs)
                     history.loss_change = change
                     if change is not None and change < PLATEAU_TOLERANCE:
