@@ -16,12 +16,11 @@ Two stages, so the slow one runs once:
 O'Neill's Music of Ireland (1850) is the project's held-out real-music test set and is never read
 here.
 
-    python -m midime_widgets.training.corpus --out runs/default/data
+    python -m midime_widgets.training.default_model prepare --workers 2
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -342,27 +341,3 @@ def prepare(out_dir, config, *, seed: int = 0, val_fraction: float = 0.05, colle
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
     return meta
-
-
-def main(argv=None) -> int:
-    from .default_model import DEFAULT_CONFIG
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-fraction", type=float, default=0.05)
-    parser.add_argument("--workers", type=int, default=1, help="parsing processes")
-    parser.add_argument("--parse-only", action="store_true", help="fill the parse cache and stop")
-    parser.add_argument("--cached-only", action="store_true", help="use only files parsed by earlier runs")
-    args = parser.parse_args(argv)
-    if args.parse_only:
-        parse_all(corpus_files(), workers=args.workers)
-        return 0
-    meta = prepare(args.out, DEFAULT_CONFIG, seed=args.seed, val_fraction=args.val_fraction,
-                   workers=args.workers, cached_only=args.cached_only)
-    print(json.dumps(meta, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -44,12 +44,18 @@ DEFAULT_CONFIG = CONFIGS["cat-mel_2bar_small"].replace(
 TRANSPOSE_SEMITONES = 5
 # What the data files alone don't say about how the shipped weights came about (model card).
 TRAINING_HISTORY = [
-    "Steps 0-2,774 used an early cut of the corpus (Aird's Airs and 310 Ryan's Mammoth files, "
-    "5.8k windows, 2/4 tunes not yet read as 4/4) while music21 was still parsing the rest; "
-    "steps 2,774-12,914 used the data described above (Bach chorales and 24 of the 31 Essen "
-    "files; Ryan's Mammoth, O'Neill's and the remaining Essen files were not parsed in time).",
-    "Trained on a shared 2-core CPU (about 1-2 steps/s) in two runs of one session, resumed from "
-    "the magenta-layout checkpoint in runs/default/train/.",
+    "Steps 0-12,914 (an earlier release): 4/4 windows only (2/4 read as 4/4) from the Bach chorales "
+    "and 24 of the 31 Essen files, with an early cut of Aird's Airs and Ryan's Mammoth for the first "
+    "2,774 steps; free bits 32.",
+    "Steps 12,914-16,360: free bits 256 (the sweep), windows of every metre cut as a user's songs "
+    "are, from the part of the corpus parsed by then (the Essen collection as it was parsed, the "
+    "Trecento pieces, three Beethoven quartet movements; about 61k windows).",
+    "Steps 16,360 on: the same, on the corpus parsed by then (all of Essen, Aird's Airs, the fife "
+    "and minstrelsy tunes, and the first chorales, masses, madrigals and quartets; about 114k "
+    "windows). Ryan's Mammoth, the Nottingham reels and most chorales and masses were still being "
+    "parsed; a later session adds them (`prepare`, then `train` resumes).",
+    "Trained on a shared 2-core CPU (about 1.4-1.6 steps/s) in runs of a few tens of minutes, each "
+    "resumed from the magenta-layout checkpoint in runs/default/train/.",
 ]
 
 
@@ -250,8 +256,10 @@ def compact(run_dir: Path = RUN_DIR) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Build the embedded default MusicVAE.")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("prepare")
+    p = sub.add_parser("prepare", help="corpus → windows in RUN_DIR/data (parsing cached outside git)")
     p.add_argument("--run-dir", type=Path, default=RUN_DIR)
+    p.add_argument("--workers", type=int, default=1, help="parsing processes")
+    p.add_argument("--cached-only", action="store_true", help="use only the files parsed so far")
     p = sub.add_parser("train")
     p.add_argument("--run-dir", type=Path, default=RUN_DIR)
     p.add_argument("--steps", type=int, default=20000)
@@ -268,7 +276,8 @@ def main(argv=None) -> int:
     if args.cmd == "prepare":
         from .corpus import prepare
 
-        print(json.dumps(prepare(args.run_dir / "data"), indent=2))
+        meta = prepare(args.run_dir / "data", DEFAULT_CONFIG, workers=args.workers, cached_only=args.cached_only)
+        print(json.dumps(meta, indent=2))
     elif args.cmd == "train":
         print(json.dumps({k: v for k, v in train(args.run_dir, steps=args.steps, max_minutes=args.max_minutes).items() if k != "history"}))
     elif args.cmd == "sweep":
