@@ -85,7 +85,9 @@ def evaluate(model_dir: Path = PACKAGE_DIR, run_dir: Path = RUN_DIR, held_out: P
         "prior": metrics.sample_stats(samples),
         "prior_pitch_class_tv": metrics.total_variation(metrics.pitch_class_histogram(samples), corpus_pc),
         "prior_interval_tv": metrics.total_variation(metrics.interval_histogram(samples), corpus_iv),
-        "val_pitch_class_tv": metrics.total_variation(metrics.pitch_class_histogram(val), corpus_pc),
+        # the validation tunes as written against the corpus as written (both untransposed)
+        "val_pitch_class_tv": metrics.total_variation(metrics.pitch_class_histogram(val),
+                                                      metrics.pitch_class_histogram(train)),
         "val_interval_tv": metrics.total_variation(metrics.interval_histogram(val), corpus_iv),
     }
     if held_out is not None and Path(held_out).is_dir():
@@ -115,7 +117,7 @@ def _sweep_rows(sweep: dict) -> str:
     return "\n".join(
         f"| {name} | {r['free_bits']} | {r['max_beta']} | {r['steps']} | {r['train_kl']:.1f} | "
         f"{r['val_onset_f1']:.3f} | {r['prior_pitch_class_tv']:.3f} | {r['prior_interval_tv']:.3f} |"
-        for name, r in sweep.items())
+        for name, r in sorted(sweep.items(), key=lambda item: (item[1]["free_bits"], item[1]["max_beta"])))
 
 
 def render(result: dict, sweep: dict | None = None) -> str:
