@@ -56,13 +56,18 @@ def assert_whole_panel(page, cell: int, shot) -> None:
 @pytest.fixture(scope="module")
 def ui_page(notebook_page):
     """`ui_page(ui)`: this module's notebook in JupyterLab ("lab") or Notebook 7 ("notebook7"),
-    opened once per interface. Each opening starts a kernel that imports TensorFlow and loads the
-    model, so the Notebook 7 workflow continues in the kernel the redisplay check started."""
+    one page per interface, the other interface's page closed first.
+
+    Both interfaces open the same notebook, so they share its kernel: a kernel imports TensorFlow
+    and loads the model once, not once per interface. Every check runs its cells itself, so each
+    panel it looks at is one it created in that interface."""
     pages = {}
 
     def get(ui: str):
         if ui not in pages:
-            pages[ui] = notebook_page(f"redisplay_{ui}.ipynb", CELLS, ui=ui)
+            for other in pages.values():
+                other.close()
+            pages[ui] = notebook_page("redisplay.ipynb", CELLS, ui=ui)
             pages[ui].set_viewport_size({"width": 1280, "height": 2800})  # a whole panel fits in a screenshot
         return pages[ui]
 
