@@ -8,6 +8,7 @@ need the internet must skip and say so, and every other cell must run without an
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import os
 import re
@@ -186,7 +187,9 @@ def executed(workdir):
             limit = asyncio.Semaphore(PARALLEL_NOTEBOOKS)
             return await asyncio.gather(*(_execute(c, limit) for c in clients), return_exceptions=True)
 
-        results = asyncio.run(run_all())
+        # A thread of its own: this one may already run an event loop (Playwright's, in a whole run).
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            results = pool.submit(lambda: asyncio.run(run_all())).result()
     return {name: result if isinstance(result, BaseException) else (notebooks[name], result)
             for name, result in zip(EXPECTED, results, strict=True)}
 
