@@ -7,10 +7,7 @@ need the internet must skip and say so, and every other cell must run without an
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import importlib.util
-import os
 import re
 import shutil
 import time
@@ -149,59 +146,27 @@ def workdir(tmp_path_factory):
     return base
 
 
-#: Notebooks executed at the same time (each in its own kernel): the kernels spend much of their
-#: time importing and compiling one thread at a time, so two side by side use two cores.
-PARALLEL_NOTEBOOKS = max(2, min(len(EXPECTED), os.cpu_count() or 1))
-
-
-async def _execute(client, limit: asyncio.Semaphore) -> float:
-    """Run every cell of `client`'s notebook; return the seconds it took (queueing excluded)."""
-    async with limit:
-        started = time.perf_counter()
-        await client.async_execute()  # raises CellExecutionError on the first cell that fails
-        return time.perf_counter() - started
-
-
-@pytest.fixture(scope="module")
-def executed(workdir):
-    """Every notebook run top to bottom offline, `PARALLEL_NOTEBOOKS` at a time: name → (the
-    executed notebook, seconds) or the exception its run raised."""
-    from nbclient import NotebookClient
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MIDIME_WIDGETS_OFFLINE", "1")
-        mp.setenv("MIDIME_WIDGETS_CACHE", str(workdir / "cache"))
-        mp.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-        # XLA compiles the decoder again for every new batch size and temperature mode (2-4 s each
-        # on this CPU, ~20 s for the hierarchical trio decoder); without it the notebooks run in
-        # ~3.5 instead of ~5 minutes. The XLA path itself is covered by the MusicVAE tests.
-        mp.setenv("MIDIME_WIDGETS_XLA", "0")
-        # The kernel imports this checkout's package (the code under test), nothing else from here.
-        mp.setenv("PYTHONPATH", str(ROOT))
-        notebooks = {name: nbformat.read(workdir / "notebooks" / name, as_version=4) for name in EXPECTED}
-        clients = [NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                                  resources={"metadata": {"path": str(workdir / "notebooks")}})
-                   for nb in notebooks.values()]
-
-        async def run_all():
-            limit = asyncio.Semaphore(PARALLEL_NOTEBOOKS)
-            return await asyncio.gather(*(_execute(c, limit) for c in clients), return_exceptions=True)
-
-        # A thread of its own: this one may already run an event loop (Playwright's, in a whole run).
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            results = pool.submit(lambda: asyncio.run(run_all())).result()
-    return {name: result if isinstance(result, BaseException) else (notebooks[name], result)
-            for name, result in zip(EXPECTED, results, strict=True)}
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", EXPECTED)
-def test_notebook_runs_offline(name, executed):
-    result = executed[name]
-    if isinstance(result, BaseException):
-        raise result
-    nb, seconds = result
+def test_notebook_runs_offline(name, workdir, monkeypatch):
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("MIDIME_WIDGETS_OFFLINE", "1")
+    monkeypatch.setenv("MIDIME_WIDGETS_CACHE", str(workdir / "cache"))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    # XLA compiles the decoder again for every new batch size and temperature mode (2-4 s each on
+    # this CPU, ~20 s for the hierarchical trio decoder); without it the four notebooks run in
+    # ~3.5 instead of ~5 minutes. The XLA path itself is covered by the MusicVAE tests.
+    monkeypatch.setenv("MIDIME_WIDGETS_XLA", "0")
+    # The kernel imports this checkout's package (the code under test), nothing else from here.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    nb = nbformat.read(workdir / "notebooks" / name, as_version=4)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                            resources={"metadata": {"path": str(workdir / "notebooks")}})
+    started = time.perf_counter()
+    client.execute()  # raises CellExecutionError on the first cell that fails
+    seconds = time.perf_counter() - started
     print(f"{name}: executed in {seconds:.1f} s")
 
     errors = [outputs_text(c, "error") for c in code_cells(nb) if outputs_text(c, "error")]
