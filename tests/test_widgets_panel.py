@@ -319,10 +319,19 @@ def test_sliders_after_a_prior_sample_keep_its_temperature_and_seed():
 
 
 def test_warm_up_compiles_the_decoder_in_the_background():
-    vae = FakeMusicVAE(z_size=16, decode_delay=0.2)
-    started = time.perf_counter()
+    gate = threading.Event()
+
+    class HeldDecoder(FakeMusicVAE):
+        def decode_to_tensors(self, *args, **kwargs):
+            gate.wait(30)  # the warm-up decode is held until the test lets it go
+            return super().decode_to_tensors(*args, **kwargs)
+
+    vae = HeldDecoder(z_size=16)
     panel, _ = make_panel(vae=vae, warm_up=True)
-    assert time.perf_counter() - started < 0.2  # the constructor does not wait
+    # the constructor returned while the warm-up decode was still held: it does not wait
+    assert vae.decode_calls == 0
+    assert any(t.name == "midime-warmup" and t.is_alive() for t in threading.enumerate())
+    gate.set()
     wait_for(lambda: vae.decode_calls == 1, timeout=5)
     wait_for(lambda: not any(t.name == "midime-warmup" and t.is_alive() for t in threading.enumerate()))
 
