@@ -159,7 +159,8 @@ def test_notebook_runs_offline(name, workdir, monkeypatch):
     # this CPU, ~20 s for the hierarchical trio decoder); without it the four notebooks run in
     # ~3.5 instead of ~5 minutes. The XLA path itself is covered by the MusicVAE tests.
     monkeypatch.setenv("MIDIME_WIDGETS_XLA", "0")
-    monkeypatch.delenv("PYTHONPATH", raising=False)
+    # The kernel imports this checkout's package (the code under test), nothing else from here.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     nb = nbformat.read(workdir / "notebooks" / name, as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir / "notebooks")}})

@@ -56,6 +56,7 @@ CELLS = [
     "print(first.training['state'], '|', first.training['message'])",
 ]
 PANEL = f"{NOTEBOOK} .jp-Cell .mm-panel"
+TWO_FRAMES = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
 TECHNICAL_LEAKS = re.compile(r"Error\b|Exception|Traceback|null|undefined|NaN")
 
 
@@ -79,7 +80,7 @@ def roll(page, box):
 def shoot(page, screenshots_dir, name, selector=PANEL):
     el = page.locator(selector).first
     el.scroll_into_view_if_needed()
-    page.wait_for_timeout(300)  # let the rolls redraw at their final width
+    page.evaluate(TWO_FRAMES)  # the rolls redraw at their final width (on resize, within a frame)
     el.screenshot(path=str(screenshots_dir / f"{name}.png"))
 
 

@@ -53,10 +53,30 @@ def assert_whole_panel(page, cell: int, shot) -> None:
     root.screenshot(path=str(shot))
 
 
+@pytest.fixture(scope="module")
+def ui_page(notebook_page):
+    """`ui_page(ui)`: this module's notebook in JupyterLab ("lab") or Notebook 7 ("notebook7"),
+    one page per interface, the other interface's page closed first.
+
+    Both interfaces open the same notebook, so they share its kernel: a kernel imports TensorFlow
+    and loads the model once, not once per interface. Every check runs its cells itself, so each
+    panel it looks at is one it created in that interface."""
+    pages = {}
+
+    def get(ui: str):
+        if ui not in pages:
+            for other in pages.values():
+                other.close()
+            pages[ui] = notebook_page("redisplay.ipynb", CELLS, ui=ui)
+            pages[ui].set_viewport_size({"width": 1280, "height": 2800})  # a whole panel fits in a screenshot
+        return pages[ui]
+
+    return get
+
+
 @pytest.mark.parametrize("ui", ["lab", "notebook7"])
-def test_a_panel_holding_music_renders_whole(notebook_page, screenshots_dir, ui):
-    page = notebook_page(f"redisplay_{ui}.ipynb", CELLS, ui=ui)
-    page.set_viewport_size({"width": 1280, "height": 2800})  # a whole panel fits in a screenshot
+def test_a_panel_holding_music_renders_whole(ui_page, screenshots_dir, ui):
+    page = ui_page(ui)
     run_cell(page, 0)
     assert_whole_panel(page, 0, screenshots_dir / f"redisplay_{ui}_same_cell.png")
     run_cell(page, 1)
@@ -73,10 +93,10 @@ def test_a_panel_holding_music_renders_whole(notebook_page, screenshots_dir, ui)
         assert_whole_panel(page, cell, screenshots_dir / f"redisplay_{ui}_reloaded_{cell}.png")
 
 
-def test_train_and_sample_in_notebook7(notebook_page, screenshots_dir):
-    """The core of the workflow in Notebook 7: train, a new sample, a slider."""
-    page = notebook_page("workflow_notebook7.ipynb", CELLS[:1], ui="notebook7")
-    page.set_viewport_size({"width": 1280, "height": 2800})
+def test_train_and_sample_in_notebook7(ui_page, screenshots_dir):
+    """The core of the workflow in Notebook 7: a new panel in the first cell, train, a new sample,
+    a slider."""
+    page = ui_page("notebook7")
     run_cell(page, 0)
     assert_whole_panel(page, 0, screenshots_dir / "notebook7_before_training.png")
     root = cell_at(page, 0).locator(".mm-panel").first

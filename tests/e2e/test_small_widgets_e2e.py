@@ -115,8 +115,9 @@ def test_screenshot_piano_roll(page, screenshots_dir):
 
 
 def test_piano_roll_in_notebook_7(notebook_page):
-    """The same widget in Notebook 7's interface (/notebooks/...)."""
-    page = notebook_page("roll_nb7.ipynb", CELLS[:1], ui="notebook7")
+    """The same widget in Notebook 7's interface (/notebooks/...). The same notebook, so it runs
+    in the kernel JupyterLab started: no second kernel start."""
+    page = notebook_page("roll.ipynb", CELLS[:1], ui="notebook7")
     run_cell(page, 0)
     wait_in_cell(page, 0, ".mm-roll[data-note-count='16']")
     assert canvas_ink(page, f"{NOTEBOOK} .jp-Cell .mm-roll-canvas") > 500
