@@ -33,4 +33,6 @@ if [ ! -e js/node_modules ]; then
 fi
 # Lint (ruff + eslint) before the tests: a finding fails the run like a failing test.
 bash scripts/lint.sh
-exec python -m pytest "$@"
+# Two test processes: each test file stays on one (its module fixtures, e.g. a Jupyter server, are
+# shared as written), and the browser, kernel and subprocess waits of one overlap the other's work.
+exec python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"
