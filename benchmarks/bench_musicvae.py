@@ -9,7 +9,7 @@ For each config a full-size checkpoint with random weights is written once (cach
 `$MIDIME_WIDGETS_CACHE/bench/`). Ours: `MusicVAE.from_checkpoint(...).encode_tensors` and
 `.decode_to_tensors(temperature=0.5)`. Magenta: `TrainedModel(config, batch_size=b, ckpt)` with
 `encode_tensors` / `decode_to_tensors` run in the oracle venv (`--oracle-python`, default
-/root/magenta-oracle/bin/python; see tests/oracle/README.md) in a subprocess of this script that
+.oracle-venv/bin/python; see tests/oracle/README.md) in a subprocess of this script that
 runs in lockstep with ours (one call of ours, one of magenta's, and so on), so both see the same
 machine load even when it changes; each side then starts every call after an idle gap (the other
 side's call), as a notebook user does. `--isolated` times each side's calls back to back instead
@@ -38,7 +38,8 @@ import time
 from pathlib import Path
 
 DEFAULT_CONFIGS = ("cat-mel_2bar_small", "hierdec-mel_16bar")
-DEFAULT_ORACLE = "/root/magenta-oracle/bin/python"
+#: The oracle venv tests/oracle/setup_oracle_venv.sh builds ($MAGENTA_ORACLE_VENV moves it).
+DEFAULT_ORACLE = str(Path(os.environ.get("MAGENTA_ORACLE_VENV", Path(__file__).resolve().parents[1] / ".oracle-venv")) / "bin" / "python")
 WEIGHT_SEED = 1234
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Screenshots of each section of a `personalize` report, as a reader sees it in Chromium.
 
-    midime-widgets personalize --example --out /tmp/report-demo
-    python scripts/report_screenshots.py /tmp/report-demo/report.html docs/screenshots
+    midime-widgets personalize --example --out midime-out
+    python scripts/report_screenshots.py midime-out/report.html docs/screenshots
 
 Writes `report_<section>.png` for every `<h2>` section of the page (e.g. "Your music",
 "Training", "Memorisation vs variety", "Personalized samples"). Needs Debian's `chromium` and

@@ -160,7 +160,7 @@ def parse_file(path: Path, cache_dir: Path = DEFAULT_CACHE) -> list[tuple[str, b
     from music21 import corpus
 
     lines = []
-    tune_prefix = f"{collection_of(path)}/{Path(path).relative_to(_corpus_root(path) / collection_of(path))}"
+    tune_prefix = Path(path).relative_to(_corpus_root(path)).as_posix()  # e.g. "bach/bwv1.6.mxl"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -227,7 +227,7 @@ python -m midime_widgets.training.default_model export       # weights → midim
 python -m midime_widgets.training.default_model compact      # latest checkpoint only, Adam state as bfloat16 (to commit)
 python benchmarks/oneill.py ~/.cache/midime-widgets/oneill   # the held-out tunes as MIDI
 python -m midime_widgets.training.model_card --held-out ~/.cache/midime-widgets/oneill   # re-measure, rewrite this file
-TF_USE_LEGACY_KERAS=1 /root/magenta-oracle/bin/python tests/oracle/gen_default_model_fixture.py
+TF_USE_LEGACY_KERAS=1 .oracle-venv/bin/python tests/oracle/gen_default_model_fixture.py
 ```
 
 ## Intended use and limits

@@ -1,6 +1,6 @@
 """Generate small random-weight MusicVAE checkpoints + magenta encode/decode outputs (oracle venv).
 
-    TF_USE_LEGACY_KERAS=1 /root/magenta-oracle/bin/python tests/oracle/gen_checkpoint_fixtures.py [CONFIG ...]
+    TF_USE_LEGACY_KERAS=1 .oracle-venv/bin/python tests/oracle/gen_checkpoint_fixtures.py [CONFIG ...]
 
 Needs the converter fixtures (gen_converter_fixtures.py) for real input windows. For each config it
 copies magenta's config with shrunk layer sizes (same layer counts / structure / converter), builds

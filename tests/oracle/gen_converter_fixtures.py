@@ -1,6 +1,6 @@
 """Generate magenta converter / extraction fixtures (oracle venv only).
 
-    TF_USE_LEGACY_KERAS=1 /root/magenta-oracle/bin/python tests/oracle/gen_converter_fixtures.py
+    TF_USE_LEGACY_KERAS=1 .oracle-venv/bin/python tests/oracle/gen_converter_fixtures.py
 
 Reads tests/fixtures/midi/*.mid and writes tests/fixtures/oracle/{converters,extraction}/ and
 tests/fixtures/oracle/manifest.json. Formats: tests/oracle/README.md.

@@ -1,7 +1,7 @@
 """Run the embedded default model in magenta's own TrainedModel (oracle venv) and record outputs.
 
     python tests/oracle/make_default_model_windows.py   # main interpreter (not needed if committed)
-    TF_USE_LEGACY_KERAS=1 /root/magenta-oracle/bin/python tests/oracle/gen_default_model_fixture.py
+    TF_USE_LEGACY_KERAS=1 .oracle-venv/bin/python tests/oracle/gen_default_model_fixture.py
 
 Proves the bundled checkpoint (magenta variable layout, written by our trainer) restores in an
 unpatched `TrainedModel` built from magenta's cat-mel_2bar_small config with the default model's

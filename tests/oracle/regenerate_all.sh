@@ -3,7 +3,7 @@
 # Usage (from anywhere): bash tests/oracle/regenerate_all.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-VENV="${MAGENTA_ORACLE_VENV:-/root/magenta-oracle}"
+VENV="${MAGENTA_ORACLE_VENV:-$(cd "$(dirname "$0")/../.." && pwd)/.oracle-venv}"
 bash tests/oracle/setup_oracle_venv.sh "$VENV"
 python tests/oracle/make_midi_fixtures.py
 export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2

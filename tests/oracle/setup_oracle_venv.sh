@@ -3,9 +3,9 @@
 # tests/oracle/README.md. Used ONLY to generate test fixtures;
 # never a runtime dependency of midime_widgets.
 #
-# Usage: bash tests/oracle/setup_oracle_venv.sh [VENV_DIR]   (default /root/magenta-oracle)
+# Usage: bash tests/oracle/setup_oracle_venv.sh [VENV_DIR]   (default: .oracle-venv in the repository)
 set -euo pipefail
-VENV="${1:-${MAGENTA_ORACLE_VENV:-/root/magenta-oracle}}"
+VENV="${1:-${MAGENTA_ORACLE_VENV:-$(cd "$(dirname "$0")/../.." && pwd)/.oracle-venv}}"
 PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python
 
