@@ -335,14 +335,36 @@ def test_a_call_never_builds_a_program_while_another_thread_builds_them(name, ji
     try:
         uncompiled = core.sample(z, config.max_seq_len, temperature=0.0).numpy()
         mu, _ = core.encode(x, lengths)
-        assert core._concrete_fns == {}  # ran op by op: nothing traced, nothing compiled
+        # nothing XLA-compiled and no encoder traced: the encoder ran op by op, the decoder op
+        # by op or, where the compiled one is XLA, as a plain graph (traced, never compiled)
+        stand_ins = [dict(opts) for kind, _, opts in core._concrete_fns]
+        assert all(kind == "decode" for kind, _, _ in core._concrete_fns)
+        assert all(opts["jit"] is False for opts in stand_ins)
+        assert len(stand_ins) == (1 if jit else 0)
     finally:
         release.set()
         thread.join(60)
     compiled = core.sample(z, config.max_seq_len, temperature=0.0).numpy()
     np.testing.assert_array_equal(uncompiled, compiled)  # greedy: the same music either way
     np.testing.assert_allclose(mu.numpy(), core.encode(x, lengths)[0].numpy(), atol=1e-5)
-    assert len(_decode_programs(core)) == 1
+    assert len(_decode_programs(core)) == (2 if jit else 1)  # the stand-in beside the XLA one
+
+
+def test_the_encoder_is_traced_on_its_second_use_or_by_a_warm_up():
+    """A one-shot job (the command line encodes once) never pays the trace; the same numbers."""
+    config = STRUCTURES["flat-cat"]
+    core, _ = make(config, seed=25)
+    x = one_hot_inputs(config, 3, seed=26)
+    lengths = np.full(3, config.max_seq_len, np.int32)
+    first = core.encode(x, lengths)[0].numpy()
+    assert not any(key[0] == "encode" for key in core._concrete_fns)  # ran op by op
+    second = core.encode(x, lengths)[0].numpy()
+    assert [key[0] for key in core._concrete_fns].count("encode") == 1  # traced now
+    np.testing.assert_allclose(first, second, atol=1e-5)
+    warmed, _ = make(config, seed=25)
+    with warmed.builds_programs():  # a warm-up builds on the first call
+        warmed.encode(x, lengths)
+    assert [key[0] for key in warmed._concrete_fns].count("encode") == 1
 
 
 def test_a_second_builder_waits_for_the_first():

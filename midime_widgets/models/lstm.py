@@ -109,17 +109,19 @@ def use_block_lstm(input_depth: int, units: int, rows: int | None = None) -> boo
     return input_depth * 4 <= units and (rows is None or rows < FUSED_MAX_ROWS)
 
 
-def bidirectional_layer(inputs, lengths, fw, bw, *, rows: int | None = None):
+def bidirectional_layer(inputs, lengths, fw, bw, *, rows: int | None = None, fused: bool | None = None):
     """One layer of magenta's stacked bidirectional encoder (`stack_bidirectional_dynamic_rnn`).
 
     `fw` / `bw` are `(kernel, bias)`. The backward direction reads each row reversed within its
     length. Returns `(outputs [B, T, 2n], h_fw_final [B, n], h_bw_final [B, n])`, the backward
     outputs restored to input order (steps past a row's length hold unspecified values). `rows`
-    is a hint of the batch size for choosing the implementation (see `use_block_lstm`).
+    is a hint of the batch size for choosing the implementation (see `use_block_lstm`); `fused`
+    forces the choice (run op by op, one fused op per sequence beats a Python loop of small ops
+    whatever the shapes).
     """
     reversed_inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
     units = fw[0].shape[-1] // 4
-    if use_block_lstm(inputs.shape[-1], units, rows):
+    if fused if fused is not None else use_block_lstm(inputs.shape[-1], units, rows):
         fw_out = block_lstm(inputs, *fw)
         bw_rev = block_lstm(reversed_inputs, *bw)
     else:
