@@ -121,6 +121,7 @@ def measure_tune(vae, path: Path, samples: int, seed: int) -> dict:
         "pitch_closer": closer["pitch classes"],
         "density_closer": closer["note density"],
         "ratio": report.pitch_class_distance / max(report.prior_pitch_class_distance, 1e-9),
+        "pitch_distance": [report.pitch_class_distance, report.prior_pitch_class_distance],
         "copies": report.copied,
         "samples": report.samples,
         "density": [report.input_note_density, report.note_density, report.prior_note_density],
@@ -232,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
           f"at most {DEFAULT_MAX_STEPS} steps), {args.samples} samples and {args.samples} prior samples "
           f"at temperature {SAMPLE_TEMPERATURE}.\n")
     print(table(chosen, results))
+    done = [results[e["file"]] for e in chosen if e["file"] in results]
+    if done:
+        samples_d, prior_d = (statistics.median(r["pitch_distance"][k] for r in done) for k in (0, 1))
+        print(f"\nMedian pitch-class distance to the tune (total variation, 0 = same): personalized "
+              f"samples {samples_d:.3f}, MusicVAE's prior samples {prior_d:.3f}.")
     later = [results[e["file"]]["first_epoch_seconds"] for e in chosen if e["file"] in results][1:]
     if later:
         print(f"\nFirst epoch after the first tune: median {statistics.median(later):.3f} s, "

@@ -40,7 +40,7 @@ COLLECTIONS = {
     "essenFolksong": "Essen Folksong Collection (Schaffrath, 1995), traditional songs; ABC encodings bundled with music21",
     "ryansMammoth": "Ryan's Mammoth Collection (1883), fiddle tunes, public domain; ABC in music21's corpus",
     "airdsAirs": "Aird's Selection of Airs (1782-1797), public domain; ABC in music21's corpus",
-    "nottingham-dataset": "Nottingham Music Database (reels A-C), folk tunes; ABC in music21's corpus",
+    "nottingham-dataset": "Nottingham Music Database, the two reels music21 bundles of it; ABC in music21's corpus",
     "miscFolk": "American fife tunes and Northumbrian minstrelsy, public domain; ABC in music21's corpus",
     "leadSheet": "Two public-domain songs (Foster, Berlin) as lead sheets; melody only",
     "bach": "J.S. Bach chorales (every voice as a line), public-domain music; encodings bundled with music21",
