@@ -104,8 +104,8 @@ class CompileWatch:
             return
         claim = programs.claim
 
-        def watched_claim(key):
-            result = claim(key)
+        def watched_claim(key, **options):
+            result = claim(key, **options)
             self._note(result == "build", result == "busy", f"MusicVAE {key[0]}")
             return result
 

@@ -54,6 +54,10 @@ DEFAULT_QPM = 120.0  # every decoded / window sequence is at 120 qpm
 SAMPLE_TEMPERATURE = 0.5
 #: How many plain MusicVAE samples `Personalizer.novelty` compares the personalized ones with.
 PRIOR_SAMPLES = 32
+#: `Personalizer.sample` draws again, up to this many times, a sample that repeats one of the
+#: input windows note for note: MidiMe's space sits on the user's windows, and a MusicVAE that
+#: reconstructs them faithfully decodes points near one of them back into that very window.
+COPY_REDRAWS = 4
 
 
 @dataclasses.dataclass
@@ -79,6 +83,7 @@ class Sample:
     z: np.ndarray
     sequence: NoteSequence
     tensor: np.ndarray
+    redrawn: int = 0  # earlier draws in its place that copied an input window (see COPY_REDRAWS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,6 +300,11 @@ class NoveltyIndex:
             verdict=verdict,
         )
 
+    def is_copy(self, sample: Any) -> bool:
+        """True when `sample` has exactly the notes of an input window (silence copies nothing)."""
+        seq = _notes(sample)
+        return len(seq.notes) > 0 and _copy_key(step_grid(seq)) in self._copies
+
     def readout(self, sample: Any) -> dict[str, Any]:
         """:meth:`score` as a JSON-ready dict (`copied`, `copied_window`, `verdict` …)."""
         return self.score(sample).to_dict()
@@ -344,6 +354,7 @@ class NoveltyReport:
     input_note_density: float = 0.0
     prior_note_density: float = 0.0
     readouts: list = dataclasses.field(default_factory=list)  # per sample: SampleNovelty.to_dict()
+    redrawn: int = 0  # draws `Personalizer.sample` made again because they copied an input window
 
     @property
     def varied(self) -> int:
@@ -378,9 +389,14 @@ class NoveltyReport:
         return f"closer to your music than MusicVAE's own samples in {_join(yes)}, but not in {_join(no)}"
 
     def summary(self) -> str:
+        again = ""
+        if self.redrawn:
+            plural = self.redrawn != 1
+            again = (f" ({self.redrawn} draw{'s' if plural else ''} that copied one "
+                     f"{'were' if plural else 'was'} drawn again)")
         return (
-            f"{self.copied} of {self.samples} samples copy an input window exactly, {self.varied} are new; "
-            f"mean similarity to the nearest input window {np.mean(self.nearest_similarity):.0%}. "
+            f"{self.copied} of {self.samples} samples copy an input window exactly, {self.varied} are "
+            f"new{again}; mean similarity to the nearest input window {np.mean(self.nearest_similarity):.0%}. "
             f"Distance to your music, these samples vs MusicVAE's own: pitch classes "
             f"{self.pitch_class_distance:.2f} vs {self.prior_pitch_class_distance:.2f}, rhythm "
             f"{self.rhythm_distance:.2f} vs {self.prior_rhythm_distance:.2f}; notes per bar "
@@ -417,6 +433,7 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
         input_note_density=index.density,
         prior_note_density=note_density(prior, index.window_steps),
         readouts=[s.to_dict() for s in scores],
+        redrawn=sum(int(getattr(s, "redrawn", 0)) for s in samples),
     )
 
 
@@ -637,16 +654,35 @@ class Personalizer:
 
     # -- generation -------------------------------------------------------------------------
     def sample(self, n: int = 8, *, temperature: float | None = SAMPLE_TEMPERATURE,
-               seed: int | None = None) -> list[Sample]:
+               seed: int | None = None, allow_copies: bool = False) -> list[Sample]:
         """`n` samples of the personalized space, decoded through MusicVAE.
 
         MidiMe's own randomness is in its latent draw; MusicVAE decodes it at `temperature`
         (:data:`SAMPLE_TEMPERATURE` by default; 0 or None is greedy, as in the MidiMe demo).
+        A sample that repeats an input window note for note is drawn again, up to
+        :data:`COPY_REDRAWS` times (`Sample.redrawn` counts them; one still a copy after that is
+        kept, and its novelty readout says so). `allow_copies=True` returns the first draws.
         """
         midime = self._require_midime()
         rng = np.random.default_rng(seed)
-        z_small = rng.standard_normal((n, midime.config.latent_size)).astype(np.float32)
-        return self.decode(z_small, temperature=temperature, seed=seed)
+
+        def draw(rows: int, round_: int) -> list[Sample]:
+            z_small = rng.standard_normal((rows, midime.config.latent_size)).astype(np.float32)
+            return self.decode(z_small, temperature=temperature,
+                               seed=None if seed is None else seed + round_)
+
+        samples = draw(n, 0)
+        if allow_copies:
+            return samples
+        index = self.novelty_index()
+        for round_ in range(1, COPY_REDRAWS + 1):
+            copies = [i for i, s in enumerate(samples) if index.is_copy(s)]
+            if not copies:
+                break
+            fresh = draw(n, round_)  # all n rows: the decoder's compiled shape, not a new one
+            for i, new in zip(copies, fresh):
+                samples[i] = dataclasses.replace(new, redrawn=samples[i].redrawn + 1)
+        return samples
 
     def decode(self, z_small, *, temperature: float | None = 0.0, seed: int | None = None) -> list[Sample]:
         """MidiMe codes `[n, latent]` → MusicVAE codes → notes, in the inputs' metre and tempo

@@ -3,6 +3,7 @@ test_personalize_cli.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import note_seq
@@ -121,6 +122,39 @@ def test_copies_are_counted(trained):
     )
     assert report.copied == same_notes >= same_classes
     assert [r["copied"] for r in report.readouts].count(True) == report.copied
+
+
+def test_samples_that_copy_an_input_window_are_drawn_again(vae):
+    """A MidiMe trained on one window maps its whole space onto it: greedy first draws are that
+    window again. `sample` draws again (and says so in `redrawn`); `allow_copies` keeps them."""
+    from midime_widgets.music import load_midi
+    from midime_widgets.personalize import COPY_REDRAWS
+
+    p = Personalizer(vae, seed=0)
+    song = p.prepare(load_midi(examples.path("bach_chorale")), name="one window")
+    _, mu, _ = vae.encode(song.windows)
+    decoded = vae.decode(np.asarray(mu), temperature=0)
+    exact = [w for w, d in zip(song.windows, decoded) if NoveltyIndex([w]).is_copy(d)]
+    assert exact, "the default MusicVAE reconstructs some window of the example exactly"
+    p.add_song(dataclasses.replace(song, windows=exact[:1]))
+    p.fit(epochs=300)
+    index = p.novelty_index()
+    first = p.sample(6, seed=1, temperature=0, allow_copies=True)
+    assert sum(index.is_copy(s) for s in first) >= 3 and all(s.redrawn == 0 for s in first)
+    guarded = p.sample(6, seed=1, temperature=0)
+    assert sum(s.redrawn for s in guarded) >= sum(index.is_copy(s) for s in first)
+    assert all(s.redrawn <= COPY_REDRAWS for s in guarded)
+    for a, b in zip(first, guarded):  # draws that were new stay as they were
+        if not index.is_copy(a):
+            assert b.redrawn == 0 and np.array_equal(a.tensor, b.tensor)
+    # a sample still copying after every redraw is kept, and only then
+    assert all(s.redrawn == COPY_REDRAWS for s in guarded if index.is_copy(s))
+    again = p.sample(6, seed=1, temperature=0)
+    assert [s.redrawn for s in again] == [s.redrawn for s in guarded]  # same seed, same result
+    report = p.novelty(guarded, prior_samples=4)
+    assert report.redrawn == sum(s.redrawn for s in guarded) > 0
+    assert f"({report.redrawn} draws that copied one were drawn again)" in report.summary()
+    assert p.novelty(first, prior_samples=4).redrawn == 0
 
 
 def test_input_windows_score_as_copies_of_themselves(trained):
