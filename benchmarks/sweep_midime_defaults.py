@@ -14,7 +14,9 @@ For every grid point (MusicVAE sample temperature ``T``, MidiMe ``beta``, ``late
 tune is personalized as a user's file would be (``add_midi``, ``fit()`` until converged,
 ``sample()``, ``novelty()``), and the sweep prints, per point: the share of tunes whose samples
 are closer than MusicVAE's prior (pitch classes, notes per bar, both), the median pitch-class
-distance ratio (samples / prior), exact copies of an input window, and median fit seconds.
+distance ratio (samples / prior), exact copies of an input window handed back, the draws
+``sample()`` made again because they were such copies (per sample asked for), and median fit
+seconds.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ def measure(vae, path: Path, point: dict, samples: int, seed: int, prior_cache: 
     closer = report.closer()
     return {"pitch": closer["pitch classes"], "density": closer["note density"],
             "ratio": report.pitch_class_distance / max(report.prior_pitch_class_distance, 1e-9),
-            "copies": report.copied, "samples": report.samples, "fit_seconds": history.seconds}
+            "copies": report.copied, "samples": report.samples, "redrawn": report.redrawn,
+            "fit_seconds": history.seconds}
 
 
 def summary(point: dict, results: list[dict]) -> str:
@@ -118,6 +121,7 @@ def summary(point: dict, results: list[dict]) -> str:
             f"{sum(r['density'] for r in results) / n:.0%} | {both / n:.0%} | "
             f"{statistics.median(r['ratio'] for r in results):.2f} | "
             f"{copies}/{total} ({copies / max(total, 1):.1%}) | "
+            f"{sum(r['redrawn'] for r in results) / max(total, 1):.1%} | "
             f"{statistics.median(r['fit_seconds'] for r in results):.2f} |")
 
 
@@ -158,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(chosen)} validation tunes of the default model's corpus ({', '.join(metres)}), "
           f"{args.samples} samples and as many prior samples per tune.\n")
     print("| point | pitch classes closer | note density closer | both closer | median ratio | "
-          "exact copies | median fit s |")
-    print("|---|---|---|---|---|---|---|")
+          "exact copies handed back | draws made again (copies) | median fit s |")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     if args.json:
         args.json.write_text(json.dumps({"tunes": chosen, "results": per_point}, indent=1))

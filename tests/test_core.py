@@ -367,6 +367,25 @@ def test_the_encoder_is_traced_on_its_second_use_or_by_a_warm_up():
     assert [key[0] for key in warmed._concrete_fns].count("encode") == 1
 
 
+def test_a_built_stand_in_serves_decodes_while_the_xla_program_compiles():
+    """A warm-up's first step traces the stand-in; a decode made while another thread builds the
+    XLA program then traces nothing itself and gives the compiled program's greedy music."""
+    config = STRUCTURES["flat-cat"]
+    core, _ = make(config, seed=28, jit=True)
+    core.build_stand_in(config.max_seq_len, 0.0)
+    built = dict(core._concrete_fns)
+    assert [dict(opts)["jit"] for kind, _, opts in built] == [False]
+    z = np.random.default_rng(29).normal(size=(3, config.z_size)).astype(np.float32)
+    thread, release, _ = _hold_builder(core)
+    try:
+        stand_in = core.sample(z, config.max_seq_len, temperature=0.0).numpy()
+        assert core._concrete_fns == built  # ready: nothing traced on the caller's path
+    finally:
+        release.set()
+        thread.join(60)
+    np.testing.assert_array_equal(stand_in, core.sample(z, config.max_seq_len, temperature=0.0).numpy())
+
+
 def test_a_second_builder_waits_for_the_first():
     import threading
 

@@ -352,6 +352,21 @@ def test_warm_up_builds_every_program_the_controls_use_in_the_background():
     assert counts["run"] == counts["encode"] == counts["decode"] == 1
 
 
+def test_a_real_musicvae_warm_up_first_builds_the_decoders_stand_in():
+    """Adding music decodes at once: the stand-in a decode runs while its XLA program compiles
+    is the first thing built (a fraction of a second), before the MidiMe's training."""
+    from midime_widgets.models.midime import MidiMeConfig
+    from midime_widgets.models.musicvae import MusicVAE
+    from midime_widgets.widgets.warmup import warm_up_steps
+
+    vae = MusicVAE.default()
+    steps = warm_up_steps(vae, MidiMeConfig.personal(vae.config.z_size), 0.5)
+    assert [name for name, _ in steps[:2]] == ["decoder stand-in at temperature 0.5", "MidiMe training"]
+    steps[0][1]()
+    built = [dict(opts) for kind, _, opts in vae.core._concrete_fns if kind == "decode"]
+    assert built == [{"length": vae.config.max_seq_len, "greedy": False, "with_logits": False, "jit": False}]
+
+
 def test_the_controls_work_while_the_warm_up_runs():
     """The warm-up holds none of the panel's locks: actions go on while it is busy."""
     vae = GatedMusicVAE()

@@ -36,8 +36,9 @@ def warm_up_steps(vae: Any, midime_config: Any, temperature: float) -> list[Step
     """The warm-up of a panel over ``vae`` whose MidiMe has ``midime_config`` and whose decoder
     samples at ``temperature``; each step calls the real code path once on zeros.
 
-    The MidiMe's training comes first because it has no uncompiled stand-in: Train's first epoch
-    waits for it. Then the decoder, which every control that shows music needs, the encoder
+    First the stand-in the decoder uses until its compiled program is built (a fraction of a
+    second), since every control that shows music decodes, adding music first of all. Then the
+    MidiMe's training, which has no uncompiled stand-in: Train's first epoch waits for it. Then the decoder, which every control that shows music needs, the encoder
     (adding music; it runs in the upload thread anyway), and the rarer programs. Until a
     MusicVAE program is built, the controls run an uncompiled stand-in of it (about 0.1 s per
     call; see ``MusicVAECore._compiled_or_eager``).
@@ -53,7 +54,12 @@ def warm_up_steps(vae: Any, midime_config: Any, temperature: float) -> list[Step
         return lambda: vae.decode_to_tensors(code, temperature=at, seed=0)
 
     other = 0.0 if temperature else 0.5  # greedy and sampled decoding are separate programs
+    core = getattr(vae, "core", None)
+    stand_in = ([(f"decoder stand-in at temperature {temperature:g}",
+                  lambda: core.build_stand_in(config.max_seq_len, temperature))]
+                if hasattr(core, "build_stand_in") else [])
     return [
+        *stand_in,
         ("MidiMe training", lambda: _train_throwaway_midime(midime_config)),
         (f"decoder at temperature {temperature:g}", decode(temperature)),
         ("encoder, a few windows", encode(1)),
