@@ -193,8 +193,11 @@ def test_encode_one_window_per_sequence(vae):
     # same as encoding the converter's tensors; z = mu + sigma * eps with eps drawn from the seed
     tensors = [vae.converter.to_tensors(s).inputs[0] for s in seqs]
     z2, mu2, _ = vae.encode_tensors(tensors, seed=5)
-    np.testing.assert_array_equal(mu, mu2)
-    np.testing.assert_array_equal(z, z2)
+    # the first call ran op by op (fused LSTM kernel), the second the traced program: the same
+    # math, equal up to float rounding
+    np.testing.assert_allclose(mu, mu2, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(z, z2, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(vae.encode_tensors(tensors, seed=5)[1], mu2)  # compiled: bit for bit
     eps = np.random.default_rng(5).standard_normal(mu.shape).astype(np.float32)
     np.testing.assert_allclose(z, mu + sigma * eps, rtol=1e-6)
     assert not np.array_equal(vae.encode(seqs, seed=6)[0], z)
