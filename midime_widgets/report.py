@@ -25,6 +25,8 @@ from bokeh.models import (
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
 
+from .personalize import COPY_REDRAWS
+
 # One colour per instrument lane (melody, bass, drums, others), colour-blind friendly.
 TRACK_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 DRUM_COLOUR = "#d62728"
@@ -181,7 +183,8 @@ def audio_player(wav) -> str:
 # What each figure of the novelty readout means, in one sentence (field name → sentence).
 EXPLANATIONS = {
     "copied": "Samples whose notes equal one of your song's windows step for step (MidiMe "
-              "memorised it); the rest are new.",
+              f"memorised it); the rest are new. A draw that copies is drawn again, up to "
+              f"{COPY_REDRAWS} times, so a copy here kept coming back.",
     "nearest_similarity": "For each sample, the share of 16th-note steps where it plays exactly "
                           "what your most similar window plays: 100% is a copy, low values are "
                           "new material.",
