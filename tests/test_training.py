@@ -202,11 +202,9 @@ def _free_ports(n):
     return ports
 
 
-@pytest.mark.slow
-@needs_tensorboard
-def test_cli_trains_under_multiworker_strategy_with_two_workers(tmp_path):
-    """Two `train-musicvae` processes form a cluster from TF_CONFIG on 127.0.0.1 and end with the
-    same weights; the chief writes the run folder, the other worker its own sub-folder."""
+def _run_two_workers(tmp_path, extra_args: list[list[str]]):
+    """Start two `train-musicvae` workers of one TF_CONFIG cluster on 127.0.0.1 (worker `i` gets
+    `extra_args[i]`); their `(returncode, stdout, stderr)` and the run folder."""
     import json
 
     data = tmp_path / "windows.npz"
@@ -218,18 +216,32 @@ def test_cli_trains_under_multiworker_strategy_with_two_workers(tmp_path):
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": "",
                "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
         cmd = [sys.executable, "-m", "midime_widgets", "train-musicvae", str(data), "--config", "cat-mel_2bar_small",
-               "--run-dir", str(run_dir), "--steps", "4", "--batch-size", "8", "--strategy", "multiworker"]
+               "--run-dir", str(run_dir), "--batch-size", "8", "--strategy", "multiworker", *extra_args[index]]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
     try:
         outs = [p.communicate(timeout=400) for p in procs]
     finally:
         for p in procs:
             p.kill()
-    for p, (stdout, stderr) in zip(procs, outs):
-        assert p.returncode == 0, stderr[-3000:]
-        assert "trained to step 4" in stdout
+    return [(p.returncode, *out) for p, out in zip(procs, outs)], run_dir
+
+
+def _worker_checkpoints(run_dir):
     chief = tf1_checkpoint.read_checkpoint_tensors(tf1_checkpoint.latest_checkpoint(run_dir))
     other = tf1_checkpoint.read_checkpoint_tensors(tf1_checkpoint.latest_checkpoint(run_dir / "worker-1"))
+    return chief, other
+
+
+@pytest.mark.slow
+@needs_tensorboard
+def test_cli_trains_under_multiworker_strategy_with_two_workers(tmp_path):
+    """Two `train-musicvae` processes form a cluster from TF_CONFIG on 127.0.0.1 and end with the
+    same weights; the chief writes the run folder, the other worker its own sub-folder."""
+    results, run_dir = _run_two_workers(tmp_path, [["--steps", "4"], ["--steps", "4"]])
+    for returncode, stdout, stderr in results:
+        assert returncode == 0, stderr[-3000:]
+        assert "trained to step 4" in stdout
+    chief, other = _worker_checkpoints(run_dir)
     assert int(chief["global_step"]) == int(other["global_step"]) == 4
     names = list(expected_variables(CONFIGS["cat-mel_2bar_small"]))
     for name in names:
@@ -237,6 +249,28 @@ def test_cli_trains_under_multiworker_strategy_with_two_workers(tmp_path):
     initial = MusicVAETrainer(CONFIGS["cat-mel_2bar_small"].replace(batch_size=8), TrainConfig(seed=0),
                               tmp_path / "fresh").core.weights
     assert any(not np.array_equal(chief[n], initial[n].numpy()) for n in names), "training changed nothing"
+
+
+@pytest.mark.slow
+@needs_tensorboard
+def test_one_worker_reaching_its_time_limit_stops_every_worker_at_the_same_step(tmp_path):
+    """Only worker 1 has a time limit; worker 0 would train 100,000 steps. The workers vote every
+    `log_every` steps, so both stop together, checkpoint the same weights and exit cleanly
+    (a worker stopping alone would leave the other waiting in an all-reduce for ever)."""
+    import re
+
+    results, run_dir = _run_two_workers(tmp_path, [["--steps", "100000"],
+                                                   ["--steps", "100000", "--max-minutes", "0.05"]])
+    steps = []
+    for returncode, stdout, stderr in results:
+        assert returncode == 0, stderr[-3000:]
+        steps.append(int(re.search(r"trained to step (\d+)", stdout).group(1)))
+    assert steps[0] == steps[1] < 100000
+    assert steps[0] % TrainConfig().log_every == 0
+    chief, other = _worker_checkpoints(run_dir)
+    assert int(chief["global_step"]) == int(other["global_step"]) == steps[0]
+    for name in expected_variables(CONFIGS["cat-mel_2bar_small"]):
+        np.testing.assert_array_equal(chief[name], other[name], err_msg=name)
 
 
 def test_cli_reports_bad_training_data_cleanly(tmp_path, capsys):
