@@ -98,6 +98,11 @@ def test_fused_and_hoisted_encoders_agree_across_batch_sizes():
     np.testing.assert_allclose(many_mu.numpy(), want_mu, atol=2e-5)
     np.testing.assert_allclose(many_sigma.numpy(), want_sigma, atol=2e-5)
     np.testing.assert_allclose(few_sigma.numpy(), many_sigma.numpy()[:3], atol=2e-6)
+    # op by op (a first call, or a warm-up's stand-in) the width alone decides
+    from midime_widgets.models.lstm import EAGER_FUSED_MAX_UNITS
+
+    assert use_block_lstm(config.input_depth, EAGER_FUSED_MAX_UNITS, FUSED_MAX_ROWS, eager=True)
+    assert not use_block_lstm(1, EAGER_FUSED_MAX_UNITS * 2, 1, eager=True)
 
 
 @pytest.mark.parametrize("batch, rows", [(1, 1), (2, 2), (3, 4), (8, 8), (9, 16), (200, 256)])

@@ -203,19 +203,19 @@ class _Graph:
         self.hierarchical = isinstance(self.decoder, HierarchicalDecoder)
 
     # -- encoder ---------------------------------------------------------------------------
-    def encode(self, w, inputs, lengths, rows=None, fused=None):
-        """`(mu, sigma)`; `rows` hints the batch size and `fused` forces the LSTM implementation
-        (see `lstm.bidirectional_layer`)."""
+    def encode(self, w, inputs, lengths, rows=None, eager=False):
+        """`(mu, sigma)`; `rows` (the batch size) and `eager` (run op by op) pick the LSTM
+        implementation (see `lstm.use_block_lstm`)."""
         if self.encoder.kind == Encoder.HIERARCHICAL:
-            encoding = self._encode_hierarchical(w, inputs, lengths, rows, fused)
+            encoding = self._encode_hierarchical(w, inputs, lengths, rows, eager)
         else:
-            encoding = self._bidirectional_stack(w, self.encoder.stacks[0], inputs, lengths, rows, fused)
+            encoding = self._bidirectional_stack(w, self.encoder.stacks[0], inputs, lengths, rows, eager)
         mu = _dense(w, MU, encoding)
         sigma = tf.nn.softplus(_dense(w, SIGMA, encoding))
         return mu, sigma
 
     @staticmethod
-    def _bidirectional_stack(w, stack, inputs, lengths, rows=None, fused=None):
+    def _bidirectional_stack(w, stack, inputs, lengths, rows=None, eager=False):
         """magenta's BidirectionalLstmEncoder: `[h_fw_final, h_bw_final]` of the last layer."""
         x = inputs
         for layer, _ in enumerate(stack.rnn_sizes):
@@ -223,11 +223,11 @@ class _Graph:
             bw = stack.cell(layer, "bw")
             x, h_fw, h_bw = bidirectional_layer(
                 x, lengths, (w[fw + "/kernel"], w[fw + "/bias"]), (w[bw + "/kernel"], w[bw + "/bias"]),
-                rows=rows, fused=fused,
+                rows=rows, eager=eager,
             )
         return tf.concat([h_fw, h_bw], axis=-1)
 
-    def _encode_hierarchical(self, w, inputs, lengths, rows=None, fused=None):
+    def _encode_hierarchical(self, w, inputs, lengths, rows=None, eager=False):
         """magenta's HierarchicalLstmEncoder with two levels: a BiLSTM over each segment of
         `steps` steps, then a BiLSTM over the segment encodings (all of them, full length).
 
@@ -240,9 +240,9 @@ class _Graph:
         piece_lengths = tf.reshape(tf.clip_by_value(lengths[:, None] - starts[None], 0, steps), [-1])
         low, high = self.encoder.stacks
         codes = self._bidirectional_stack(w, low, pieces, piece_lengths,
-                                          None if rows is None else rows * segments, fused)
+                                          None if rows is None else rows * segments, eager)
         codes = tf.reshape(codes, [batch, segments, codes.shape[-1]])
-        return self._bidirectional_stack(w, high, codes, tf.fill([batch], segments), rows, fused)
+        return self._bidirectional_stack(w, high, codes, tf.fill([batch], segments), rows, eager)
 
     # -- decoder: shared -------------------------------------------------------------------
     def segment_length(self, length):
@@ -492,7 +492,7 @@ class MusicVAECore(tf.Module):
     A call never waits for another thread's compilation: while one thread traces or compiles a
     program (e.g. a widget's background warm-up, see `builds_programs`), a call from another
     thread that needs the same program runs a stand-in of the same math instead
-    (`_compiled_or_eager`): the encoder op by op with one fused LSTM op per sequence, an XLA
+    (`_compiled_or_eager`): the encoder op by op (small layers as one fused LSTM op each), an XLA
     decoder as a plain graph (traced once for every batch size, about 0.1 s). Greedy results are
     the same either way; sampled ones follow the same distribution but, like the graph path's,
     are not the XLA program's draws for that seed.
@@ -580,8 +580,8 @@ class MusicVAECore(tf.Module):
 
         One traced function serves every batch size and length (two in all: below and from
         `FUSED_MAX_ROWS` rows, which pick different LSTM kernels). It is traced on its second
-        use (or by a warm-up): a first call runs op by op with one fused LSTM op per sequence,
-        which takes a fraction of the trace's time, so a process that encodes once never traces."""
+        use (or by a warm-up): a first call runs op by op (small layers as one fused LSTM op
+        each), which costs less than the trace, so a process that encodes once never traces."""
         specs = (tf.TensorSpec([None, None, self.config.input_depth], tf.float32),
                  tf.TensorSpec([None], tf.int32))
         rows = int(np.shape(inputs)[0])
@@ -592,8 +592,8 @@ class MusicVAECore(tf.Module):
             fn = self._concrete("encode", _build_encoder, specs, many_rows=many_rows)
             return fn(dict(self.weights), inputs, lengths)
 
-        def eager():  # one fused LSTM op per sequence: far fewer ops than the compiled loop's
-            return self._graph.encode(dict(self.weights), inputs, lengths, fused=True)
+        def eager():  # small layers: one fused LSTM op per sequence rather than a Python loop
+            return self._graph.encode(dict(self.weights), inputs, lengths, rows, eager=True)
 
         return self._compiled_or_eager(("encode", specs, many_rows), compiled, eager, first_use_uncompiled=True)
 

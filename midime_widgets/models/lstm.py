@@ -102,26 +102,35 @@ def hoisted_lstm(cells):
 FUSED_MAX_ROWS = 16  # BlockLSTM below this many rows; above, hoisting wins (batch-32 2-bar encode: -15%)
 
 
-def use_block_lstm(input_depth: int, units: int, rows: int | None = None) -> bool:
+#: Run op by op (eagerly), a layer up to this wide is fastest as one fused BlockLSTM op: a Python
+#: loop's ~20 small ops per step cost more than the fused kernel's slower matmuls (a 256-unit
+#: 2-bar encode: 0.04 s fused, 0.19 s looped); wider layers are matmul-bound, and the hoisted
+#: loop's one big input matmul wins (a 2048-unit 16-bar encode: 4.6 s looped, 8.4 s fused).
+EAGER_FUSED_MAX_UNITS = 512
+
+
+def use_block_lstm(input_depth: int, units: int, rows: int | None = None, *, eager: bool = False) -> bool:
     """Fused BlockLSTM when the input is narrow next to the state (≤ 1/4 more bytes per step) and
     the batch is small (memory-bound: one op per sequence saves per-step graph overhead). With
-    many rows the step is compute-bound and the hoisted loop's one big input matmul is faster."""
+    many rows the step is compute-bound and the hoisted loop's one big input matmul is faster.
+    Run `eager`ly (op by op), see `EAGER_FUSED_MAX_UNITS`."""
+    if eager:
+        return units <= EAGER_FUSED_MAX_UNITS
     return input_depth * 4 <= units and (rows is None or rows < FUSED_MAX_ROWS)
 
 
-def bidirectional_layer(inputs, lengths, fw, bw, *, rows: int | None = None, fused: bool | None = None):
+def bidirectional_layer(inputs, lengths, fw, bw, *, rows: int | None = None, eager: bool = False):
     """One layer of magenta's stacked bidirectional encoder (`stack_bidirectional_dynamic_rnn`).
 
     `fw` / `bw` are `(kernel, bias)`. The backward direction reads each row reversed within its
     length. Returns `(outputs [B, T, 2n], h_fw_final [B, n], h_bw_final [B, n])`, the backward
     outputs restored to input order (steps past a row's length hold unspecified values). `rows`
-    is a hint of the batch size for choosing the implementation (see `use_block_lstm`); `fused`
-    forces the choice (run op by op, one fused op per sequence beats a Python loop of small ops
-    whatever the shapes).
+    is a hint of the batch size for choosing the implementation (see `use_block_lstm`), as is
+    `eager`: True when the layer runs op by op rather than in a traced program.
     """
     reversed_inputs = tf.reverse_sequence(inputs, lengths, seq_axis=1, batch_axis=0)
     units = fw[0].shape[-1] // 4
-    if fused if fused is not None else use_block_lstm(inputs.shape[-1], units, rows):
+    if use_block_lstm(inputs.shape[-1], units, rows, eager=eager):
         fw_out = block_lstm(inputs, *fw)
         bw_rev = block_lstm(reversed_inputs, *bw)
     else:
