@@ -61,8 +61,8 @@ def test_reconstruction_floor_on_held_out_tunes(vae, held_out):
     accuracy = metrics.step_accuracy(held_out, pred)
     f1 = metrics.onset_f1(held_out, pred)
     print(f"held-out step accuracy {accuracy:.3f}, onset F1 {f1:.3f}")
-    assert accuracy >= 0.80
-    assert f1 >= 0.60
+    assert accuracy >= 0.95  # the shipped model: 0.984
+    assert f1 >= 0.90  # the shipped model: 0.951 (the one before it: 0.63 on held-out real tunes)
 
 
 def test_prior_samples_are_plausible_melodies(vae):
@@ -70,6 +70,6 @@ def test_prior_samples_are_plausible_melodies(vae):
                                     temperature=0.5, seed=0)
     stats = metrics.sample_stats(np.argmax(samples, -1))
     print(stats)
-    assert stats["non_empty"] >= 0.9
-    assert stats["distinct"] >= 56
+    assert stats["non_empty"] >= 0.99
+    assert stats["distinct"] >= 64
     assert 2 <= stats["notes_per_sample"] <= 28

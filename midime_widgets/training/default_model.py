@@ -53,12 +53,13 @@ TRAINING_HISTORY = [
     "Steps 16,360-26,124: the same, on the corpus parsed by then (all of Essen, Aird's Airs, the "
     "fife and minstrelsy tunes, and the first chorales, masses, madrigals and quartets; about 114k "
     "windows).",
-    "Steps 26,124 on: the whole corpus (152,797 training windows from 12,014 tunes), adding Ryan's "
+    "Steps 26,124-41,341: the whole corpus (152,797 training windows from 12,014 tunes), adding Ryan's "
     "Mammoth, the Nottingham reels (music21 bundles two) and the rest of the chorales, masses, "
     "madrigals and quartets. The validation split grew with it (7,666 windows), so validation "
     "figures from here on are not comparable with earlier ones.",
-    "Trained on a shared 2-core CPU (about 1.4-1.6 steps/s) in runs of a few tens of minutes, each "
-    "resumed from the magenta-layout checkpoint in runs/default/train/.",
+    "Trained on a shared 2-core CPU (1.4-3.8 steps/s, as busy as the machine was) in runs of a few "
+    "tens of minutes to two hours, each resumed from the magenta-layout checkpoint in "
+    "runs/default/train/.",
 ]
 
 
