@@ -661,7 +661,8 @@ class Personalizer:
         (:data:`SAMPLE_TEMPERATURE` by default; 0 or None is greedy, as in the MidiMe demo).
         A sample that repeats an input window note for note is drawn again, up to
         :data:`COPY_REDRAWS` times (`Sample.redrawn` counts them; one still a copy after that is
-        kept, and its novelty readout says so). `allow_copies=True` returns the first draws.
+        kept, and its novelty readout says so). `allow_copies=True` returns the first draws, as
+        does a pipeline without input music (a loaded MidiMe has nothing to copy).
         """
         midime = self._require_midime()
         rng = np.random.default_rng(seed)
@@ -672,7 +673,7 @@ class Personalizer:
                                seed=None if seed is None else seed + round_)
 
         samples = draw(n, 0)
-        if allow_copies:
+        if allow_copies or not self.windows:  # e.g. a loaded MidiMe, sampled before any music
             return samples
         index = self.novelty_index()
         for round_ in range(1, COPY_REDRAWS + 1):

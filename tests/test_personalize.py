@@ -351,6 +351,9 @@ def test_saved_midime_reloads_and_refuses_another_musicvae(trained, tmp_path, va
     other.load_midime(path)
     z = np.zeros((1, trained.midime.config.latent_size), np.float32)
     np.testing.assert_allclose(other.midime.decode(z), trained.midime.decode(z), atol=1e-6)
+    # without music of its own, the pipeline samples the loaded MidiMe (there is nothing to copy)
+    samples = other.sample(3, seed=4)
+    assert len(samples) == 3 and all(s.redrawn == 0 for s in samples)
     random_vae = MusicVAE.from_config(vae.config, seed=1)
     with pytest.raises(Exception, match="(?i)musicvae|fingerprint"):
         Personalizer(random_vae).load_midime(path)
