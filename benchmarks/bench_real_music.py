@@ -93,12 +93,15 @@ def reconstruction_f1(vae, windows, codes) -> float:
     return metrics.onset_f1(target, decoded)
 
 
-def measure_tune(vae, path: Path, samples: int, seed: int) -> dict:
-    """Everything the table needs for one tune, at the product's defaults."""
-    from midime_widgets.personalize import Personalizer
+def measure_tune(vae, path: Path, samples: int, seed: int, *, overrides: dict | None = None,
+                 temperature: float | None = None) -> dict:
+    """Everything the table needs for one tune, at the product's defaults (or with MidiMe
+    `overrides` such as ``{"beta": 2.0}`` and a sample `temperature`, for a sweep)."""
+    from midime_widgets.personalize import SAMPLE_TEMPERATURE, Personalizer
 
+    temperature = SAMPLE_TEMPERATURE if temperature is None else temperature
     started = time.perf_counter()
-    person = Personalizer(vae)
+    person = Personalizer(vae, **(overrides or {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. chords reduced to their top note
         person.add_midi(path)
@@ -114,8 +117,8 @@ def measure_tune(vae, path: Path, samples: int, seed: int) -> dict:
     history = person.fit(on_progress=progress)
     fit_seconds = time.perf_counter() - fit_started
     fit_cpu = time.process_time() - cpu
-    generated = person.sample(samples, seed=seed)
-    report = person.novelty(generated, prior_samples=samples, seed=seed + 1)
+    generated = person.sample(samples, seed=seed, temperature=temperature)
+    report = person.novelty(generated, prior_samples=samples, seed=seed + 1, temperature=temperature)
     closer = report.closer()
     return {
         "windows": len(person.windows),

@@ -33,6 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench_real_music import choose_tunes, measure_tune  # noqa: E402 - beside this script
+
 DEFAULT_FOLDER = Path.home() / ".cache" / "midime-widgets" / "val-tunes"
 FOLK = ("essenFolksong", "ryansMammoth", "airdsAirs", "miscFolk")
 #: Metres with fewer validation tunes than this are left out (4/1, 1/16 and the like are rare in
@@ -73,14 +75,9 @@ def validation_tunes(folder: Path, count: int, seed: int = 0, fraction: float = 
                 continue
             ts = seq.time_signatures[0]
             by_metre[f"{ts.numerator}/{ts.denominator}"].append({"tune": tune, "seq": seq})
-    chosen: list[dict] = []
-    queues = {m: list(v) for m, v in sorted(by_metre.items(), key=lambda kv: -len(kv[1]))
-              if len(v) >= MIN_TUNES_PER_METRE}
-    while len(chosen) < count and any(queues.values()):
-        for metre, queue in queues.items():
-            if queue and len(chosen) < count:
-                entry = queue.pop(0)
-                chosen.append({"tune": entry["tune"], "metre": metre, "seq": entry["seq"]})
+    entries = [{"tune": e["tune"], "file": e["tune"], "metre": metre, "seq": e["seq"]}
+               for metre, found in by_metre.items() if len(found) >= MIN_TUNES_PER_METRE for e in found]
+    chosen = choose_tunes(entries, count, None)
     folder.mkdir(parents=True, exist_ok=True)
     for i, entry in enumerate(chosen):
         name = f"{i:03d}_{entry['metre'].replace('/', '-')}.mid"
@@ -89,36 +86,22 @@ def validation_tunes(folder: Path, count: int, seed: int = 0, fraction: float = 
     return chosen
 
 
-def measure(vae, path: Path, point: dict, samples: int, seed: int, prior_cache: dict) -> dict:
-    from midime_widgets.personalize import Personalizer, SAMPLE_TEMPERATURE
-
-    temperature = point.get("T", SAMPLE_TEMPERATURE)
+def measure(vae, path: Path, point: dict, samples: int, seed: int) -> dict:
+    """``bench_real_music.measure_tune`` at one grid point."""
     overrides = {k: v for k, v in (("beta", point.get("beta")), ("latent_size", point.get("latent")))
                  if v is not None}
-    person = Personalizer(vae, **overrides)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        person.add_midi(path)
-    history = person.fit()
-    generated = person.sample(samples, seed=seed, temperature=temperature)
-    key = (path.name, temperature)
-    if key not in prior_cache:
-        prior_cache[key] = person.prior_samples(samples, temperature=temperature, seed=seed + 1)
-    report = person.novelty(generated, prior=prior_cache[key])
-    closer = report.closer()
-    return {"pitch": closer["pitch classes"], "density": closer["note density"],
-            "ratio": report.pitch_class_distance / max(report.prior_pitch_class_distance, 1e-9),
-            "copies": report.copied, "samples": report.samples, "redrawn": report.redrawn,
-            "fit_seconds": history.seconds}
+        return measure_tune(vae, path, samples, seed, overrides=overrides, temperature=point.get("T"))
 
 
 def summary(point: dict, results: list[dict]) -> str:
     n = len(results)
-    both = sum(r["pitch"] and r["density"] for r in results)
+    both = sum(r["pitch_closer"] and r["density_closer"] for r in results)
     copies, total = sum(r["copies"] for r in results), sum(r["samples"] for r in results)
     label = ", ".join(f"{k}={v}" for k, v in point.items())
-    return (f"| {label} | {sum(r['pitch'] for r in results) / n:.0%} | "
-            f"{sum(r['density'] for r in results) / n:.0%} | {both / n:.0%} | "
+    return (f"| {label} | {sum(r['pitch_closer'] for r in results) / n:.0%} | "
+            f"{sum(r['density_closer'] for r in results) / n:.0%} | {both / n:.0%} | "
             f"{statistics.median(r['ratio'] for r in results):.2f} | "
             f"{copies}/{total} ({copies / max(total, 1):.1%}) | "
             f"{sum(r['redrawn'] for r in results) / max(total, 1):.1%} | "
@@ -146,13 +129,12 @@ def main(argv: list[str] | None = None) -> int:
 
     vae = MusicVAE.default()
     points = parse_grid(args.grid)
-    rows, per_point, prior_cache = [], {}, {}
+    rows, per_point = [], {}
     for point in points:
         results = []
         for entry in chosen:
             try:
-                results.append(measure(vae, args.folder / entry["file"], point, args.samples, args.seed,
-                                       prior_cache))
+                results.append(measure(vae, args.folder / entry["file"], point, args.samples, args.seed))
             except MidiError:
                 continue
         rows.append(summary(point, results))
