@@ -90,6 +90,27 @@ def prior_samples(core, n: int = 64, temperature: float = 0.5, seed: int = 0) ->
     return np.argmax(core.sample(z, core.config.max_seq_len, temperature=temperature, seed=seed).numpy(), axis=-1)
 
 
+# Prior samples: the sanity checks (non-empty, distinct) read the first 64; the histogram
+# distances read all 512, since 64 samples' histograms alone vary by ±0.02 TV from seed to seed.
+PRIOR_SANITY_SAMPLES, PRIOR_HISTOGRAM_SAMPLES = 64, 512
+
+
+def prior_quality(core, corpus: np.ndarray, transpose: int = TRANSPOSE_SEMITONES) -> dict:
+    """Prior samples at T = 0.5: sanity (`prior`) and their pitch-class and interval histogram
+    distances to `corpus` (pitch classes as training's transposition presents them)."""
+    from . import metrics
+
+    samples = prior_samples(core, n=PRIOR_HISTOGRAM_SAMPLES)
+    return {
+        "prior": metrics.sample_stats(samples[:PRIOR_SANITY_SAMPLES]),
+        "prior_histogram_samples": PRIOR_HISTOGRAM_SAMPLES,
+        "prior_pitch_class_tv": metrics.total_variation(
+            metrics.pitch_class_histogram(samples), metrics.pitch_class_histogram(corpus, transpose=transpose)),
+        "prior_interval_tv": metrics.total_variation(metrics.interval_histogram(samples),
+                                                     metrics.interval_histogram(corpus)),
+    }
+
+
 def make_evaluator(val: np.ndarray, *, batch: int = 256):
     """Reconstruction step accuracy and onset F1 on fixed validation windows."""
     from .metrics import onset_f1, step_accuracy
@@ -133,18 +154,13 @@ def quality(core, val: np.ndarray, val_metres: np.ndarray, corpus: np.ndarray) -
     from . import metrics
 
     pred = reconstruct(core, val)
-    samples = prior_samples(core)
     per_metre = {m: metrics.onset_f1(val[val_metres == m], pred[val_metres == m])
                  for m, n in zip(*np.unique(val_metres, return_counts=True)) if n >= 20}
-    corpus_pc = metrics.pitch_class_histogram(corpus, transpose=TRANSPOSE_SEMITONES)
     return {
         "val_onset_f1": metrics.onset_f1(val, pred),
         "val_step_accuracy": metrics.step_accuracy(val, pred),
         "val_onset_f1_by_metre": per_metre,
-        "prior": metrics.sample_stats(samples),
-        "prior_pitch_class_tv": metrics.total_variation(metrics.pitch_class_histogram(samples), corpus_pc),
-        "prior_interval_tv": metrics.total_variation(metrics.interval_histogram(samples),
-                                                     metrics.interval_histogram(corpus)),
+        **prior_quality(core, corpus),
     }
 
 
@@ -201,16 +217,34 @@ def sweep(run_dir: Path = RUN_DIR, *, names=None, steps: int = 300, eval_windows
     return results
 
 
+def match_prior(weights: dict, train_windows: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray]:
+    """`weights` with the latent rescaled so N(0, I) matches the spread of the codes of the
+    training windows (transposed as in training); see `prior_match`. Returns the scale too."""
+    from ..models.core import MusicVAECore
+    from .prior_match import SCALE_WINDOWS, latent_scale, rescale_latent
+    from .trainer import melody_dataset
+
+    batch = 512
+    data = melody_dataset(train_windows, batch_size=batch, seed=seed, transpose=TRANSPOSE_SEMITONES,
+                          repeat=False)
+    batches = (x.numpy() for x, _, _ in data.take(SCALE_WINDOWS // batch))
+    scale, sigma = latent_scale(MusicVAECore(DEFAULT_CONFIG, weights=weights), batches)
+    return rescale_latent(weights, DEFAULT_CONFIG, scale, sigma), scale
+
+
 def export(run_dir: Path = RUN_DIR, out_dir: Path = PACKAGE_DIR) -> Path:
-    """Copy the latest training checkpoint's weights (no optimizer state) into the package."""
+    """Copy the latest training checkpoint's weights (no optimizer state) into the package, the
+    latent matched to the prior (`match_prior`)."""
     from . import tf1_checkpoint
+    from .prior_match import SCALE_WINDOWS
 
     prefix = tf1_checkpoint.latest_checkpoint(run_dir / "train")
     if prefix is None:
         raise SystemExit(f"No checkpoint in {run_dir / 'train'}; train first.")
     tensors = tf1_checkpoint.read_checkpoint_tensors(prefix)
     names = list(expected_variables(DEFAULT_CONFIG))
-    weights = {n: tensors[n].astype(np.float32) for n in names}
+    weights, scale = match_prior(
+        {n: tensors[n].astype(np.float32) for n in names}, load_windows(run_dir / "data", "train"))
     weights["global_step"] = np.int64(tensors["global_step"])
     out_dir.mkdir(parents=True, exist_ok=True)
     tf1_checkpoint.write_checkpoint(out_dir / "model.ckpt", weights)
@@ -224,6 +258,8 @@ def export(run_dir: Path = RUN_DIR, out_dir: Path = PACKAGE_DIR) -> Path:
             "steps": int(tensors["global_step"]),
             "seconds": round(sum(s["seconds"] for s in sessions), 1),
             "transpose_semitones": TRANSPOSE_SEMITONES,
+            "latent_scale": {"windows": SCALE_WINDOWS, "median": round(float(np.median(scale)), 4),
+                             "min": round(float(scale.min()), 4), "max": round(float(scale.max()), 4)},
             "history": TRAINING_HISTORY,
         },
     }
