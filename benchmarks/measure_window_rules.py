@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     conv = vae.converter
     entries = pick(oneill.ensure_collection(args.folder, args.count), args.per_metre)
     variants = [("bars", "found"), ("bars", "none"), ("bars", "score"), ("bars-padded", "found"),
-                ("fill", "found"), ("fill", "none"), ("grid", "none")]
+                ("phrases-padded", "found"), ("fill", "found"), ("fill", "none"), ("grid", "none")]
     scores = collections.defaultdict(list)
     windows = collections.Counter()
     pickup_hits = collections.Counter()

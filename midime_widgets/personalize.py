@@ -580,8 +580,9 @@ class Personalizer:
         return majority(metres), float(majority(tempos))
 
     def output_steps(self) -> int:
-        """Steps of each sample: the whole bars of `output_metre` that fit in the model's window
-        (a 6/8 song's samples are two 6/8 bars, 24 steps); hierarchical decoders always decode
+        """Steps of each sample: the bars of `output_metre` a window holds (a phrase of 1, 2, 4 …
+        whole bars: a 6/8 song's samples are two 6/8 bars, 24 steps; a 3/8 song's, four bars,
+        24 steps); hierarchical decoders always decode
         their full length."""
         from .music.windows import output_steps
 

@@ -17,6 +17,7 @@ from midime_widgets.music.windows import (
     cut_song,
     find_pickup,
     output_steps,
+    phrase_bars,
     song_grid,
 )
 from midime_widgets.personalize import NoveltyIndex, Personalizer, prepare_song, step_grid
@@ -61,7 +62,7 @@ def onsets(window):
 
 @pytest.mark.parametrize("metre, bar_steps, bars_per_window", [
     ((4, 4), 16, 2), ((3, 4), 12, 2), ((6, 8), 12, 2), ((2, 4), 8, 4), ((9, 8), 18, 1),
-    ((12, 8), 24, 1), ((3, 8), 6, 5), ((5, 4), 20, 1), ((7, 8), 14, 2),
+    ((12, 8), 24, 1), ((3, 8), 6, 4), ((5, 4), 20, 1), ((7, 8), 14, 2), ((5, 8), 10, 2),
 ])
 def test_windows_hold_whole_bars_of_any_metre(metre, bar_steps, bars_per_window):
     cut = cut_song(MEL, song(10, metre=metre))
@@ -77,12 +78,24 @@ def test_windows_hold_whole_bars_of_any_metre(metre, bar_steps, bars_per_window)
     assert output_steps(Metre(*metre), 32) == bars_per_window * bar_steps
 
 
+def test_windows_hold_phrases_of_1_2_4_8_bars():
+    """Five bars of 3/8 fit in 32 steps; a window holds the 4-bar phrase, the song's last too."""
+    assert [phrase_bars(n) for n in (0, 1, 2, 3, 5, 8, 21)] == [1, 1, 2, 2, 4, 8, 16]
+    cut = cut_song(MEL, song(4, metre=(3, 8)))
+    assert [(w.bar, w.bars, w.steps) for w in cut.windows] == [(1, 4, 24)]
+    with pytest.raises(MidiError, match="lasts 3 bars of 3/8, and the model reads 4 bars"):
+        cut_song(MEL, song(3, metre=(3, 8)))
+    assert [w.bars for w in cut_song(MEL, song(10, metre=(3, 8)), rule="bars-padded").windows][:1] == [5]
+    sixteen_bars = cut_song(MelodyConverter(16), song(20, metre=(3, 4)))  # 21 bars fit in 256 steps
+    assert [(w.bar, w.bars, w.steps) for w in sixteen_bars.windows] == [(k, 16, 192) for k in range(1, 6)]
+
+
 def test_models_with_8th_note_steps_count_bars_in_their_steps():
     q2 = MelodyConverter(4, steps_per_quarter=2)  # 4 bars of 8 steps
     cut = cut_song(q2, song(10, metre=(6, 8)))
     assert q2.max_steps == 32 and Metre(6, 8).bar_steps(2) == 6
-    assert [(w.bars, w.steps, w.start_step) for w in cut.windows[:2]] == [(5, 30, 0), (5, 30, 6)]
-    assert output_steps(Metre(6, 8), 32, 2) == 30
+    assert [(w.bars, w.steps, w.start_step) for w in cut.windows[:2]] == [(4, 24, 0), (4, 24, 6)]
+    assert output_steps(Metre(6, 8), 32, 2) == 24
 
 
 def test_song_without_time_signature_is_read_as_4_4():

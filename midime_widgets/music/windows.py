@@ -14,10 +14,11 @@ with no time signature at all. This module cuts such songs for the user-facing p
    with silence.
 3. **The window rule** (`WINDOW_RULE`, chosen by measuring reconstruction on O'Neill's Music of
    Ireland with the default model, see docs/windows.md): each window starts on a bar line and
-   holds as many whole bars as fit in the model's steps (6/8 and 3/4: 2 bars = 24 steps, 2/4:
-   4 bars = 32, 9/8: 1 bar = 18), padded with silence to the model's full length, which the
-   model reads whole. Samples are decoded to the same whole bars (`output_steps`). Windows hop
-   by one bar, as magenta's do.
+   holds a phrase: the largest group of 1, 2, 4, 8 … whole bars that fits in the model's steps
+   (6/8 and 3/4: 2 bars = 24 steps, 2/4: 4 bars = 32, 3/8: 4 bars = 24, 9/8: 1 bar = 18; a
+   16-bar model reads 16 bars of 3/4, not 21), padded with silence to the model's full length,
+   which the model reads whole. Samples are decoded to the same bars (`output_steps`). Windows
+   hop by one bar, as magenta's do.
 4. **Skipped windows.** A window with no note the model can read (rests, drums the model does not
    know) is left out and counted; a song fails only when no window is left.
 
@@ -47,10 +48,12 @@ NoteSequence = music_pb2.NoteSequence
 #: How windows are cut (see the module docstring); the others are kept for measuring.
 #: "bars": whole bars on bar lines, the model reads only them (`length` = their steps);
 #: "bars-padded": the same bars, padded with silence to the model's full length;
+#: "phrases-padded": the largest power-of-two group of those bars (phrases come in 1, 2, 4, 8 …
+#: bars: 5 bars of 3/8 would cut every 4-bar phrase), padded likewise;
 #: "fill": the model's full length from each bar line, whatever the metre;
 #: "grid": the song read as 4/4 from its first note, ignoring its metre.
-WINDOW_RULES = ("bars", "bars-padded", "fill", "grid")
-WINDOW_RULE = "bars-padded"
+WINDOW_RULES = ("bars", "bars-padded", "phrases-padded", "fill", "grid")
+WINDOW_RULE = "phrases-padded"
 
 NO_EVENT, NOTE_OFF = -2, -1  # note_seq's melody events
 _TS_EPS = 1e-6
@@ -293,6 +296,16 @@ def _bar_list(bars: list[int], shown: int = 8) -> str:
     return ("bar " if len(bars) == 1 else "bars ") + text
 
 
+def phrase_bars(fitting: int) -> int:
+    """The bars of a phrase-window when `fitting` whole bars fit: the largest of 1, 2, 4, 8 …
+    not above it (musical phrases come in such groups)."""
+    return 1 << (max(1, fitting).bit_length() - 1)
+
+
+def _window_bars(fitting: int, rule: str) -> int:
+    return phrase_bars(fitting) if rule.startswith("phrases") else max(1, fitting)
+
+
 def window_spans(bars: list[Bar], max_steps: int, rule: str = WINDOW_RULE):
     """`(first bar index, bars, steps)` of every window `rule` cuts from `bars` (which end with
     the song); none when the song is shorter than one window."""
@@ -313,6 +326,13 @@ def window_spans(bars: list[Bar], max_steps: int, rule: str = WINDOW_RULE):
                 steps, j = max_steps, i + 1
             following = bars[j].steps if j < len(bars) else bars[-1].steps
             complete = j < len(bars) or steps + following > max_steps
+            if rule.startswith("phrases"):
+                # bars that would fit were the song longer (the last bar's length repeated)
+                fitting = (j - i) + (0 if complete else (max_steps - steps) // following)
+                complete = j - i >= phrase_bars(fitting)
+                while j - i > phrase_bars(fitting):
+                    j -= 1
+                    steps -= bars[j].steps
         if complete:
             spans.append((i, j - i, steps))
     return spans
@@ -450,10 +470,10 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
         part_end = max(tempo.step(n.end_time) for n in seq.notes if n.velocity > 0)
         _, bars, _ = song_grid(seq if grid_from is None else grid_from, pickup=pickup,
                                steps_per_quarter=spq, end=part_end)
-    spans = window_spans(bars, max_steps, "bars" if rule == "bars-padded" else rule)
+    spans = window_spans(bars, max_steps, rule.removesuffix("-padded"))
     if not spans:
         metre = bars[0].metre if bars else FOUR_FOUR
-        need = max(1, max_steps // metre.bar_steps(spq))
+        need = _window_bars(max_steps // metre.bar_steps(spq), rule)
         raise MidiError(f"No {converter.describe()} can be cut from this song: it lasts "
                         f"{_bars_text(len(bars))} of {metre}, and the model reads "
                         f"{_bars_text(need)} of it at a time.")
@@ -471,7 +491,7 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
         start_time = tempo.seconds(bar.start)  # before 0 for a pickup's silent start
         end_time = tempo.seconds(bar.start + steps)
         qpm = tempo.qpm_at(max(start_time, 0.0))
-        length = max_steps if (pad_length or rule in ("bars-padded", "fill", "grid")) else steps
+        length = max_steps if (pad_length or rule in ("bars-padded", "phrases-padded", "fill", "grid")) else steps
         decoded = converter._decode_one(outputs[:steps])
         kept.append(SongWindow(
             inputs=inputs, outputs=outputs, length=length, segment=0, start_step=bar.start,
@@ -515,8 +535,9 @@ def song_windows(converter: BaseConverter, seq: NoteSequence, **options) -> list
     return cut_song(converter, seq, **options).windows
 
 
-def output_steps(metre: Metre, max_steps: int, steps_per_quarter: int = STEPS_PER_QUARTER) -> int:
-    """Steps of the whole bars of `metre` that fit in `max_steps` (at least one bar's worth,
-    at most `max_steps`): the length samples are decoded to for a song in that metre."""
+def output_steps(metre: Metre, max_steps: int, steps_per_quarter: int = STEPS_PER_QUARTER,
+                 rule: str = WINDOW_RULE) -> int:
+    """Steps of the bars of `metre` a window holds under `rule` (at least one bar's worth, at
+    most `max_steps`): the length samples are decoded to for a song in that metre."""
     bar = metre.bar_steps(steps_per_quarter)
-    return min(max_steps, max(1, max_steps // bar) * bar)
+    return min(max_steps, _window_bars(max_steps // bar, rule) * bar)

@@ -64,8 +64,8 @@ DATA_DESCRIPTION = (
     "held-out test set. Folk collections give each tune (its first part); part music (chorales, "
     "masses, madrigals, quartets) gives every voice as a line. Each line is read as its MIDI file "
     "would read (time signatures where they stand, pickups as written, chords to their top note) "
-    "and cut exactly as a user's song is: 32-step windows of whole bars on the bar lines, in the "
-    "line's own metre, hop one bar (`music.cut_song`). Windows are deduplicated, at most "
+    "and cut exactly as a user's song is: 32-step windows holding a phrase (1, 2, 4 or 8 whole "
+    "bars) from each bar line, in the line's own metre, hop one bar (`music.cut_song`). Windows are deduplicated, at most "
     f"{MAX_WINDOWS_PER_TUNE} kept "
     "per tune, and split by tune (5% of tunes held out for validation; windows that also occur in "
     "a training tune are removed from validation).")

@@ -245,7 +245,7 @@ TF_USE_LEGACY_KERAS=1 .oracle-venv/bin/python tests/oracle/gen_default_model_fix
 ## Intended use and limits
 Personalization with MidiMe, teaching latent spaces, offline demos. Trained on folk tunes and
 part-music lines in every metre: it reconstructs and samples such melodies best; other styles work
-but sound more "folk". 2 bars of 4/4 (or as many whole bars of another metre as fit in 32 steps);
+but sound more "folk". 2 bars of 4/4 (or a phrase of 1, 2 or 4 whole bars of another metre that fits in 32 steps);
 for longer or multi-instrument music use an official checkpoint (`MusicVAE.pretrained(...)`).
 """
 

@@ -395,7 +395,9 @@ def melody_dataset(indices: np.ndarray, *, batch_size: int, depth: int = MELODY_
     """Batches of one-hot melody windows from class indices `[N, T]` (0 = no event, 1 = note
     off, 2+ = pitch), optionally transposed by a random number of semitones in
     `[-transpose, transpose]` that keeps every pitch in range (data augmentation)."""
-    indices = np.asarray(indices, np.int32)
+    # Permuted up front: data files list their windows collection by collection, and a shuffle
+    # buffer smaller than the data alone would drift through them (batches from one region).
+    indices = np.asarray(indices, np.int32)[np.random.default_rng(seed).permutation(len(indices))]
     steps = indices.shape[1]
     ds = tf.data.Dataset.from_tensor_slices(indices)
     if repeat:
