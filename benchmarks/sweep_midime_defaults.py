@@ -64,8 +64,7 @@ def validation_tunes(folder: Path, count: int, seed: int = 0, fraction: float = 
 
     by_metre: dict[str, list[dict]] = defaultdict(list)
     for path in corpus.corpus_files({name: "" for name in FOLK}):
-        cached = corpus.DEFAULT_CACHE / corpus._cache_name(path)
-        if not cached.exists():
+        if not corpus.is_parsed(path):
             continue
         for tune, blob in corpus.parse_file(path):
             if not corpus.is_validation(tune, seed, fraction):

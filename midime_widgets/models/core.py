@@ -417,7 +417,7 @@ class _Programs:
     """Which compiled programs of one core have run (are built) and which a thread is building.
 
     Lets a call that needs a program another thread is still tracing or compiling run the same
-    math uncompiled instead of waiting seconds for it (see `MusicVAECore._compiled_or_eager`).
+    math uncompiled instead of waiting seconds for it (see `MusicVAECore._compiled_or_stand_in`).
     While a `builder` thread is set, it alone builds: other threads run unbuilt programs
     uncompiled too.
     """
@@ -492,7 +492,7 @@ class MusicVAECore(tf.Module):
     A call never waits for another thread's compilation: while one thread traces or compiles a
     program (e.g. a widget's background warm-up, see `builds_programs`), a call from another
     thread that needs the same program runs a stand-in of the same math instead
-    (`_compiled_or_eager`): the encoder op by op (small layers as one fused LSTM op each), an XLA
+    (`_compiled_or_stand_in`): the encoder op by op (small layers as one fused LSTM op each), an XLA
     decoder as a plain graph (traced once for every batch size, about 0.1 s). Greedy results are
     the same either way; sampled ones follow the same distribution but, like the graph path's,
     are not the XLA program's draws for that seed.
@@ -542,14 +542,14 @@ class MusicVAECore(tf.Module):
             self._concrete_fns[key] = fn
         return fn
 
-    def _compiled_or_eager(self, key, compiled: Callable, eager: Callable, *, first_use_uncompiled=False):
+    def _compiled_or_stand_in(self, key, compiled: Callable, stand_in: Callable, *, first_use_uncompiled=False):
         """`compiled()` (which traces / compiles program `key` on its first run), unless another
-        thread is building that program right now: then `eager()`, a stand-in of the same math
+        thread is building that program right now: then `stand_in()`, the same math
         that needs no compilation (about 0.1 s for a small batch) instead of a wait of seconds.
         `first_use_uncompiled`: see `_Programs.claim`."""
         claim = self._programs.claim(key, first_use_uncompiled=first_use_uncompiled)
         if claim == "busy":
-            return eager()
+            return stand_in()
         if claim == "ready":
             return compiled()
         built = False
@@ -592,10 +592,11 @@ class MusicVAECore(tf.Module):
             fn = self._concrete("encode", _build_encoder, specs, many_rows=many_rows)
             return fn(dict(self.weights), inputs, lengths)
 
-        def eager():  # small layers: one fused LSTM op per sequence rather than a Python loop
+        def stand_in():  # op by op; small layers: one fused LSTM op per sequence, not a Python loop
             return self._graph.encode(dict(self.weights), inputs, lengths, rows, eager=True)
 
-        return self._compiled_or_eager(("encode", specs, many_rows), compiled, eager, first_use_uncompiled=True)
+        return self._compiled_or_stand_in(("encode", specs, many_rows), compiled, stand_in,
+                                          first_use_uncompiled=True)
 
     def _encode(self, inputs, lengths):
         """Graph-mode encoder (differentiable; the trainer calls it inside its own tf.function)."""
@@ -616,12 +617,15 @@ class MusicVAECore(tf.Module):
 
     def build_stand_in(self, length: int, temperature: float | None) -> None:
         """Trace and run once the stand-in a decode at `temperature` uses while its XLA program
-        is being compiled (see `_compiled_or_eager`), so that such a call finds it ready. A
+        is being compiled (see `_compiled_or_stand_in`), so that such a call finds it ready. A
         warm-up's first step: about 0.15 s, where the XLA program takes about 1 s."""
         z = np.zeros((1, self.config.z_size), np.float32)
-        self._run_decoder(z, length, temperature, 0, with_logits=False, stand_in=True)
+        self._decoder_calls(z, length, temperature, 0, with_logits=False)[2]()
 
-    def _run_decoder(self, z, length, temperature, seed, *, with_logits, stand_in=False):
+    def _decoder_calls(self, z, length, temperature, seed, *, with_logits):
+        """`(program key, compiled, stand_in, batch)` for one decode: the compiled program
+        (XLA for small batches, padded to a batch size already built when one fits) and its
+        stand-in of the same math that needs no compilation (see `_compiled_or_stand_in`)."""
         temp = 0.0 if temperature is None else float(temperature)
         greedy = temp <= 0.0
         if seed is None:
@@ -645,7 +649,7 @@ class MusicVAECore(tf.Module):
             fn = self._concrete("decode", _build_decoder, specs, **options)
             return fn(dict(self.weights), tf.constant(z), tf.constant(temp_t), tf.constant(seed_t))
 
-        def eager():
+        def stand_in():
             if jit:  # the same math as a plain graph, traced once for every batch size (~0.1 s)
                 graph_specs = (tf.TensorSpec([None, self.config.z_size], tf.float32), *specs[1:])
                 fn = self._concrete("decode", _build_decoder, graph_specs, **{**options, "jit": False})
@@ -654,17 +658,17 @@ class MusicVAECore(tf.Module):
                                               tf.constant(temp_t), tf.constant(seed_t), greedy=greedy,
                                               with_logits=with_logits)
 
-        if stand_in:
-            eager()
-            return None
+        return ("decode", specs, tuple(sorted(options.items()))), compiled, stand_in, batch
+
+    def _run_decoder(self, z, length, temperature, seed, *, with_logits):
+        key, compiled, stand_in, batch = self._decoder_calls(z, length, temperature, seed, with_logits=with_logits)
         try:
-            samples, logits = self._compiled_or_eager(("decode", specs, tuple(sorted(options.items()))),
-                                                      compiled, eager)
+            samples, logits = self._compiled_or_stand_in(key, compiled, stand_in)
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as exc:
-            if not jit or ("XLA" not in str(exc) and "compil" not in str(exc).lower()):
+            if not dict(key[2])["jit"] or ("XLA" not in str(exc) and "compil" not in str(exc).lower()):
                 raise
             self.jit_compile = False  # XLA missing or unable: the same math as a plain graph
-            return self._run_decoder(z[:batch], length, temperature, seed, with_logits=with_logits)
+            return self._run_decoder(z, length, temperature, seed, with_logits=with_logits)
         if samples.shape[0] != batch:
             samples = samples[:batch]
             logits = logits[:batch] if with_logits else logits

@@ -145,6 +145,11 @@ def _cache_name(path: Path) -> str:
     return hashlib.sha1(f"{CACHE_VERSION}:{Path(path).relative_to(_corpus_root(path))}".encode()).hexdigest()[:16] + ".npz"
 
 
+def is_parsed(path: Path, cache_dir: Path = DEFAULT_CACHE) -> bool:
+    """Whether `parse_file` already cached `path` (reading it again costs no parse)."""
+    return (Path(cache_dir) / _cache_name(path)).exists()
+
+
 def _corpus_root(path: Path) -> Path:
     parts = Path(path).parts
     return Path(*parts[: parts.index("corpus") + 1])
@@ -191,7 +196,7 @@ def _parse_one(args) -> tuple[str, int]:
 
 def parse_all(files, cache_dir: Path = DEFAULT_CACHE, *, workers: int = 1, progress: bool = True) -> None:
     """Fill the parse cache for `files` (largest first, `workers` processes)."""
-    todo = [f for f in files if not (Path(cache_dir) / _cache_name(f)).exists()]
+    todo = [f for f in files if not is_parsed(f, cache_dir)]
     todo.sort(key=lambda f: -f.stat().st_size)
     start = time.time()
     jobs = [(str(f), str(cache_dir)) for f in todo]
@@ -290,7 +295,7 @@ def prepare(out_dir, config, *, seed: int = 0, val_fraction: float = 0.05, colle
     out_dir.mkdir(parents=True, exist_ok=True)
     files = corpus_files(collections)
     if cached_only:
-        files = [f for f in files if (Path(cache_dir) / _cache_name(f)).exists()]
+        files = [f for f in files if is_parsed(f, cache_dir)]
     else:
         parse_all(files, cache_dir, workers=workers, progress=progress)
     model = _ModelShape(config)

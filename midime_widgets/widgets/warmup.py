@@ -41,7 +41,7 @@ def warm_up_steps(vae: Any, midime_config: Any, temperature: float) -> list[Step
     MidiMe's training, which has no uncompiled stand-in: Train's first epoch waits for it. Then the decoder, which every control that shows music needs, the encoder
     (adding music; it runs in the upload thread anyway), and the rarer programs. Until a
     MusicVAE program is built, the controls run an uncompiled stand-in of it (about 0.1 s per
-    call; see ``MusicVAECore._compiled_or_eager``).
+    call; see ``MusicVAECore._compiled_or_stand_in``).
     """
     config = vae.config
     window = np.zeros((config.max_seq_len, config.input_depth), np.float32)
