@@ -628,8 +628,6 @@ class MusicVAECore(tf.Module):
         stand-in of the same math that needs no compilation (see `_compiled_or_stand_in`)."""
         temp = 0.0 if temperature is None else float(temperature)
         greedy = temp <= 0.0
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
         seed_t = np.array([int(seed) % (2**31 - 1), 0], np.int32)
         z = z.numpy() if isinstance(z, tf.Tensor) else np.asarray(z, np.float32)
         z = z.astype(np.float32, copy=False)
@@ -661,6 +659,8 @@ class MusicVAECore(tf.Module):
         return ("decode", specs, tuple(sorted(options.items()))), compiled, stand_in, batch
 
     def _run_decoder(self, z, length, temperature, seed, *, with_logits):
+        if seed is None:  # drawn here, so that a retry without XLA decodes with the same seed
+            seed = int(np.random.randint(0, 2**31 - 1))
         key, compiled, stand_in, batch = self._decoder_calls(z, length, temperature, seed, with_logits=with_logits)
         try:
             samples, logits = self._compiled_or_stand_in(key, compiled, stand_in)

@@ -402,16 +402,17 @@ def melody_dataset(indices: np.ndarray, *, batch_size: int, depth: int = MELODY_
     ds = tf.data.Dataset.from_tensor_slices(indices)
     if repeat:
         ds = ds.repeat()
-    ds = ds.shuffle(min(len(indices), 50000), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.shuffle(min(len(indices), 50000), seed=seed, reshuffle_each_iteration=True).enumerate()
 
-    def to_example(row):
+    def to_example(position, row):
         is_pitch = row >= 2
-        if transpose:
+        if transpose:  # drawn from the seed and the window's place in the stream: reproducible
             lo = tf.reduce_min(tf.where(is_pitch, row, depth - 1))
             hi = tf.reduce_max(tf.where(is_pitch, row, 2))
             low = tf.maximum(-transpose, 2 - lo)
             high = tf.minimum(transpose, depth - 1 - hi)
-            shift = tf.random.uniform([], low, tf.maximum(high, low) + 1, dtype=tf.int32)
+            shift = tf.random.stateless_uniform([], tf.stack([tf.cast(seed, tf.int64), position]),
+                                                low, tf.maximum(high, low) + 1, dtype=tf.int32)
             row = tf.where(is_pitch, row + shift, row)
         x = tf.one_hot(row, depth)
         return x, x, tf.constant(steps, tf.int32)
