@@ -58,3 +58,17 @@ def test_hierarchical_decoders_are_refused():
     config = CONFIGS["hierdec-mel_16bar"]
     with pytest.raises(ValueError, match="flat decoders"):
         rescale_latent({}, config, np.ones(config.z_size), np.ones((1, config.z_size)))
+
+
+def test_the_default_models_match_is_reproducible():
+    """`match_prior` (what `export` runs) gives the same weights every time: same windows,
+    same transpositions."""
+    from midime_widgets.training.default_model import DEFAULT_CONFIG, match_prior
+
+    weights = ref.random_weights(expected_variables(DEFAULT_CONFIG), 5, scale=1.0)
+    windows = np.random.default_rng(1).integers(40, 70, (600, DEFAULT_CONFIG.max_seq_len)).astype(np.uint8)
+    first, scale = match_prior(weights, windows)
+    second, _ = match_prior(weights, windows)
+    assert scale.shape == (DEFAULT_CONFIG.z_size,) and not np.allclose(scale, 1.0)
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name])
