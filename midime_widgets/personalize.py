@@ -582,12 +582,13 @@ class Personalizer:
     def output_steps(self) -> int:
         """Steps of each sample: the bars of `output_metre` a window holds (a phrase of 1, 2, 4 …
         whole bars: a 6/8 song's samples are two 6/8 bars, 24 steps; a 3/8 song's, four bars,
-        24 steps); hierarchical decoders always decode
-        their full length."""
+        24 steps; a 16-bar model's samples of a 3/4 song, 16 bars). A trio is read on a 4/4 grid
+        whatever the metre, so its samples are the model's full length."""
+        from .music.converters import TrioConverter
         from .music.windows import output_steps
 
         max_len = self.vae.config.max_seq_len
-        if self.vae.config.decoder == "hierarchical":
+        if isinstance(self.vae.converter, TrioConverter):
             return max_len
         return output_steps(self.output_metre()[0], max_len, self.vae.converter.steps_per_quarter)
 

@@ -312,12 +312,14 @@ def test_record_is_what_a_midime_keeps_about_the_model(vae):
     json.dumps(vae.record)  # stored in MidiMe's JSON
 
 
-def test_hierarchical_decoders_need_their_full_length():
+def test_hierarchical_decoders_decode_their_bars_and_keep_the_first_steps_asked_for():
     vae = MusicVAE.from_config(HIER_TRIO, seed=0)
-    z = np.zeros((2, 5), np.float32)
-    assert vae.decode_to_tensors(z, temperature=0).shape == (2, 32, 692)
-    with pytest.raises(MidiError, match="always decodes 32 steps"):
-        vae.decode_to_tensors(z, length=16)
+    z = np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)
+    full = vae.decode_to_tensors(z, temperature=0)
+    assert full.shape == (2, 32, 692)
+    np.testing.assert_array_equal(vae.decode_to_tensors(z, length=16, temperature=0), full[:, :16])
+    with pytest.raises(MidiError, match="at most 32 steps"):
+        vae.decode_to_tensors(z, length=48)
 
 
 @pytest.mark.parametrize("kwargs, match", [

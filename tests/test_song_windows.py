@@ -263,6 +263,27 @@ def test_novelty_compares_windows_and_samples_on_the_same_grid(jig):
     assert len(step_grid(window.sequence)) <= 24
 
 
+def test_a_hierarchical_models_samples_hold_the_phrase_its_windows_hold():
+    """A 4-bar hierarchical model reads 4 bars of 3/4 (5 would fit); its samples are those 4
+    bars, the rest of what the decoder decodes cut off, the prior's samples too."""
+    from midime_widgets.models.configs import CONFIGS
+
+    config = CONFIGS["hierdec-mel_16bar"].replace(
+        name="small-hierdec", enc_rnn_sizes=(8,), dec_rnn_sizes=(6,), z_size=4, max_seq_len=64,
+        level_lengths=(4, 16))
+    p = Personalizer(MusicVAE.from_config(config, seed=0), seed=0)
+    p.add_midi(song(8, metre=(3, 4)), name="waltz")
+    assert {(w.bars, w.steps, w.length) for w in p.windows} == {(4, 48, 64)}
+    assert p.output_steps() == 48
+    p.fit(epochs=2)
+    step = 60.0 / 120.0 / 4
+    for sample in p.sample(2, seed=0):
+        assert sample.tensor.shape == (48, 90)
+        assert all(n.end_time <= 48 * step + 1e-6 for n in sample.sequence.notes)
+    prior = p.prior_samples(2, seed=0)
+    assert all(n.end_time <= 48 * step + 1e-6 for s in prior for n in s.notes)
+
+
 def test_drum_model_refuses_a_song_without_drums_in_one_sentence():
     drums = MusicVAE.from_config("cat-drums_2bar_small")
     with pytest.raises(MidiError, match="^This song has no drum track"):

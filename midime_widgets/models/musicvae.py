@@ -280,17 +280,19 @@ class MusicVAE:
         """One-hot output tensors `[n, length, output_depth]` for latent codes `z [n, z_size]`.
 
         `temperature` 0 or None is greedy (argmax); `length` defaults to the config's
-        `max_seq_len` (hierarchical decoders only decode exactly that many steps).
+        `max_seq_len`. A hierarchical decoder decodes exactly that many steps (its bars) and a
+        shorter `length` keeps the first ones.
         """
         z = self._check_z(z)
         length = self._check_length(length)
         temperature = _check_temperature(temperature)
         if seed is None:
             seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+        steps = self.config.max_seq_len if self.config.decoder == Decoder.HIERARCHICAL else length
         out = np.zeros((len(z), length, self.config.output_depth), np.float32)
         for k, start in enumerate(range(0, len(z), CHUNK)):
-            samples = self._core.sample(z[start : start + CHUNK], length, temperature, seed=int(seed) + k)
-            out[start : start + CHUNK] = samples.numpy()
+            samples = self._core.sample(z[start : start + CHUNK], steps, temperature, seed=int(seed) + k)
+            out[start : start + CHUNK] = samples.numpy()[:, :length]
         return out
 
     def decode(self, z, length: int | None = None, temperature: float | None = 0.5,
@@ -346,10 +348,9 @@ class MusicVAE:
             return max_len
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
             raise MidiError(f"length must be a positive number of steps, got {length!r}.")
-        if self.config.decoder == Decoder.HIERARCHICAL and int(length) != max_len:
-            raise MidiError(f"This hierarchical model always decodes {max_len} steps "
-                            f"({self.config.level_lengths[0]} bars); got length={length}. "
-                            "Leave length out.")
+        if self.config.decoder == Decoder.HIERARCHICAL and int(length) > max_len:
+            raise MidiError(f"This hierarchical model decodes at most {max_len} steps "
+                            f"({self.config.level_lengths[0]} bars); got length={length}.")
         if length > _MAX_LENGTH:
             raise MidiError(f"length={length} is too long (at most {_MAX_LENGTH} steps).")
         return int(length)
