@@ -37,8 +37,9 @@ def load_core(model_dir: Path = PACKAGE_DIR):
 
 
 def held_out_windows(folder: Path, config, limit: int = 400):
-    """Windows and their metres from the first `limit` MIDI files in `folder`, cut as a user's
-    songs are (the held-out real music: O'Neill's collection, see benchmarks/oneill.py)."""
+    """Windows, their metres and their files' names from the first `limit` MIDI files in
+    `folder`, cut as a user's songs are (the held-out real music: O'Neill's collection, see
+    benchmarks/oneill.py)."""
     import warnings
 
     from ..errors import MidiError
@@ -46,7 +47,7 @@ def held_out_windows(folder: Path, config, limit: int = 400):
     from .corpus import _ModelShape, line_windows
 
     model = _ModelShape(config)
-    rows, metres, files = [], [], 0
+    rows, metres, names = [], [], []
     for path in sorted(Path(folder).glob("*.mid"))[:limit]:
         try:
             with warnings.catch_warnings():
@@ -54,10 +55,10 @@ def held_out_windows(folder: Path, config, limit: int = 400):
                 windows, window_metres = line_windows(model, load_midi(str(path)))
         except MidiError:
             continue
-        files += 1
         rows.append(windows)
         metres += window_metres
-    return np.concatenate(rows), np.array(metres, dtype=str), files
+        names += [path.name] * len(windows)
+    return np.concatenate(rows), np.array(metres, dtype=str), np.array(names, dtype=str)
 
 
 def by_metre(target: np.ndarray, pred: np.ndarray, metres: np.ndarray) -> dict:
@@ -65,6 +66,22 @@ def by_metre(target: np.ndarray, pred: np.ndarray, metres: np.ndarray) -> dict:
     names, counts = np.unique(metres, return_counts=True)
     return {str(m): {"windows": int(n), "onset_f1": metrics.onset_f1(target[metres == m], pred[metres == m])}
             for m, n in sorted(zip(names, counts), key=lambda mn: -mn[1])}
+
+
+def tunes_below(target: np.ndarray, pred: np.ndarray, metres: np.ndarray, names: np.ndarray,
+                table: dict) -> dict:
+    """For each metre that misses its target: `{metre: {tune: {"windows", "onset_f1"}}}`, worst
+    tune first (which tunes a per-metre figure comes from)."""
+    out = {}
+    for metre, row in table.items():
+        if _verdict(row, "metre").startswith("below"):
+            here = metres == metre
+            tunes = {str(n): {"windows": int(np.sum(names[here] == n)),
+                              "onset_f1": metrics.onset_f1(target[here][names[here] == n],
+                                                           pred[here][names[here] == n])}
+                     for n in np.unique(names[here])}
+            out[metre] = dict(sorted(tunes.items(), key=lambda item: item[1]["onset_f1"]))
+    return out
 
 
 def evaluate(model_dir: Path = PACKAGE_DIR, run_dir: Path = RUN_DIR, held_out: Path | None = None) -> dict:
@@ -87,11 +104,12 @@ def evaluate(model_dir: Path = PACKAGE_DIR, run_dir: Path = RUN_DIR, held_out: P
         "val_interval_tv": metrics.total_variation(metrics.interval_histogram(val), corpus_iv),
     }
     if held_out is not None and Path(held_out).is_dir():
-        rows, metres, files = held_out_windows(held_out, core.config)
+        rows, metres, names = held_out_windows(held_out, core.config)
         held_pred = reconstruct(core, rows)
-        result["held_out"] = {"files": files, "windows": int(len(rows)),
-                              "onset_f1": metrics.onset_f1(rows, held_pred),
-                              "by_metre": by_metre(rows, held_pred, metres)}
+        table = by_metre(rows, held_pred, metres)
+        result["held_out"] = {"files": int(len(np.unique(names))), "windows": int(len(rows)),
+                              "onset_f1": metrics.onset_f1(rows, held_pred), "by_metre": table,
+                              "tunes_below": tunes_below(rows, held_pred, metres, names, table)}
     result["eval_seconds"] = round(time.time() - start, 1)
     result["meta"] = meta
     return result
@@ -107,6 +125,16 @@ def _verdict(row: dict, scope: str) -> str:
         return "(under 20 windows)"
     goal = ONSET_F1_OVERALL if scope == "overall" else ONSET_F1_PER_METRE
     return f"meets ≥ {goal}" if row["onset_f1"] >= goal else f"below {goal}"
+
+
+def _tunes_below_text(below: dict) -> str:
+    """Where a metre below its target gets its windows from, tune by tune."""
+    parts = []
+    for metre, tunes in below.items():
+        listed = "; ".join(f"{name} {t['windows']} window{'' if t['windows'] == 1 else 's'}, "
+                           f"{t['onset_f1']:.3f}" for name, t in tunes.items())
+        parts.append(f"\n\n{metre} below its target comes from {len(tunes)} tunes (worst first): {listed}.")
+    return "".join(parts)
 
 
 def _sweep_rows(sweep: dict) -> str:
@@ -130,7 +158,8 @@ def render(result: dict, sweep: dict | None = None) -> str:
     if held:
         held_text = (f"{held['files']} tunes, {held['windows']} windows, cut as a user's songs are. "
                      f"Onset F1 overall **{held['onset_f1']:.3f}** ({_verdict(held, 'overall')}).\n\n"
-                     "| metre | windows | onset F1 | target |\n|---|---|---|---|\n" + _metre_rows(held["by_metre"]))
+                     "| metre | windows | onset F1 | target |\n|---|---|---|---|\n" + _metre_rows(held["by_metre"])
+                     + _tunes_below_text(held.get("tunes_below", {})))
     sweep_text = "No sweep recorded."
     if sweep:
         sweep_text = ("Each candidate trained the same number of steps from the same checkpoint on the same "
