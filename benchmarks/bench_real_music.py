@@ -21,8 +21,8 @@ would, with every default untouched: ``add_midi``, ``fit()``, ``sample()``. Per 
   samples, both decoded at ``SAMPLE_TEMPERATURE`` and shaped alike (``Personalizer.novelty``:
   same steps, the tune's metre and tempo). A tune counts as closer in pitch classes when
   the samples' pitch-class histogram is nearer the tune's (total variation) than the prior
-  samples' is, and closer in density when the samples' notes per bar (note onsets per 16
-  sixteenths) are nearer the tune's than the prior samples' are;
+  samples' is, and closer in density when the samples' notes per bar (note onsets per bar of the
+  tune's metre) are nearer the tune's than the prior samples' are;
 * the distance ratio: samples' pitch-class distance / prior samples' (below 1 = closer);
 * copies: samples identical to an input window on the 16th grid (see ``NoveltyIndex``) that
   ``sample()`` hands back, and how many draws it made again because they were such copies

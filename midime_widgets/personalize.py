@@ -187,18 +187,29 @@ def rhythm_histogram(seqs: Iterable[Any]) -> np.ndarray:
 
 
 def note_density(items: Iterable[Any], steps: int = 2 * STEPS_PER_BAR) -> float:
-    """Notes per bar: note onsets per 16 sixteenth-note steps (one 4/4 bar), over whole windows.
+    """Notes per bar: note onsets per bar of each item's own metre (a bar of 3/8 is 6 sixteenth
+    steps, of 4/4 16), over whole windows.
 
-    Each window counts with its full length, silent steps included: its ``length`` (a
-    `music.Window`) or `steps` (the model's window length, e.g. for decoded samples). 0 when
-    there are no windows.
+    A song's window counts the bars it holds (its ``steps``, silent padding left out); a decoded
+    sample the steps it was decoded to (its ``tensor``); another window its ``length``; anything
+    else `steps`. 0 when there are no windows.
     """
     notes = bars = 0.0
     for item in items:
-        length = int(getattr(item, "length", 0) or 0) or steps
-        notes += len(_notes(item).notes)
-        bars += length / STEPS_PER_BAR
+        seq = _notes(item)
+        notes += len(seq.notes)
+        bars += _item_steps(item, steps) / bar_steps(seq)
     return notes / bars if bars else 0.0
+
+
+def _item_steps(item: Any, default: int) -> int:
+    """The 16th steps `item` spans (see `note_density`)."""
+    if int(getattr(item, "steps", 0) or 0):
+        return int(item.steps)
+    tensor = getattr(item, "tensor", None)
+    if tensor is not None and np.ndim(tensor) == 2:
+        return int(np.shape(tensor)[0])
+    return int(getattr(item, "length", 0) or 0) or default
 
 
 def histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -431,7 +442,8 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
         prior_rhythm_distance=histogram_distance(rhythm_histogram(prior), index.rhythm),
         note_density=note_density(samples, index.window_steps),
         input_note_density=index.density,
-        prior_note_density=note_density(prior, index.window_steps),
+        # prior samples are decoded to the samples' length (plain NoteSequences don't carry it)
+        prior_note_density=note_density(prior, _item_steps(samples[0], index.window_steps)),
         readouts=[s.to_dict() for s in scores],
         redrawn=sum(int(getattr(s, "redrawn", 0)) for s in samples),
     )

@@ -192,7 +192,7 @@ EXPLANATIONS = {
                             "scale) than your music, from 0 (the same) to 1 (nothing in common).",
     "rhythm_distance": "How differently the samples place note onsets within the bar than your "
                        "music, from 0 (the same) to 1 (nothing in common).",
-    "note_density": "How busy the samples are: notes started per bar (16 sixteenths). Closer "
+    "note_density": "How busy the samples are: notes started per bar, in your music's metre. Closer "
                     "means nearer your music's own figure, given in brackets.",
 }
 PRIOR_PREFIX = "prior_"

@@ -291,7 +291,7 @@ def test_novelty_report_from_the_index_and_a_prior():
     assert report.pitch_class_distance < report.prior_pitch_class_distance
     assert report.rhythm_distance < report.prior_rhythm_distance
     assert "1 of 2 samples copy an input window exactly" in report.summary()
-    # notes per bar (16 sixteenths): inputs 5 notes in 2 one-bar windows, samples 5 in 2, prior 2 in 1
+    # notes per bar (no time signature: 4/4, 16 sixteenths): inputs 5 notes in 2 one-bar windows, samples 5 in 2, prior 2 in 1
     assert (report.input_note_density, report.note_density, report.prior_note_density) == (2.5, 2.5, 2.0)
     assert report.closer() == {"pitch classes": True, "rhythm": True, "note density": True}
     assert "closer to your music than MusicVAE's own samples in pitch classes, rhythm and note density" \

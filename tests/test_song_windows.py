@@ -20,7 +20,14 @@ from midime_widgets.music.windows import (
     phrase_bars,
     song_grid,
 )
-from midime_widgets.personalize import NoveltyIndex, Personalizer, prepare_song, step_grid
+from midime_widgets.personalize import (
+    NoveltyIndex,
+    Personalizer,
+    note_density,
+    novelty_report,
+    prepare_song,
+    step_grid,
+)
 
 MEL = MelodyConverter(2)
 Q = 0.5  # seconds per quarter at 120 qpm
@@ -282,6 +289,24 @@ def test_a_hierarchical_models_samples_hold_the_phrase_its_windows_hold():
         assert all(n.end_time <= 48 * step + 1e-6 for n in sample.sequence.notes)
     prior = p.prior_samples(2, seed=0)
     assert all(n.end_time <= 48 * step + 1e-6 for s in prior for n in s.notes)
+
+
+def test_notes_per_bar_count_bars_of_the_songs_metre(vae):
+    """A 3/8 window holds 4 bars in 24 of its 32 steps: its density is per bar of 3/8, so a
+    musician reads the same figure off the score; samples and prior samples alike."""
+    p = Personalizer(vae, seed=0)
+    p.add_midi(song(8, metre=(3, 8)), name="slide")
+    per_bar = {len(w.sequence.notes) / w.bars for w in p.windows}
+    assert len(per_bar) == 1 and {(w.bars, w.steps) for w in p.windows} == {(4, 24)}
+    index = NoveltyIndex(p.windows)
+    assert index.density == pytest.approx(per_bar.pop())
+    p.fit(epochs=2)
+    samples = p.sample(4, seed=0)
+    expected = sum(len(s.sequence.notes) for s in samples) / (4 * 4)  # 4 samples of 4 bars
+    assert note_density(samples) == pytest.approx(expected)
+    prior = p.prior_samples(4, seed=0)
+    report = novelty_report(index, samples, prior)
+    assert report.prior_note_density == pytest.approx(sum(len(s.notes) for s in prior) / 16)
 
 
 def test_drum_model_refuses_a_song_without_drums_in_one_sentence():
