@@ -604,6 +604,29 @@ class Personalizer:
             return max_len
         return output_steps(self.output_metre()[0], max_len, self.vae.converter.steps_per_quarter)
 
+    def output_shape(self) -> dict:
+        """What each sample is, as data: `{"bars", "metre", "qpm", "steps"}`."""
+        metre, qpm = self.output_metre()
+        steps = self.output_steps()
+        bars = steps / metre.bar_steps(self.vae.converter.steps_per_quarter)
+        return {"bars": int(bars) if bars == int(bars) else round(bars, 2), "metre": str(metre),
+                "qpm": round(qpm, 2), "steps": steps}
+
+    def output_description(self) -> str:
+        """What each sample is, in a musician's words: "4 bars of 3/8 at ♩ = 120"."""
+        shape = self.output_shape()
+        bars = shape["bars"]
+        return f"{bars} bar{'' if bars == 1 else 's'} of {shape['metre']} at ♩ = {shape['qpm']:g}"
+
+    def metre_note(self) -> str:
+        """When the inputs are in several metres, which one the samples take; else ""."""
+        metres = sorted({str(song.metre) for song in self.songs if song.metre is not None})
+        if len(metres) < 2:
+            return ""
+        shape = self.output_shape()
+        return (f"Your music is in {', '.join(metres[:-1])} and {metres[-1]}; the samples take the "
+                f"metre and tempo most of its windows have: {shape['metre']} at ♩ = {shape['qpm']:g}.")
+
     # -- codes and training -------------------------------------------------------------------
     def codes(self) -> np.ndarray:
         """MusicVAE `mu` of every input window `[n, z_size]` (cached until inputs change)."""

@@ -63,6 +63,34 @@ def test_every_option_has_help_and_says_its_default():
     assert "until the loss stops improving" in text and "2 bars" in text and "tempo" in text
 
 
+def test_the_last_line_and_summary_say_what_each_sample_is(tmp_path, capsys):
+    """A 3/8 tune and a 6/8 one: samples take the metre most windows have, and say so."""
+    import note_seq
+
+    def tune(metre, bars, path):
+        seq = note_seq.NoteSequence(ticks_per_quarter=220)
+        seq.tempos.add(qpm=100.0)
+        seq.time_signatures.add(numerator=metre[0], denominator=metre[1])
+        step, bar = 60.0 / 100.0 / 4, metre[0] * 16 // metre[1]
+        for k in range(bars * bar // 2):
+            seq.notes.add(pitch=60 + (k * 5) % 12, start_time=2 * k * step, end_time=(2 * k + 2) * step,
+                          velocity=80)
+        note_seq.sequence_proto_to_midi_file(seq, str(path))
+        return path
+
+    slide, jig = tune((3, 8), 16, tmp_path / "slide.mid"), tune((6, 8), 5, tmp_path / "jig.mid")
+    out = tmp_path / "out"
+    assert personalize(slide, jig, "--out", out, "--samples", "2", "--epochs", "3", "--no-wav",
+                       "--seed", "1") == 0
+    printed = capsys.readouterr()
+    last = printed.out.strip().splitlines()[-1]
+    assert last.startswith("wrote 2 samples, each 4 bars of 3/8 at ♩ = 100, the trained MidiMe"), last
+    assert ("Your music is in 3/8 and 6/8; the samples take the metre and tempo most of its windows "
+            "have: 3/8 at ♩ = 100.") in printed.err.splitlines()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["each_sample"] == {"bars": 4, "metre": "3/8", "qpm": 100.0, "steps": 24}
+
+
 def test_track_is_an_index_or_a_name():
     assert track_arg("2") == 2 and track_arg(" 0 ") == 0
     assert track_arg("Violin I") == "Violin I"

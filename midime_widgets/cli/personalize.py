@@ -66,8 +66,9 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=None, metavar="N",
                    help="MidiMe training epochs (default: until the loss stops improving)")
     p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
-                   help="how many samples to write; each is one model window (2 bars for the "
-                   "default model) at the song's tempo (default: %(default)s)")
+                   help="how many samples to write; each is a phrase in your music's metre and "
+                   "tempo, as long as the model's windows (for the default model 2 bars of 4/4, "
+                   "3/4 or 6/8, 4 bars of 2/4 or 3/8) (default: %(default)s)")
     p.add_argument("--latent", type=int, default=DEFAULT_LATENT, metavar="N",
                    help="MidiMe latent size: smaller stays closer to your music (default: %(default)s)")
     p.add_argument("--beta", type=float, default=DEFAULT_BETA, metavar="B",
@@ -387,6 +388,8 @@ def _personalize(args, guard, stage, say, out, vae, person, used, prior) -> int:
     with stage("novelty"):
         novelty = person.novelty(samples, seed=args.seed or 0, prior=prior_samples)
     say(novelty.summary())
+    if person.metre_note():
+        say(person.metre_note())
 
     staging = out.staging()
     guard.temporary.append(staging)
@@ -402,7 +405,8 @@ def _personalize(args, guard, stage, say, out, vae, person, used, prior) -> int:
 
             shutil.rmtree(staging, ignore_errors=True)
             guard.temporary.remove(staging)
-    print(f"wrote {len(samples)} samples, the trained MidiMe and report.html to {out.path}")
+    print(f"wrote {len(samples)} samples, each {person.output_description()}, the trained MidiMe "
+          f"and report.html to {out.path}")
     return 0
 
 
@@ -472,7 +476,8 @@ def write_results(folder: Path, args, vae, person, inputs, history, samples, nov
             history=dict(history), novelty=novelty,
             notes=[f"{len(person.windows)} input windows from {len(person.songs)} file(s); "
                    f"{training_sentence(training)}; MidiMe latent size {args.latent}, beta {args.beta}; "
-                   f"decoding temperature {args.temperature}."],
+                   f"decoding temperature {args.temperature}. Each sample: "
+                   f"{person.output_description()}."],
         )
     summary = {
         "model": vae.name,
@@ -482,6 +487,7 @@ def write_results(folder: Path, args, vae, person, inputs, history, samples, nov
         "epochs": training["epochs"],
         "final_loss": history.last(),
         "samples": sample_files,
+        "each_sample": person.output_shape(),
         "midime": "midime",
         "report": "report.html",
         "seed": args.seed,
