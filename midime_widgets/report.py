@@ -184,7 +184,7 @@ def audio_player(wav) -> str:
 EXPLANATIONS = {
     "copied": "Samples whose notes equal one of your song's windows step for step (MidiMe "
               f"memorised it); the rest are new. A draw that copies is drawn again, up to "
-              f"{COPY_REDRAWS} times, so a copy here kept coming back.",
+              f"{COPY_REDRAWS} times: a copy counted here is one that kept coming back.",
     "nearest_similarity": "For each sample, the share of 16th-note steps where it plays exactly "
                           "what your most similar window plays: 100% is a copy, low values are "
                           "new material.",
