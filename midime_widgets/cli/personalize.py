@@ -388,8 +388,9 @@ def _personalize(args, guard, stage, say, out, vae, person, used, prior) -> int:
     with stage("novelty"):
         novelty = person.novelty(samples, seed=args.seed or 0, prior=prior_samples)
     say(novelty.summary())
-    if person.metre_note():
-        say(person.metre_note())
+    metre_note = person.metre_note()
+    if metre_note:
+        say(metre_note)
 
     staging = out.staging()
     guard.temporary.append(staging)

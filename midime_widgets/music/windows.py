@@ -325,14 +325,14 @@ def window_spans(bars: list[Bar], max_steps: int, rule: str = WINDOW_RULE):
             if j == i:  # one bar longer than the window: its first steps
                 steps, j = max_steps, i + 1
             following = bars[j].steps if j < len(bars) else bars[-1].steps
-            complete = j < len(bars) or steps + following > max_steps
-            if rule.startswith("phrases"):
-                # bars that would fit were the song longer (the last bar's length repeated)
-                fitting = (j - i) + (0 if complete else (max_steps - steps) // following)
-                complete = j - i >= phrase_bars(fitting)
-                while j - i > phrase_bars(fitting):
-                    j -= 1
-                    steps -= bars[j].steps
+            ended = j == len(bars) and steps + following <= max_steps  # the song ran out first
+            # bars that would fit were the song longer (the last bar's length repeated)
+            fitting = (j - i) + ((max_steps - steps) // following if ended else 0)
+            wanted = _window_bars(fitting, rule)
+            complete = j - i >= wanted
+            while j - i > wanted:
+                j -= 1
+                steps -= bars[j].steps
         if complete:
             spans.append((i, j - i, steps))
     return spans
