@@ -41,7 +41,7 @@ STRUCTURES = {
 }
 
 
-def make(config, seed=0, jit=False):
+def make(config, seed=0, jit: bool | None = False):
     weights = ref.random_weights(expected_variables(config), seed, scale=2.0)
     return MusicVAECore(config, weights=weights, jit_compile=jit), weights
 
@@ -412,3 +412,30 @@ def test_a_second_builder_waits_for_the_first():
     thread.join(60)
     assert order == ["first", "second", "nested"]
     assert core._programs.builder is None
+
+
+def test_only_narrow_decoders_compile_with_xla_by_default(monkeypatch):
+    """A decoder wider than XLA_MAX_UNITS runs as a plain graph (its matmuls are faster there),
+    unless XLA is asked for explicitly; `$MIDIME_WIDGETS_XLA=0` turns XLA off for all."""
+    from midime_widgets.models.core import XLA_MAX_UNITS
+
+    monkeypatch.setenv("MIDIME_WIDGETS_XLA", "1")
+    narrow = small("cat-mel_2bar_small", dec_rnn_sizes=(XLA_MAX_UNITS, 5))
+    wide = small("cat-mel_2bar_small", dec_rnn_sizes=(5, XLA_MAX_UNITS + 1))
+    assert MusicVAECore(narrow).jit_compile
+    assert not MusicVAECore(wide).jit_compile
+    assert MusicVAECore(wide, jit_compile=True).jit_compile
+    monkeypatch.setenv("MIDIME_WIDGETS_XLA", "0")
+    assert not MusicVAECore(narrow).jit_compile
+
+
+def test_wide_decoder_samples_match_numpy_on_the_graph_path():
+    """The default path of a wide decoder (plain graph, upper layers' products apart)."""
+    config = small("cat-mel_2bar_big", dec_rnn_sizes=(5, 600, 6))
+    core, weights = make(config, seed=41, jit=None)
+    assert not core.jit_compile
+    z = np.random.default_rng(42).normal(size=(3, config.z_size)).astype(np.float32) * 2
+    samples, logits = core.sample_with_logits(z, config.max_seq_len, temperature=0.0)
+    want, want_logits = ref.decode_greedy(weights, config, z)
+    np.testing.assert_allclose(logits.numpy(), want_logits, atol=1e-4)
+    _assert_greedy_equal(samples.numpy(), want, want_logits)
