@@ -20,7 +20,10 @@ The `floor` column (roofline.py, skipped with `--no-roofline`) is the least time
 code needs for that call on this machine: its multiply-adds at the best matmul rate measured in
 this run, or its weight bytes streamed once per step at the best measured streaming rate,
 whichever is larger. `floor / magenta` above 0.5 means "half of magenta's time" is out of reach
-there, whatever the code.
+there, whatever the code. `row floor` counts each step's multiply-adds at the best rate measured
+for a matmul of the batch's rows instead of the large-matmul peak (see roofline.py). `target`
+says, against each floor, whether the speed goal holds: never slower than magenta, within 1.3x
+the floor, and half magenta's time where the floor is at most 0.4 of magenta's.
 
 This file is also the magenta worker (`--magenta-worker JSON`), which imports nothing from
 midime_widgets: it runs under the oracle venv's TF1-compat magenta.
@@ -221,6 +224,13 @@ def bench_config(config_name: str, checkpoint: str, batches, ops, reps: int,
     return ours, theirs, vae.device
 
 
+def _row_rates() -> str:
+    import roofline
+
+    return ", ".join(f"{rows} x {units}: {rate:.0f} GFLOP/s"
+                     for (rows, units), rate in sorted(roofline.ROW_RATES.items()))
+
+
 def _fmt(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -228,21 +238,26 @@ def _fmt(seconds: float | None) -> str:
 
 
 def print_table(rows) -> None:
+    import roofline
+
     header = ("config", "op", "batch", "ours median", "ours min", "ours 1st call",
               "magenta median", "magenta min", "ratio (median)", "ratio (min)", "floor",
-              "floor / magenta")
+              "floor / magenta", "target", "row floor", "row floor / magenta", "target (row floor)")
     lines = [header]
-    for config, op, batch, ours, theirs, floor in rows:
-        ratio_med = ratio_min = floor_ratio = "-"
+    for config, op, batch, ours, theirs, floor, floor_rows in rows:
+        ratio_med = ratio_min = "-"
+        per_floor = {floor: ("-", "-"), floor_rows: ("-", "-")}
         if theirs:
             ratio_med = f"{ours['median_s'] / theirs['median_s']:.2f}"
             ratio_min = f"{ours['min_s'] / theirs['min_s']:.2f}"
-            if floor is not None:
-                floor_ratio = f"{floor / theirs['median_s']:.2f}"
+            for f in (floor, floor_rows):
+                if f is not None:
+                    per_floor[f] = (f"{f / theirs['median_s']:.2f}",
+                                    roofline.verdict(ours["median_s"], theirs["median_s"], f))
         lines.append((config, op, str(batch), _fmt(ours["median_s"]), _fmt(ours["min_s"]),
                       _fmt(ours["first_s"]), _fmt(theirs and theirs["median_s"]),
                       _fmt(theirs and theirs["min_s"]), ratio_med, ratio_min, _fmt(floor),
-                      floor_ratio))
+                      *per_floor[floor], _fmt(floor_rows), *per_floor[floor_rows]))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for k, line in enumerate(lines):
         print(" | ".join(cell.ljust(w) for cell, w in zip(line, widths)))
@@ -297,23 +312,29 @@ def main(argv=None) -> None:
         for batch in batches:
             for op in ops:
                 key = f"{op}/{batch}"
-                rows.append([config, op, batch, ours[key], theirs and theirs.get(key), None])
+                rows.append([config, op, batch, ours[key], theirs and theirs.get(key), None, None])
     machine = None
     if not args.no_roofline:
         machine = roofline.measure_machine()
         for row in rows:
             work = (roofline.encode_work if row[1] == "encode" else roofline.decode_work)
-            row[5] = roofline.total(work(CONFIGS[row[0]], row[2]), machine)[1]
+            phases = work(CONFIGS[row[0]], row[2])
+            row[5] = roofline.total(phases, machine)[1]
+            row[6] = roofline.row_floor(phases, machine, roofline.row_gflops)
     timing = "each side back to back" if args.isolated else "calls alternating ours / magenta"
     print(f"\nours on {device}; magenta TrainedModel on CPU (TF1 graph); wall-clock per call, "
-          f"{timing}, first call excluded; ratio = ours / magenta (goal <= 0.5)\n")
+          f"{timing}, first call excluded; ratio = ours / magenta\n")
     print_table(rows)
     if machine:
         print(f"\nfloor: the least time any exact float32 code needs on this machine (roofline.py): "
               f"flops / {machine.gflops:.0f} GFLOP/s, weight bytes streamed per step / "
               f"{machine.gbps_cache:.0f} GB/s (fits L3) or {machine.gbps_dram:.0f} GB/s (does not), "
               f"all measured in this run. floor / magenta > 0.5 means the goal is out of reach "
-              f"there, whatever the code.")
+              f"there, whatever the code.\n"
+              f"row floor: the same, with each step's multiply-adds at the best rate measured for a "
+              f"matmul of the batch's rows by that layer ({_row_rates()}).\n"
+              f"target: never slower than magenta, <= {roofline.FLOOR_FACTOR}x the floor, and "
+              f"<= 0.5 of magenta where floor / magenta <= {roofline.HALF_WHERE}.")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,12 @@ run as the benchmark (`measure_machine`), taking the best of several matmul shap
 and numpy, so the floor stays a true lower bound. A ratio goal (ours / magenta) below
 `floor / magenta` is unreachable on this machine in float32, whatever the code.
 
+The peak rate comes from large matmuls, but a recurrence multiplies only the batch's rows each
+step. `row_floor` counts those per-step multiply-adds at the best rate this machine reaches for
+a matmul of that many rows and that layer's shape (`row_gflops`: TF graph, XLA and numpy, one
+chain or two side by side), the rest as `floor` does: the least time of code built on the
+matmuls available here.
+
 Used by `bench_musicvae.py`; the counting is plain arithmetic on a config (tested in
 tests/test_roofline.py).
 """
@@ -52,26 +58,32 @@ class Machine:
 
 @dataclass(frozen=True)
 class _Phase:
-    """A run of sequential steps that re-read `step_bytes` of weights each step."""
+    """A run of sequential steps that re-read `step_bytes` of weights each step.
+
+    `step_flops` of `flops` are multiplies of `rows` rows by a layer `units` wide, one step
+    after another; the rest are big matmuls (hoisted projections, heads, conditioning)."""
 
     flops: float
     steps: int
     step_bytes: float
     once_bytes: float  # weights read once per call (hoisted projections, heads)
+    step_flops: float = 0.0
+    rows: int = 0
+    units: int = 0
 
 
 def _bilstm(rows: int, steps: int, depth: int, sizes, dense_input: bool) -> tuple[_Phase, int]:
     """A stacked bidirectional LSTM over `steps`; layer 0's input is one-hot unless `dense_input`."""
-    flops = step_bytes = once = 0.0
+    flops = step_bytes = once = recurrent = 0.0
     for layer, n in enumerate(sizes):
         for _direction in range(2):
-            flops += 2 * rows * steps * n * 4 * n  # h @ W_h, every step
+            recurrent += 2 * rows * steps * n * 4 * n  # h @ W_h, every step
             step_bytes += F32 * n * 4 * n
             if layer > 0 or dense_input:  # x @ W_x: one matmul over all steps (hoisted)
                 flops += 2 * rows * steps * depth * 4 * n
                 once += F32 * depth * 4 * n
         depth = 2 * n
-    return _Phase(flops, steps, step_bytes, once), depth
+    return _Phase(flops + recurrent, steps, step_bytes, once, recurrent, rows, max(sizes)), depth
 
 
 def encode_work(config, batch: int) -> list[_Phase]:
@@ -109,7 +121,8 @@ def decode_work(config, batch: int) -> list[_Phase]:
         bars = config.level_lengths[0]
         conductor = _stack_step(sizes, 0)  # its input is a constant zero: only the bias remains
         init = config.z_size * 2 * sum(sizes)
-        phases.append(_Phase(2 * batch * (bars * conductor + init), bars, F32 * conductor, F32 * init))
+        phases.append(_Phase(2 * batch * (bars * conductor + init), bars, F32 * conductor, F32 * init,
+                             2 * batch * bars * conductor, batch, max(sizes)))
         cond, segments = sizes[-1], bars
         stacks = depths if config.core_decoder == CoreDecoder.SPLIT else (sum(depths),)
     else:
@@ -117,21 +130,55 @@ def decode_work(config, batch: int) -> list[_Phase]:
     per_step = sum(_stack_step(sizes, out) for out in stacks)
     per_segment = len(stacks) * cond * (4 * sizes[0] + 2 * sum(sizes))
     phases.append(_Phase(2 * batch * (steps * per_step + segments * per_segment), steps,
-                         F32 * per_step, F32 * per_segment))
+                         F32 * per_step, F32 * per_segment, 2 * batch * steps * per_step, batch,
+                         max(sizes)))
     return phases
 
 
-def total(phases: list[_Phase], machine: Machine) -> tuple[Work, float]:
-    """`(work, floor seconds)`: compute bound and streaming bound, whichever is larger."""
-    flops = sum(p.flops for p in phases)
-    stream_s = 0.0
-    streamed = 0.0
+def _stream_seconds(phases: list[_Phase], machine: Machine) -> tuple[float, float]:
+    """`(bytes, seconds)` of weights streamed: per step, unless a step's weights stay in L2."""
+    streamed = stream_s = 0.0
     for p in phases:
         resident = p.step_bytes <= machine.l2_bytes  # stays in cache: read once
         nbytes = p.once_bytes + (p.step_bytes if resident else p.steps * p.step_bytes)
         streamed += nbytes
         stream_s += nbytes / machine.bandwidth(p.step_bytes)
+    return streamed, stream_s
+
+
+def total(phases: list[_Phase], machine: Machine) -> tuple[Work, float]:
+    """`(work, floor seconds)`: compute bound and streaming bound, whichever is larger."""
+    flops = sum(p.flops for p in phases)
+    streamed, stream_s = _stream_seconds(phases, machine)
     return Work(flops, streamed), max(flops / (machine.gflops * 1e9), stream_s)
+
+
+def row_floor(phases: list[_Phase], machine: Machine, row_gflops) -> float:
+    """Like `total`'s floor, but each phase's per-step flops at `row_gflops(rows, units)`, the
+    best rate measured for a matmul of that many rows by a layer that wide."""
+    compute_s = 0.0
+    for p in phases:
+        step_rate = row_gflops(p.rows, p.units) if p.step_flops else machine.gflops
+        compute_s += p.step_flops / (step_rate * 1e9) + (p.flops - p.step_flops) / (machine.gflops * 1e9)
+    return max(compute_s, _stream_seconds(phases, machine)[1])
+
+
+FLOOR_FACTOR = 1.3  # ours may take this many times the floor
+HALF_WHERE = 0.4  # where floor / magenta is at most this, ours must also take half magenta's time
+
+
+def verdict(ours_s: float, magenta_s: float, floor_s: float) -> str:
+    """The speed goal for one case: never slower than magenta, within `FLOOR_FACTOR` of the
+    floor, and at most half magenta's time where the floor leaves room for it
+    (floor / magenta ≤ `HALF_WHERE`). "met", or what is missed."""
+    misses = []
+    if ours_s > magenta_s:
+        misses.append("slower than magenta")
+    if ours_s > FLOOR_FACTOR * floor_s:
+        misses.append(f"{ours_s / floor_s:.1f}x floor")
+    if floor_s / magenta_s <= HALF_WHERE and ours_s > 0.5 * magenta_s:
+        misses.append("> 0.5 of magenta")
+    return "met" if not misses else "not met: " + ", ".join(misses)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,6 +253,45 @@ def _stream_gbps(nbytes: int) -> float:
 
         candidates.append(tf.function(loop, jit_compile=True))
     return max(reps * F32 * k * n / _best(fn, 3) / 1e9 for fn in candidates)
+
+
+ROW_RATES: dict = {}  # (rows, units) -> GFLOP/s, measured by `row_gflops`
+
+
+def row_gflops(rows: int, units: int, steps: int = 16) -> float:
+    """Best rate (GFLOP/s) of `steps` dependent `[rows, units] @ [units, 4 units]` products (a
+    recurrence's matmuls), one chain or two independent ones side by side, in TF's graph, XLA
+    and numpy; measured once per shape per process."""
+    key = (rows, units)
+    if key in ROW_RATES:
+        return ROW_RATES[key]
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    w = [rng.standard_normal((units, 4 * units), dtype=np.float32) * 0.02 for _ in range(2)]
+    h = rng.standard_normal((rows, units), dtype=np.float32)
+    flops = 2 * rows * units * 4 * units * steps
+
+    def numpy_chain():
+        x = h
+        for _ in range(steps):
+            x = np.tanh((x @ w[0])[:, :units])
+
+    candidates = [(numpy_chain, 1)]
+    for chains in (1, 2):
+        weights = [tf.constant(m) for m in w[:chains]]
+
+        def loop(weights=weights):
+            def body(i, xs):
+                return i + 1, [tf.tanh(tf.matmul(x, m)[:, :units]) for x, m in zip(xs, weights)]
+            return tf.while_loop(lambda i, _: i < steps, body, (0, [tf.constant(h)] * len(weights)))[1]
+
+        for jit in (False, True):
+            candidates.append((tf.function(loop, jit_compile=jit, autograph=False), chains))
+    rate = max(chains * flops / _best(fn, 5) / 1e9 for fn, chains in candidates)
+    ROW_RATES[key] = rate
+    return rate
 
 
 def measure_machine() -> Machine:

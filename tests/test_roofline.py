@@ -98,3 +98,39 @@ def test_full_size_floor_numbers_are_in_the_expected_range():
 def test_cache_sizes_are_read_from_sysfs_or_default():
     assert roofline._cache_bytes(2, 123) > 0
     assert roofline._cache_bytes(99, 123) == 123
+
+
+def test_row_floor_counts_per_step_flops_at_the_row_rate():
+    """Recurrent flops at the rate for the batch's rows, hoisted ones at the peak."""
+    (bilstm, heads) = roofline.encode_work(HIER.replace(enc_rnn_sizes=(7,)), 2)
+    fast = roofline.Machine(gflops=1.0, gbps_cache=1e9, gbps_dram=1e9, l2_bytes=0, l3_bytes=1 << 20)
+    assert (bilstm.rows, bilstm.units) == (2, 7) and bilstm.step_flops == bilstm.flops  # one-hot input
+    seen = []
+
+    def rate(rows, units):
+        seen.append((rows, units))
+        return 0.5  # half the peak
+
+    floor = roofline.row_floor([bilstm, heads], fast, rate)
+    assert floor == pytest.approx(bilstm.flops / 0.5e9 + heads.flops / 1e9)
+    assert seen == [(2, 7)]
+    # with the peak rate for rows too, it is the plain floor
+    assert roofline.row_floor([bilstm, heads], fast, lambda r, u: 1.0) == pytest.approx(
+        roofline.total([bilstm, heads], fast)[1])
+
+
+def test_decoder_phases_name_their_rows_and_widest_layer():
+    conductor, core = roofline.decode_work(HIER, 3)
+    assert (conductor.rows, conductor.units, core.rows, core.units) == (3, 6, 3, 6)
+    assert 0 < core.step_flops < core.flops  # per-segment conditioning is not per step
+
+
+@pytest.mark.parametrize("ours, magenta, floor, expected", [
+    (0.9, 1.0, 0.8, "met"),
+    (1.1, 1.0, 0.9, "not met: slower than magenta"),
+    (0.9, 1.0, 0.5, "not met: 1.8x floor"),
+    (0.6, 1.0, 0.3, "not met: 2.0x floor, > 0.5 of magenta"),
+    (0.45, 1.0, 0.4, "met"),
+])
+def test_speed_verdict(ours, magenta, floor, expected):
+    assert roofline.verdict(ours, magenta, floor) == expected
