@@ -733,7 +733,8 @@ class Personalizer:
         tensors = self.vae.decode_to_tensors(z, temperature=temperature, seed=seed)
         tensors = tensors[:, : self.output_steps()]
         metre, qpm = self.output_metre()
-        seqs = [in_metre(s, metre, qpm) for s in self.vae.converter.from_tensors(list(tensors))]
+        steps = tensors.shape[1]
+        seqs = [in_metre(s, metre, qpm, steps) for s in self.vae.converter.from_tensors(list(tensors))]
         return [Sample(z_small=a, z=b, sequence=s, tensor=t) for a, b, s, t in zip(z_small, z, seqs, tensors)]
 
     def input_positions(self) -> np.ndarray:
@@ -773,8 +774,9 @@ class Personalizer:
         from .music.windows import in_metre
 
         metre, qpm = self.output_metre()
-        return [in_metre(s, metre, qpm) for s in self.vae.sample(
-            n, length=self.output_steps(), temperature=temperature, seed=seed)]
+        steps = self.output_steps()
+        return [in_metre(s, metre, qpm, steps) for s in self.vae.sample(
+            n, length=steps, temperature=temperature, seed=seed)]
 
     # -- persistence ----------------------------------------------------------------------------
     def save_midime(self, path) -> Path:

@@ -233,6 +233,20 @@ def test_to_midi_bytes_round_trip():
     assert {n.program for n in again.notes if not n.is_drum} == {0, 4, 33}
 
 
+def test_to_midi_bytes_keeps_closing_rests():
+    """A 2-bar sample whose only note is in its first beat still lasts 2 bars as a file, so it
+    loops in time in a sequencer."""
+    seq = note_seq.NoteSequence(total_time=4.8)
+    seq.tempos.add(qpm=100)
+    seq.notes.add(pitch=60, velocity=80, start_time=0.0, end_time=0.3)
+    mid = mido.MidiFile(file=io.BytesIO(to_midi_bytes(seq)))
+    assert mid.length == pytest.approx(4.8, abs=0.01)
+    assert len({sum(m.time for m in track) for track in mid.tracks}) == 1  # every track
+    # music longer than its total_time is left as it is
+    seq.total_time = 0.1
+    assert mido.MidiFile(file=io.BytesIO(to_midi_bytes(seq))).length == pytest.approx(0.3, abs=0.01)
+
+
 def test_to_midi_bytes_rejects_impossible_notes():
     seq = note_seq.NoteSequence()
     seq.notes.add(pitch=130, velocity=80, start_time=0, end_time=1)

@@ -83,6 +83,8 @@ def test_novelty_takes_prior_samples_drawn_beforehand(trained):
     _, qpm = trained.output_metre()
     seconds = trained.output_steps() * 60.0 / qpm / 4  # shaped like the samples
     assert all(n.end_time <= seconds + 1e-6 for p in prior for n in p.notes)
+    # each lasts its whole length, closing rests included
+    assert all(x.total_time == pytest.approx(seconds) for x in [*prior, *(s.sequence for s in samples)])
     assert all(p.tempos[0].qpm == qpm for p in prior)
     given = trained.novelty(samples, prior=prior)
     drawn = trained.novelty(samples, prior_samples=6, seed=7)

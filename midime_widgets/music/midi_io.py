@@ -567,6 +567,27 @@ def to_midi_bytes(seq: NoteSequence) -> bytes:
             pm = note_seq.note_sequence_to_pretty_midi(seq)
             buf = io.BytesIO()
             pm.write(buf)
+            data = _last_to(buf.getvalue(), pm.time_to_tick(seq.total_time))
     except Exception as exc:
         raise MidiError(f"Could not write this music as MIDI ({_describe(exc)}).") from exc
-    return buf.getvalue()
+    return data
+
+
+def _last_to(data: bytes, end_tick: int) -> bytes:
+    """MIDI file bytes whose tracks all end at `end_tick` or later: pretty_midi ends each track
+    one tick after its last event, which would cut a sample's closing rests and make it loop
+    early in a sequencer."""
+    import mido
+
+    mid = mido.MidiFile(file=io.BytesIO(data))
+    changed = False
+    for track in mid.tracks:
+        length = sum(message.time for message in track)
+        if track and track[-1].type == "end_of_track" and length < end_tick:
+            track[-1].time += end_tick - length
+            changed = True
+    if not changed:
+        return data
+    out = io.BytesIO()
+    mid.save(file=out)
+    return out.getvalue()

@@ -203,8 +203,10 @@ def majority(values_by_weight: dict) -> object:
     return max(values_by_weight.items(), key=lambda kv: kv[1])[0]
 
 
-def in_metre(seq: NoteSequence, metre: Metre, qpm: float) -> NoteSequence:
-    """`seq` (at its own single tempo) re-timed to `qpm`, with time signature `metre`."""
+def in_metre(seq: NoteSequence, metre: Metre, qpm: float, steps: int | None = None) -> NoteSequence:
+    """`seq` (at its own single tempo) re-timed to `qpm`, with time signature `metre`. With
+    `steps` (16ths), it lasts at least that long: a sample that ends in rests keeps its last
+    bars, so it loops in time."""
     out = copy.deepcopy(seq)
     old = out.tempos[0].qpm if out.tempos and out.tempos[0].qpm > 0 else DEFAULT_QPM
     scale = old / qpm
@@ -212,6 +214,8 @@ def in_metre(seq: NoteSequence, metre: Metre, qpm: float) -> NoteSequence:
         n.start_time *= scale
         n.end_time *= scale
     out.total_time *= scale
+    if steps is not None:
+        out.total_time = max(out.total_time, steps * 60.0 / (STEPS_PER_QUARTER * qpm))
     del out.tempos[:]
     out.tempos.add(time=0.0, qpm=float(qpm))
     del out.time_signatures[:]
