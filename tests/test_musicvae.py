@@ -93,6 +93,25 @@ def test_checkpoint_round_trip_by_prefix_folder_and_tar(tmp_path, vae):
     assert guessed.fingerprint == vae.fingerprint
 
 
+def test_checkpoint_described_by_its_config_json_loads_with_that_config(tmp_path, vae):
+    """An exported model (config.json) or a training run (train_config.json) keeps its own name
+    and converter; a description that does not fit the weights, or is not one, is ignored."""
+    own = MEL.replace(name="my-folk-model", description="trained on my tunes")
+    prefix = tf1_checkpoint.write_checkpoint(tmp_path / "model.ckpt", vae.core.numpy_weights())
+    for name in ("config.json", "train_config.json"):
+        (tmp_path / name).write_text(json.dumps({"config": own.to_dict()}))
+        for path in (prefix, tmp_path):
+            loaded = MusicVAE.from_checkpoint(path)
+            assert (loaded.name, loaded.config) == ("my-folk-model", own)
+        (tmp_path / name).unlink()
+    for text in (json.dumps({"config": MEL.replace(name="x", z_size=7).to_dict()}),  # wrong shape
+                 json.dumps({"config": {**own.to_dict(), "max_seq_len": 10**9}}),  # unbounded
+                 json.dumps({"config": {**own.to_dict(), "converter": {"type": "banjo"}}}),
+                 "{not json", json.dumps([1, 2])):
+        (tmp_path / "config.json").write_text(text)
+        assert MusicVAE.from_checkpoint(prefix).config.name == "cat-mel_2bar_small"
+
+
 def test_checkpoint_that_does_not_fit_names_variables_and_the_fitting_config(tmp_path):
     weights = MusicVAE.from_config("cat-drums_2bar_small", seed=0).core.numpy_weights()
     prefix = tf1_checkpoint.write_checkpoint(tmp_path / "model.ckpt", weights)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import CheckpointError, MidiError
 from .checkpoints import (
+    MAX_TFJS_JSON_BYTES,
     TFJS_CONFIG,
     TFJS_MANIFEST,
     config_from_tfjs,
@@ -101,6 +102,8 @@ class MusicVAE:
         weights, source = read_checkpoint(path)
         folder = _tfjs_folder(path)
         is_tfjs = folder is not None or source.startswith("magenta.js")
+        if config is None and not is_tfjs:
+            config = _described_config(path, weights)
         config = _config_for(weights, folder, is_tfjs) if config is None else get_config(config)
         validate_weights(weights, config, allow_missing_sigma=is_tfjs)
         return cls(config, weights, source=source)
@@ -424,6 +427,33 @@ def _tfjs_folder(path) -> Path | None:
         return path
     if path.is_file() and path.name == TFJS_MANIFEST:
         return path.parent
+    return None
+
+
+#: Files beside a checkpoint that describe its config as `{"config": {...}}`: an exported model's
+#: `config.json`, a training run's `train_config.json`.
+DESCRIBING_FILES = ("config.json", "train_config.json")
+
+
+def _described_config(path, weights: dict) -> MusicVAEConfig | None:
+    """The config written beside a TF checkpoint (`DESCRIBING_FILES`) when it fits the weights,
+    so an exported or self-trained model loads with its own name, converter and windows rather
+    than the table config of the same shape; None when there is none."""
+    from ..music.converters import converter_from_spec  # deferred: note_seq is slow to import
+
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    for name in DESCRIBING_FILES:
+        file = folder / name
+        try:
+            if not file.is_file() or file.stat().st_size > MAX_TFJS_JSON_BYTES:
+                continue
+            config = MusicVAEConfig.from_dict(json.loads(file.read_text(encoding="utf-8"))["config"])
+            converter_from_spec(config.converter)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, MidiError):
+            continue
+        if 0 < config.max_seq_len <= _MAX_LENGTH and _fits(weights, config, False):
+            return config
     return None
 
 
