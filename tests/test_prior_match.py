@@ -60,15 +60,22 @@ def test_hierarchical_decoders_are_refused():
         rescale_latent({}, config, np.ones(config.z_size), np.ones((1, config.z_size)))
 
 
-def test_the_default_models_match_is_reproducible():
-    """`match_prior` (what `export` runs) gives the same weights every time: same windows,
-    same transpositions."""
-    from midime_widgets.training.default_model import DEFAULT_CONFIG, match_prior
+def test_the_default_models_export_is_reproducible(tmp_path):
+    """An export (what ships in the package) gives the same weights every time: same windows,
+    same transpositions; and its codes are matched (the scale is not 1)."""
+    from midime_widgets.training import tf1_checkpoint
+    from midime_widgets.training.default_model import DEFAULT_CONFIG, scale_batches
+    from midime_widgets.training.export import export_model
 
     weights = ref.random_weights(expected_variables(DEFAULT_CONFIG), 5, scale=1.0)
+    prefix = tf1_checkpoint.write_checkpoint(tmp_path / "run" / "model.ckpt-3",
+                                             {**weights, "global_step": np.int64(3)})
     windows = np.random.default_rng(1).integers(40, 70, (600, DEFAULT_CONFIG.max_seq_len)).astype(np.uint8)
-    first, scale = match_prior(weights, windows)
-    second, _ = match_prior(weights, windows)
-    assert scale.shape == (DEFAULT_CONFIG.z_size,) and not np.allclose(scale, 1.0)
+    scales = [export_model(prefix, DEFAULT_CONFIG, tmp_path / name, scale_batches(windows))
+              for name in ("a", "b")]
+    assert scales[0].shape == (DEFAULT_CONFIG.z_size,) and not np.allclose(scales[0], 1.0)
+    first, second = (tf1_checkpoint.read_checkpoint_tensors(tmp_path / name / "model.ckpt")
+                     for name in ("a", "b"))
+    assert first.keys() == second.keys() and int(first["global_step"]) == 3
     for name in first:
         np.testing.assert_array_equal(first[name], second[name])

@@ -282,3 +282,37 @@ def test_cli_reports_bad_training_data_cleanly(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "No training windows" in err
     assert "Traceback" not in err
+
+def test_cli_exports_a_model_folder_personalize_can_load(tmp_path, capsys):
+    """`--export DIR` writes the trained weights with the latent matched to the prior and the
+    config, as a folder `--model DIR` loads; a folder holding other files is refused before
+    any training."""
+    import json
+
+    from midime_widgets.cli import main
+    from midime_widgets.models.musicvae import MusicVAE
+
+    songs = tmp_path / "songs"
+    songs.mkdir()
+    for i in range(2):
+        _write_melody_midi(songs / f"song{i}.mid", i)
+    run, out = tmp_path / "run", tmp_path / "model"
+    args = ["train-musicvae", str(songs), "--run-dir", str(run), "--steps", "2", "--batch-size", "4"]
+    assert main([*args, "--export", str(out)]) == 0
+    assert f"personalize --model {out}" in capsys.readouterr().out
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["training"]["steps"] == 2 and meta["training"]["latent_scale"]["median"] != 1.0
+    vae = MusicVAE.from_checkpoint(out)
+    assert vae.config == CONFIGS["cat-mel_2bar_small"].replace(batch_size=4)
+    trained = tf1_checkpoint.read_checkpoint_tensors(tf1_checkpoint.latest_checkpoint(run))
+    assert not np.allclose(vae.core.weights["encoder/mu/kernel"].numpy(), trained["encoder/mu/kernel"])
+    # an existing folder: refused without --overwrite; a file someone else wrote is never replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "model.ckpt.index").write_text("my own file")
+    for extra in ([], ["--overwrite"]):
+        assert main([*args, "--steps", "3", "--export", str(tmp_path / "mine"), *extra]) == 2
+        assert "error:" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "model.ckpt.index").read_text() == "my own file"
+    assert tf1_checkpoint.latest_checkpoint(run).endswith("-2")  # refused before training
+    assert main([*args, "--steps", "3", "--export", str(out), "--overwrite"]) == 0  # its own export
+    assert json.loads((out / "config.json").read_text())["training"]["steps"] == 3

@@ -26,6 +26,11 @@ def add_parser(sub) -> None:
     p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"])
     p.add_argument("--logical-cpus", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--export", type=Path, default=None, metavar="DIR",
+                   help="after training, write the model to DIR for `personalize --model DIR`: "
+                   "weights only, the latent matched to the prior, with its config")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let --export replace what an earlier export wrote in DIR (nothing else)")
     p.set_defaults(func=run)
 
 
@@ -33,6 +38,7 @@ def run(args) -> int:
     from ..errors import CheckpointError, TrainingError
     from ..models.configs import CONFIGS
     from ..music.converters import converter_from_spec
+    from ..training.export import npz_batches, window_batches
     from ..training.trainer import (MusicVAETrainer, TrainConfig, make_strategy, melody_dataset,
                                     midi_training_tensors, tensor_dataset)
 
@@ -45,6 +51,17 @@ def run(args) -> int:
     if args.learning_rate:
         config = config.replace(learning_rate=args.learning_rate)
     tc = TrainConfig(steps=args.steps, seed=args.seed)
+    export = None
+    if args.export is not None:
+        from ..training.export import MODEL_FILES
+        from .outdir import OutputError, OutputFolder
+
+        export = OutputFolder(args.export, overwrite=args.overwrite)
+        try:
+            export.check(MODEL_FILES)  # before hours of training, not after
+        except OutputError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     try:
         weights = None
         if args.init_from:
@@ -58,17 +75,41 @@ def run(args) -> int:
 
             windows = np.load(args.data[0], allow_pickle=False)["windows"]
             dataset = melody_dataset(windows, batch_size=config.batch_size, seed=args.seed, transpose=args.transpose)
+            scale_data = lambda: npz_batches(windows, seed=args.seed, transpose=args.transpose)  # noqa: E731
         else:
             converter = converter_from_spec(config.converter)
             skip = lambda path, why: print(f"skipped {path}: {why}", file=sys.stderr)  # noqa: E731
             x, y, lengths = midi_training_tensors(args.data, converter, on_skip=skip)
             print(f"{len(lengths)} distinct windows", file=sys.stderr)
             dataset = tensor_dataset(x, y, lengths, batch_size=config.batch_size, seed=args.seed)
+            scale_data = lambda: window_batches(x, lengths)  # noqa: E731
         trainer = MusicVAETrainer(config, tc, args.run_dir, strategy=strategy, weights=weights)
         result = trainer.fit(dataset, steps=args.steps,
                              max_seconds=None if args.max_minutes is None else 60 * args.max_minutes)
+        exporting = export is not None and trainer.worker.is_chief
+        if exporting:
+            _export(trainer, config, export, scale_data())
     except (TrainingError, CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"trained to step {result['steps']} in {result['seconds']:.0f} s; checkpoints in {args.run_dir}")
+    if exporting:
+        print(f"model written to {export.path}; use it with `midime-widgets personalize --model {export.path}`")
     return 0
+
+
+def _export(trainer, config, export, batches) -> None:
+    """The latest checkpoint as a model folder (`training.export`), written all at once into
+    `--export` (a staging folder beside it, then moved in)."""
+    import shutil
+
+    from ..training import tf1_checkpoint
+    from ..training.export import export_model
+
+    staging = export.staging()
+    try:
+        export_model(tf1_checkpoint.latest_checkpoint(trainer.save_dir), config, staging, batches,
+                     {"run_dir": str(trainer.run_dir)})
+        export.commit(staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when the commit renamed it

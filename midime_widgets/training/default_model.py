@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from ..models.configs import CONFIGS
-from ..models.layout import expected_variables
 
 RUN_DIR = Path("runs/default")
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
@@ -223,56 +222,33 @@ def sweep(run_dir: Path = RUN_DIR, *, names=None, steps: int = 300, eval_windows
     return results
 
 
-def match_prior(weights: dict, train_windows: np.ndarray, seed: int = 0) -> tuple[dict, np.ndarray]:
-    """`weights` with the latent rescaled so N(0, I) matches the spread of the codes of the
-    training windows (transposed as in training); see `prior_match`. Returns the scale too."""
-    from ..models.core import MusicVAECore
-    from .prior_match import SCALE_WINDOWS, latent_scale, rescale_latent
-    from .trainer import melody_dataset
+def scale_batches(train_windows: np.ndarray, seed: int = 0):
+    """The one-hot training windows the prior match measures the latent on: `SCALE_WINDOWS` of
+    them, transposed as in training (the same every time for one seed)."""
+    from .export import npz_batches
 
-    batch = 512
-    data = melody_dataset(train_windows, batch_size=batch, seed=seed, transpose=TRANSPOSE_SEMITONES,
-                          repeat=False)
-    batches = (x.numpy() for x, _, _ in data.take(SCALE_WINDOWS // batch))
-    scale, sigma = latent_scale(MusicVAECore(DEFAULT_CONFIG, weights=weights), batches)
-    return rescale_latent(weights, DEFAULT_CONFIG, scale, sigma), scale
+    return npz_batches(train_windows, seed=seed, transpose=TRANSPOSE_SEMITONES)
 
 
 def export(run_dir: Path = RUN_DIR, out_dir: Path = PACKAGE_DIR) -> Path:
     """Copy the latest training checkpoint's weights (no optimizer state) into the package, the
-    latent matched to the prior (`match_prior`)."""
+    latent matched to the prior (`export.export_model`)."""
     from . import tf1_checkpoint
-    from .prior_match import SCALE_WINDOWS
+    from .export import export_model
 
     prefix = tf1_checkpoint.latest_checkpoint(run_dir / "train")
     if prefix is None:
         raise SystemExit(f"No checkpoint in {run_dir / 'train'}; train first.")
-    tensors = tf1_checkpoint.read_checkpoint_tensors(prefix)
-    names = list(expected_variables(DEFAULT_CONFIG))
-    weights, scale = match_prior(
-        {n: tensors[n].astype(np.float32) for n in names}, load_windows(run_dir / "data", "train"))
-    weights["global_step"] = np.int64(tensors["global_step"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tf1_checkpoint.write_checkpoint(out_dir / "model.ckpt", weights)
     sessions = []
     log = run_dir / "train" / "sessions.jsonl"
     if log.exists():
         sessions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    meta = {
-        "config": DEFAULT_CONFIG.to_dict(),
-        "training": {
-            "steps": int(tensors["global_step"]),
-            "seconds": round(sum(s["seconds"] for s in sessions), 1),
-            "transpose_semitones": TRANSPOSE_SEMITONES,
-            "latent_scale": {"windows": SCALE_WINDOWS, "median": round(float(np.median(scale)), 4),
-                             "min": round(float(scale.min()), 4), "max": round(float(scale.max()), 4)},
-            "history": TRAINING_HISTORY,
-        },
-    }
+    training = {"seconds": round(sum(s["seconds"] for s in sessions), 1),
+                "transpose_semitones": TRANSPOSE_SEMITONES, "history": TRAINING_HISTORY}
     data_meta = run_dir / "data" / "meta.json"
-    if data_meta.exists():
-        meta["data"] = json.loads(data_meta.read_text())
-    (out_dir / "config.json").write_text(json.dumps(meta, indent=2))
+    extra = {"data": json.loads(data_meta.read_text())} if data_meta.exists() else None
+    export_model(prefix, DEFAULT_CONFIG, out_dir, scale_batches(load_windows(run_dir / "data", "train")),
+                 training, extra)
     return out_dir
 
 
