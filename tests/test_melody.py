@@ -218,3 +218,30 @@ def test_prepared_fixture_melody_feeds_the_melody_converter():
     # all 20 notes of the piano part survive (6 were out of range): 4 bars -> 3 windows
     assert len(prepared.sequence.notes) == 20 and len(windows) == 3
     assert all(np.all(w.outputs.sum(axis=1) == 1) for w in windows)
+
+
+def test_grace_notes_give_way_to_the_notes_they_decorate():
+    """A grace note written with its main note, and a quick run into a long note (as music21
+    writes ornaments: notes far shorter than a 16th): the long notes are the melody."""
+    step = 0.125  # a 16th at 120 qpm
+    notes = [(71, 0.0, 0.25 * step), (69, 0.0, 4 * step)]  # grace note on the beat, then the main note
+    run = [62, 64, 66, 67, 69, 71, 73, 74, 76]
+    notes += [(p, (8 + 0.11 * i) * step, (8.25 + 0.11 * i) * step) for i, p in enumerate(run)]
+    notes += [(78, 9 * step, 17 * step), (76, 17 * step, 18 * step)]
+    seq = note_seq.NoteSequence()
+    seq.tempos.add(qpm=120)
+    for pitch, start, end in notes:
+        seq.notes.add(pitch=pitch, start_time=start, end_time=end, velocity=80)
+    seq.total_time = 18 * step
+    with pytest.warns(MidiWarning, match="ornament"):
+        prepared = prepare_melody(seq)
+    assert [n.pitch for n in prepared.sequence.notes] == [69, 78, 76]
+    assert prepared.sequence.notes[1].end_time == pytest.approx(17 * step)
+    assert not any("several notes at once" in w for w in prepared.warnings)
+    # quick notes of their own (no long note after them) stay: a fast passage, not ornaments
+    fast = note_seq.NoteSequence()
+    fast.tempos.add(qpm=120)
+    for i, pitch in enumerate([60, 62, 64, 65]):
+        fast.notes.add(pitch=pitch, start_time=i * 0.4 * step, end_time=(i + 1) * 0.4 * step, velocity=80)
+    with pytest.warns(MidiWarning, match="several notes at once"):  # the grid merges some
+        assert len(prepare_melody(fast).sequence.notes) >= 2

@@ -9,6 +9,7 @@ turns a track number or name, as `midime-widgets inspect` lists them, into a tra
 
 from __future__ import annotations
 
+import bisect
 import collections
 import copy
 import dataclasses
@@ -544,6 +545,28 @@ def _step_at(seq: NoteSequence, time: float) -> float:
     return 60.0 / (qpm * 4)
 
 
+_GRACE_SCAN = 64  # notes looked at after a short one (more within a 16th is no melody; bounds the work)
+
+
+def _drop_grace_notes(seq: NoteSequence, notes) -> tuple[list, int]:
+    """Leave out ornaments the 16th-note grid cannot hold: a note shorter than half a 16th with a
+    note of at least a 16th starting with it or within a 16th after it (a grace note, or a
+    quick run into a long note). Kept, the skyline would let it stand for the note it decorates.
+    Returns (the other notes, how many were left out)."""
+    notes = sorted(notes, key=lambda n: n.start_time)
+    starts = [n.start_time for n in notes]
+    kept = []
+    for n in notes:
+        step = _step_at(seq, n.start_time)
+        if n.end_time - n.start_time < step / 2:
+            i = bisect.bisect_left(starts, n.start_time - 1e-9)
+            j = bisect.bisect_right(starts, n.start_time + step + 1e-9)
+            if any(m.end_time - m.start_time >= step * (1 - 1e-6) for m in notes[i : min(j, i + _GRACE_SCAN)]):
+                continue
+        kept.append(n)
+    return kept, len(notes) - len(kept)
+
+
 def _skyline(seq: NoteSequence, notes) -> tuple[list, int]:
     """Keep the highest of notes starting together; cut notes where the next one starts.
 
@@ -596,6 +619,11 @@ def prepare_melody(seq: NoteSequence, instrument: TrackSpec | None = None, *,
                         f"({_pitch_name(min_pitch)}-{_pitch_name(max_pitch)}) and were moved by "
                         "octaves into it.")
 
+    notes, ornaments = _drop_grace_notes(seq, notes)
+    if ornaments:
+        messages.append(f"'{choice.name}' has {ornaments} ornament note(s) quicker than the "
+                        "sixteenth-note grid the model reads (grace notes, quick runs); they are "
+                        "left out and the notes they decorate kept.")
     notes, changed = _skyline(seq, notes)
     if changed:
         messages.append(f"'{choice.name}' plays several notes at once ({changed} note(s) "
