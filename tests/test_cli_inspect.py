@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import note_seq
 import pytest
 
 from midime_widgets.cli import main
@@ -57,6 +58,20 @@ def test_inspect_tempo_and_meter_changes(capsys):
     out = capsys.readouterr().out
     assert "120 qpm at 0:00.00, 100 qpm at 0:08.00" in out
     assert "3/4 at 0:12.80" in out
+
+
+def test_restated_tempos_and_time_signatures_are_listed_once():
+    """Files restate their metre at each section; the summary lists only the changes, and of two
+    events at one moment the file's later one (as a player reads it)."""
+    seq = note_seq.NoteSequence(total_time=20.0)
+    seq.notes.add(pitch=60, velocity=80, start_time=0.0, end_time=1.0)
+    for time, num in ((0.0, 4), (0.0, 3), (4.0, 3), (8.0, 6), (12.0, 6), (16.0, 3)):
+        seq.time_signatures.add(time=time, numerator=num, denominator=4 if num != 6 else 8)
+    for time, qpm in ((0.0, 100.0), (4.0, 100.0), (8.0, 90.0)):
+        seq.tempos.add(time=time, qpm=qpm)
+    summary = inspect_midi(seq)
+    assert summary.time_signatures == [(0.0, "3/4"), (8.0, "6/8"), (16.0, "3/4")]
+    assert summary.tempos == [(0.0, 100.0), (8.0, 90.0)]
 
 
 def test_inspect_drums_only_explains_missing_melody(capsys):

@@ -123,6 +123,21 @@ def _tracks(seq: NoteSequence) -> list[TrackInfo]:
     return tracks
 
 
+def _changes(events: list[tuple[float, object]]) -> list[tuple[float, object]]:
+    """`(time, value)` events in file order → time order, only where the value changes (a file
+    that restates its time signature at every section has one), the file's last of events at
+    one moment holding, as a player reads it."""
+    out: list[tuple[float, object]] = []
+    for time, value in sorted(events, key=lambda event: event[0]):
+        if out and out[-1][0] == time:
+            out[-1] = (time, value)
+            if len(out) > 1 and out[-2][1] == value:
+                out.pop()
+        elif not out or out[-1][1] != value:
+            out.append((time, value))
+    return out
+
+
 def inspect_midi(source) -> MidiSummary:
     """Summarise a song (path, bytes or NoteSequence) for people: see `MidiSummary.format`."""
     if isinstance(source, NoteSequence):
@@ -130,8 +145,8 @@ def inspect_midi(source) -> MidiSummary:
     else:
         seq = load_midi(source)
         label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "(bytes)"
-    tempos = sorted((t.time, t.qpm) for t in seq.tempos) or [(0.0, 120.0)]
-    sigs = sorted({(t.time, f"{t.numerator}/{t.denominator}") for t in seq.time_signatures})
+    tempos = _changes([(t.time, t.qpm) for t in seq.tempos]) or [(0.0, 120.0)]
+    sigs = _changes([(t.time, f"{t.numerator}/{t.denominator}") for t in seq.time_signatures])
     melody, note, melody_line = None, "", None
     try:
         melody = find_melody(seq)
