@@ -8,6 +8,7 @@ along the bottom (from the sequence's own tempo and time signature).
 from __future__ import annotations
 
 import base64
+import bisect
 import html
 from pathlib import Path
 
@@ -82,27 +83,55 @@ def _bar_axis(fig, bars: float) -> None:
     fig.xaxis.ticker.num_minor_ticks = 0
 
 
-def _roll_source(seq, bottom: float) -> tuple[ColumnDataSource, float]:
-    """Notes in bar units (bar 1 starts at x = 1); returns the source and the length in bars."""
-    bar = bar_seconds(seq)
+class BarClock:
+    """Seconds → position in bars as a musician counts them, through the song's tempo and metre
+    changes: bar n starts at x = n (a pickup is bar 0), on the same bar lines the windows are cut
+    on. A sequence without notes counts bars of its first tempo and metre from x = 1."""
+
+    def __init__(self, seq):
+        from .music.windows import song_grid
+
+        self.bars = []
+        if any(n.velocity > 0 for n in seq.notes):
+            self.tempo, self.bars, _ = song_grid(seq)
+        self.starts = [bar.start for bar in self.bars]
+        self.numbers = [bar.number for bar in self.bars]
+        self.bar = bar_seconds(seq)
+
+    def x(self, time: float) -> float:
+        if not self.bars:
+            return 1 + time / self.bar
+        step = self.tempo.to_quarters(time) * self.tempo.steps_per_quarter
+        bar = self.bars[max(0, bisect.bisect_right(self.starts, step) - 1)]
+        return bar.number + (step - bar.start) / bar.steps  # past the last bar: at its length
+
+    def beats(self, x: float) -> int:
+        """Beats of the bar at `x` (its time signature's numerator)."""
+        if not self.bars:
+            return 4
+        bar = self.bars[max(0, bisect.bisect_right(self.numbers, x) - 1)]
+        return bar.metre.numerator
+
+
+def _roll_source(seq, bottom: float, clock: BarClock | None = None) -> tuple[ColumnDataSource, float, float]:
+    """Notes in bar units (`BarClock`); returns the source and where the music starts and ends
+    in bars."""
+    clock = clock or BarClock(seq)
     data = {"start": [], "end": [], "pitch": [], "colour": [], "velocity": [], "name": [], "at": []}
     drum_lane = bottom + 1
     for n in seq.notes:
         end = n.end_time if n.end_time > n.start_time else n.start_time + 0.1
-        start_bar = 1 + n.start_time / bar
+        start_bar = clock.x(n.start_time)
         data["start"].append(start_bar)
-        data["end"].append(1 + end / bar)
+        data["end"].append(clock.x(end))
         data["pitch"].append(drum_lane - (n.pitch % 3) if n.is_drum else n.pitch)
         data["colour"].append(DRUM_COLOUR if n.is_drum else TRACK_COLOURS[n.instrument % len(TRACK_COLOURS)])
         data["velocity"].append(n.velocity)
         data["name"].append(f"drum {n.pitch}" if n.is_drum else pitch_name(n.pitch))
-        data["at"].append(f"bar {int(start_bar)}, beat {1 + (start_bar % 1) * _beats(seq):.2g}")
-    length = max([seq.total_time, *(n.end_time for n in seq.notes)], default=0.0) / bar
-    return ColumnDataSource(data), max(length, 1.0)
-
-
-def _beats(seq) -> float:
-    return seq.time_signatures[0].numerator if len(seq.time_signatures) else 4
+        data["at"].append(f"bar {int(start_bar)}, beat {1 + (start_bar % 1) * clock.beats(start_bar):.2g}")
+    first = min(clock.x(0.0), 1.0)
+    last = clock.x(max([seq.total_time, *(n.end_time for n in seq.notes)], default=0.0))
+    return ColumnDataSource(data), first, max(last, first + 1.0)
 
 
 def piano_roll_figure(seq, *, title: str = "", width: int = 420, height: int = 180,
@@ -113,12 +142,12 @@ def piano_roll_figure(seq, *, title: str = "", width: int = 420, height: int = 1
     bars (pan and wheel-zoom along time for the rest).
     """
     bottom, top = y_range or pitch_range([seq])
-    source, length = _roll_source(seq, bottom)
-    shown = min(length, bars) if bars else length
+    source, first, last = _roll_source(seq, bottom)
+    shown = min(last - first, bars) if bars else last - first
     fig = figure(title=title, width=width, height=height, tools="xpan,xwheel_zoom,reset,hover",
                  active_drag="xpan", active_scroll="xwheel_zoom",
                  tooltips=[("note", "@name"), ("at", "@at"), ("velocity", "@velocity")],
-                 x_range=Range1d(1, 1 + shown, bounds=(1, 1 + length)), y_range=Range1d(bottom, top))
+                 x_range=Range1d(first, first + shown, bounds=(first, last)), y_range=Range1d(bottom, top))
     # a white outline keeps repeated notes of one pitch apart (four D5s are not one long note)
     fig.quad(left="start", right="end", bottom="pitch", top=_plus_one("pitch"), fill_color="colour",
              line_color="white", line_width=1, source=source)
@@ -138,13 +167,14 @@ def input_roll(seq, *, title: str, width: int = PAGE_WIDTH):
     """A full-width piano roll of a whole song: its first bars, plus an overview strip with a
     draggable window when the song is longer (a 30-minute piece stays readable)."""
     fig = piano_roll_figure(seq, title=title, width=width, height=240, bars=VISIBLE_BARS)
-    length = fig.x_range.bounds[1] - 1
+    first, last = fig.x_range.bounds
+    length = last - first
     if length <= VISIBLE_BARS:
         return fig
     bottom, top = fig.y_range.start, fig.y_range.end
-    overview = figure(width=width, height=70, x_range=Range1d(1, 1 + length), y_range=Range1d(bottom, top),
+    overview = figure(width=width, height=70, x_range=Range1d(first, last), y_range=Range1d(bottom, top),
                       tools="", toolbar_location=None, title="drag the box to move through the song")
-    source, _ = _roll_source(seq, bottom)
+    source, _, _ = _roll_source(seq, bottom)
     overview.quad(left="start", right="end", bottom="pitch", top=_plus_one("pitch"),
                   fill_color="colour", line_color=None, source=source)
     overview.add_tools(RangeTool(x_range=fig.x_range))

@@ -8,6 +8,7 @@ import base64
 import re
 
 import note_seq
+import pytest
 from bokeh.models import Legend, RangeTool
 
 from midime_widgets.personalize import NoveltyReport
@@ -15,6 +16,7 @@ from midime_widgets.report import (
     EXPLANATIONS,
     VISIBLE_BARS,
     audio_player,
+    BarClock,
     bar_seconds,
     input_roll,
     loss_figure,
@@ -47,6 +49,26 @@ def test_axes_show_note_names_and_bar_numbers():
     assert {"C4", "E4", "G4", "C5"} <= set(labels.values())
     assert fig.yaxis[0].axis_label == "note" and fig.xaxis[0].axis_label == "bar"
     assert fig.x_range.start == 1 and fig.x_range.end == 5  # 16 half-second notes = 4 bars
+
+
+def test_bar_numbers_follow_metre_and_tempo_changes():
+    """Two bars of 4/4 at 120, then 3/4 at 60: each bar's first note sits on its bar number,
+    and the hover counts beats in that bar's own metre."""
+    seq = note_seq.NoteSequence()
+    seq.tempos.add(time=0.0, qpm=120)
+    seq.tempos.add(time=4.0, qpm=60)
+    seq.time_signatures.add(time=0.0, numerator=4, denominator=4)
+    seq.time_signatures.add(time=4.0, numerator=3, denominator=4)
+    onsets = [0.0, 2.0, 4.0, 7.0, 8.0]  # bars 1, 2, 3, 4 (3/4 at 60: 3 s a bar), beat 2 of bar 4
+    for t in onsets:
+        seq.notes.add(pitch=60, velocity=80, start_time=t, end_time=t + 1.0)
+    seq.total_time = 10.0
+    clock = BarClock(seq)
+    assert [clock.x(t) for t in onsets] == pytest.approx([1, 2, 3, 4, 4 + 1 / 3])
+    fig = piano_roll_figure(seq)
+    assert (fig.x_range.start, fig.x_range.end) == pytest.approx((1, 5))
+    source = fig.renderers[0].data_source.data
+    assert source["at"][-1] == "bar 4, beat 2"
 
 
 def test_samples_share_one_pitch_range():
