@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from midime_widgets.training.model_card import _tunes_below_text, by_metre, tunes_below
+from midime_widgets.training.default_model import by_metre
+from midime_widgets.training.model_card import _tunes_below_text, tunes_below
 
 
 def test_a_metre_below_target_is_broken_down_by_tune_worst_first():

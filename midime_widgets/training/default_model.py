@@ -152,20 +152,28 @@ def train(run_dir: Path = RUN_DIR, *, steps: int = 20000, max_minutes: float | N
     return result
 
 
-def quality(core, val: np.ndarray, val_metres: np.ndarray, corpus: np.ndarray) -> dict:
-    """What the targets are about: reconstruction onset F1 (overall, per metre with 20+ windows),
-    prior samples at T = 0.5 (sanity, distinct) and their histogram distances to the corpus as
-    trained (transposed as in training)."""
+def by_metre(target: np.ndarray, pred: np.ndarray, metres: np.ndarray) -> dict:
+    """`{metre: {"windows": n, "onset_f1": f}}`, most windows first."""
     from . import metrics
 
-    pred = reconstruct(core, val)
-    per_metre = {m: metrics.onset_f1(val[val_metres == m], pred[val_metres == m])
-                 for m, n in zip(*np.unique(val_metres, return_counts=True)) if n >= 20}
+    names, counts = np.unique(metres, return_counts=True)
+    return {str(m): {"windows": int(n), "onset_f1": metrics.onset_f1(target[metres == m], pred[metres == m])}
+            for m, n in sorted(zip(names, counts), key=lambda mn: -mn[1])}
+
+
+def quality(core, val: np.ndarray, val_metres: np.ndarray, corpus: np.ndarray,
+            transpose: int = TRANSPOSE_SEMITONES, pred: np.ndarray | None = None) -> dict:
+    """What the targets are about: reconstruction onset F1 (overall and per metre), prior samples
+    at T = 0.5 (sanity, distinct) and their histogram distances to the corpus as trained
+    (transposed as in training). `pred`: the reconstructions of `val`, when already made."""
+    from . import metrics
+
+    pred = reconstruct(core, val) if pred is None else pred
     return {
         "val_onset_f1": metrics.onset_f1(val, pred),
         "val_step_accuracy": metrics.step_accuracy(val, pred),
-        "val_onset_f1_by_metre": per_metre,
-        **prior_quality(core, corpus),
+        "val_by_metre": by_metre(val, pred, val_metres),
+        **prior_quality(core, corpus, transpose),
     }
 
 

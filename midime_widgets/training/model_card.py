@@ -19,7 +19,7 @@ import numpy as np
 
 from . import metrics
 
-from .default_model import PACKAGE_DIR, RUN_DIR, load_metres, load_windows, prior_quality, reconstruct
+from .default_model import PACKAGE_DIR, RUN_DIR, by_metre, load_metres, load_windows, quality, reconstruct
 
 # The targets the card reports against.
 ONSET_F1_OVERALL, ONSET_F1_PER_METRE, HISTOGRAM_TV = 0.90, 0.85, 0.15
@@ -61,13 +61,6 @@ def held_out_windows(folder: Path, config, limit: int = 400):
     return np.concatenate(rows), np.array(metres, dtype=str), np.array(names, dtype=str)
 
 
-def by_metre(target: np.ndarray, pred: np.ndarray, metres: np.ndarray) -> dict:
-    """`{metre: {"windows": n, "onset_f1": f}}`, most windows first."""
-    names, counts = np.unique(metres, return_counts=True)
-    return {str(m): {"windows": int(n), "onset_f1": metrics.onset_f1(target[metres == m], pred[metres == m])}
-            for m, n in sorted(zip(names, counts), key=lambda mn: -mn[1])}
-
-
 def tunes_below(target: np.ndarray, pred: np.ndarray, metres: np.ndarray, names: np.ndarray,
                 table: dict) -> dict:
     """For each metre that misses its target: `{metre: {tune: {"windows", "onset_f1"}}}`, worst
@@ -93,11 +86,8 @@ def evaluate(model_dir: Path = PACKAGE_DIR, run_dir: Path = RUN_DIR, held_out: P
     corpus_iv = metrics.interval_histogram(train)
     result = {
         "validation_windows": int(len(val)),
-        "val_step_accuracy": metrics.step_accuracy(val, pred),
-        "val_onset_f1": metrics.onset_f1(val, pred),
-        "val_by_metre": by_metre(val, pred, val_metres),
+        **quality(core, val, val_metres, train, meta.get("training", {}).get("transpose_semitones", 0), pred),
         "val_exact_windows": float(np.mean(np.all(val == pred, axis=1))),
-        **prior_quality(core, train, transpose=meta.get("training", {}).get("transpose_semitones", 0)),
         # the validation tunes as written against the corpus as written (both untransposed)
         "val_pitch_class_tv": metrics.total_variation(metrics.pitch_class_histogram(val),
                                                       metrics.pitch_class_histogram(train)),
