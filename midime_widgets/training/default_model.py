@@ -59,9 +59,11 @@ TRAINING_HISTORY = [
     "Steps 41,341-52,210: the same data. Until here the windows reached training through a "
     "50,000-window shuffle buffer over files that list them collection by collection, so batches "
     "drifted from one part of the corpus to another.",
-    "Steps 52,210-71,275: windows re-cut as phrases (1, 2, 4 or 8 whole bars: 3/8 in 4-bar "
+    "Steps 52,210-103,560: windows re-cut as phrases (1, 2, 4 or 8 whole bars: 3/8 in 4-bar "
     "windows rather than 5), as a user's songs now are, 153,101 training windows; every run "
-    "permutes the whole training set before its shuffle buffer.",
+    "permutes the whole training set before its shuffle buffer. These windows were prepared "
+    "before ornaments quicker than the 16th-note grid (grace notes) gave way to the notes they "
+    "decorate; a user's songs and the held-out tunes are read that way now.",
     "Trained on a shared 2-core CPU (1.4-3.8 steps/s, as busy as the machine was) in runs of a few "
     "tens of minutes to two hours, each resumed from the magenta-layout checkpoint in "
     "runs/default/train/.",
