@@ -25,7 +25,8 @@ would, with every default untouched: ``add_midi``, ``fit()``, ``sample()``. Per 
   tune's metre) are nearer the tune's than the prior samples' are;
 * the distance ratio: samples' pitch-class distance / prior samples' (below 1 = closer);
 * copies: samples identical to an input window on the 16th grid (see ``NoveltyIndex``) that
-  ``sample()`` hands back, and how many draws it made again because they were such copies
+  ``sample()`` hands back, the silent samples and the repeats of an earlier sample it hands
+  back, and how many draws it made again because they were such copies, silent or repeats
   (``Sample.redrawn``, see ``COPY_REDRAWS``);
 * time: wall and CPU seconds of the default ``fit()``, and wall seconds for the whole tune.
 
@@ -128,6 +129,8 @@ def measure_tune(vae, path: Path, samples: int, seed: int, *, overrides: dict | 
         "ratio": report.pitch_class_distance / max(report.prior_pitch_class_distance, 1e-9),
         "pitch_distance": [report.pitch_class_distance, report.prior_pitch_class_distance],
         "copies": report.copied,
+        "silent": report.silent,
+        "repeats": report.repeats,
         "redrawn": sum(s.redrawn for s in generated),
         "samples": report.samples,
         "density": [report.input_note_density, report.note_density, report.prior_note_density],
@@ -159,11 +162,14 @@ def _row(label: str, files: int, results: list[dict]) -> str:
 
     copies, total = sum(r["copies"] for r in results), sum(r["samples"] for r in results)
     redrawn = sum(r.get("redrawn", 0) for r in results)
+    silent = sum(r.get("silent", 0) for r in results)
+    repeats = sum(r.get("repeats", 0) for r in results)
     return (
         f"| {label} | {ok}/{files} | {sum(r['windows'] for r in results)} | "
         f"{statistics.mean(r['f1'] for r in results):.2f} | {share('pitch_closer')} | "
         f"{share('density_closer')} | {both / ok:.0%} | {med('ratio'):.2f} | "
-        f"{copies}/{total} ({copies / max(total, 1):.1%}); {redrawn} drawn again | "
+        f"{copies}/{total} ({copies / max(total, 1):.1%}); {silent} / {repeats}; "
+        f"{redrawn} drawn again | "
         f"{med('fit_seconds'):.2f} / {med('seconds'):.2f} |"
     )
 
@@ -172,7 +178,7 @@ def table(chosen: list[dict], results: dict[str, dict]) -> str:
     lines = [
         "| metre | files accepted | windows | recon. onset F1 (mu, greedy) | pitch classes closer "
         "than prior | note density closer | both closer | median distance ratio (samples/prior) | "
-        "exact copies handed back; draws made again | median s: fit / whole tune |",
+        "exact copies handed back; silent / repeats handed back; draws made again | median s: fit / whole tune |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     metres = sorted({e["metre"] for e in chosen})

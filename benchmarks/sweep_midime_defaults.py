@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(chosen)} validation tunes of the default model's corpus ({', '.join(metres)}), "
           f"{args.samples} samples and as many prior samples per tune.\n")
     print("| point | pitch classes closer | note density closer | both closer | median ratio | "
-          "exact copies handed back | draws made again (copies) | median fit s |")
+          "exact copies handed back | draws made again (copies, silent, repeats) | median fit s |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     if args.json:

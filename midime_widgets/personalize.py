@@ -55,8 +55,9 @@ SAMPLE_TEMPERATURE = 0.5
 #: How many plain MusicVAE samples `Personalizer.novelty` compares the personalized ones with.
 PRIOR_SAMPLES = 32
 #: `Personalizer.sample` draws again, up to this many times, a sample that repeats one of the
-#: input windows note for note: MidiMe's space sits on the user's windows, and a MusicVAE that
-#: reconstructs them faithfully decodes points near one of them back into that very window.
+#: input windows note for note (MidiMe's space sits on the user's windows, and a MusicVAE that
+#: reconstructs them faithfully decodes points near one of them back into that very window), a
+#: silent one, or one with the same notes as an earlier sample of the same call.
 COPY_REDRAWS = 4
 
 
@@ -83,7 +84,7 @@ class Sample:
     z: np.ndarray
     sequence: NoteSequence
     tensor: np.ndarray
-    redrawn: int = 0  # earlier draws in its place that copied an input window (see COPY_REDRAWS)
+    redrawn: int = 0  # earlier draws in its place: copies, silent or repeats (see COPY_REDRAWS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ class SampleNovelty:
     nearest_window: int | None  # index of the most similar input window
     nearest_similarity: float  # share of steps equal to that window (1.0 = copy)
     pitch_class_distance: float  # this sample vs all input windows (0 = same, 1 = disjoint)
-    verdict: str  # "copy of input window k" (1-based) / "new" / "silent"
+    verdict: str  # "copy of excerpt k" (input window k, 1-based) / "new" / "silent"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready readout (the panel's gallery sends this to the browser)."""
@@ -299,7 +300,7 @@ class NoveltyIndex:
         sims = self._similarities(grid)
         nearest = int(np.argmax(sims)) if len(sims) else None
         if match is not None:
-            verdict = f"copy of input window {match + 1}"
+            verdict = f"copy of excerpt {match + 1}"
         else:
             verdict = "silent" if silent else "new"
         return SampleNovelty(
@@ -316,6 +317,20 @@ class NoveltyIndex:
         seq = _notes(sample)
         return len(seq.notes) > 0 and _copy_key(step_grid(seq)) in self._copies
 
+    def needs_redraw(self, samples: Sequence[Any]) -> list[int]:
+        """Which of `samples` (in order) to draw again: silent ones, copies of an input window, and
+        ones with the same notes as an earlier sample that is kept."""
+        kept: set[tuple] = set()
+        redraw = []
+        for i, sample in enumerate(samples):
+            seq = _notes(sample)
+            key = _copy_key(step_grid(seq))
+            if not len(seq.notes) or key in self._copies or key in kept:
+                redraw.append(i)
+            else:
+                kept.add(key)
+        return redraw
+
     def readout(self, sample: Any) -> dict[str, Any]:
         """:meth:`score` as a JSON-ready dict (`copied`, `copied_window`, `verdict` …)."""
         return self.score(sample).to_dict()
@@ -327,9 +342,11 @@ def novelty_readout(sample: Any, input_windows: Sequence[Any]) -> dict[str, Any]
 
 
 def summarize(readouts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Totals over a gallery of readouts: how many copy an input window, the mean similarity to
-    each sample's nearest input window (the per-sample figure) and mean pitch-class distance."""
+    """Totals over a gallery of readouts: how many copy an input window, how many are new (neither
+    a copy nor silent), the mean similarity to each sample's nearest input window (the per-sample
+    figure) and mean pitch-class distance."""
     copied = sum(1 for r in readouts if r.get("copied"))
+    silent = sum(1 for r in readouts if r.get("verdict") == "silent")
 
     def mean(key: str) -> float | None:
         values = [r[key] for r in readouts if r.get(key) is not None]
@@ -338,7 +355,8 @@ def summarize(readouts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {
         "samples": len(readouts),
         "copied": copied,
-        "varied": len(readouts) - copied,
+        "varied": len(readouts) - copied - silent,
+        "silent": silent,
         "mean_nearest_similarity": mean("nearest_similarity"),
         "mean_pitch_class_distance": mean("pitch_class_distance"),
     }
@@ -365,11 +383,14 @@ class NoveltyReport:
     input_note_density: float = 0.0
     prior_note_density: float = 0.0
     readouts: list = dataclasses.field(default_factory=list)  # per sample: SampleNovelty.to_dict()
-    redrawn: int = 0  # draws `Personalizer.sample` made again because they copied an input window
+    redrawn: int = 0  # draws `Personalizer.sample` made again: copies, silent or repeats
+    silent: int = 0  # samples without a note
+    repeats: int = 0  # samples with the same notes as an earlier one (neither a copy nor silent)
 
     @property
     def varied(self) -> int:
-        return self.samples - self.copied
+        """Samples that are new: not a copy, not silent, not a repeat of an earlier sample."""
+        return self.samples - self.copied - self.silent - self.repeats
 
     @property
     def density_distance(self) -> float:
@@ -403,11 +424,16 @@ class NoveltyReport:
         again = ""
         if self.redrawn:
             plural = self.redrawn != 1
-            again = (f" ({self.redrawn} draw{'s' if plural else ''} that copied one "
+            again = (f" ({self.redrawn} draw{'s' if plural else ''} that copied one, "
+                     f"{'were' if plural else 'was'} silent or repeated another sample "
                      f"{'were' if plural else 'was'} drawn again)")
+        others = [f"{n} {what}" for n, what in ((self.silent, "silent"),
+                                                 (self.repeats, "a repeat of another sample")) if n]
         return (
-            f"{self.copied} of {self.samples} samples copy an input window exactly, {self.varied} are "
-            f"new{again}; mean similarity to the nearest input window {np.mean(self.nearest_similarity):.0%}. "
+            f"{self.copied} of {self.samples} samples copy an excerpt of your music note for note, "
+            f"{self.varied} {'is' if self.varied == 1 else 'are'} new"
+            f"{''.join(', ' + o for o in others)}{again}; on average a sample plays what its most "
+            f"similar excerpt plays on {np.mean(self.nearest_similarity):.0%} of its 16th-note steps. "
             f"Distance to your music, these samples vs MusicVAE's own: pitch classes "
             f"{self.pitch_class_distance:.2f} vs {self.prior_pitch_class_distance:.2f}, rhythm "
             f"{self.rhythm_distance:.2f} vs {self.prior_rhythm_distance:.2f}; notes per bar "
@@ -432,9 +458,11 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
         raise ValueError("No samples to compare.")
     scores = [index.score(s) for s in samples]
     seqs = [_notes(s) for s in samples]
+    silent = sum(s.verdict == "silent" for s in scores)
+    copied = sum(s.copied for s in scores)
     return NoveltyReport(
         samples=len(scores),
-        copied=sum(s.copied for s in scores),
+        copied=copied,
         nearest_similarity=[s.nearest_similarity for s in scores],
         pitch_class_distance=histogram_distance(pitch_class_histogram(seqs), index.histogram),
         rhythm_distance=histogram_distance(rhythm_histogram(seqs), index.rhythm),
@@ -446,6 +474,8 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
         prior_note_density=note_density(prior, _item_steps(samples[0], index.window_steps)),
         readouts=[s.to_dict() for s in scores],
         redrawn=sum(int(getattr(s, "redrawn", 0)) for s in samples),
+        silent=silent,
+        repeats=len(index.needs_redraw(samples)) - silent - copied,
     )
 
 
@@ -478,8 +508,7 @@ def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | N
         part = seq
     cut = cut_song(vae.converter, part, max_steps=vae.config.max_seq_len,
                    pad_length=vae.config.encoder == "hierarchical", grid_from=seq)
-    if cut.warning():
-        notes.append(cut.warning())
+    notes += [note for note in (cut.warning(), cut.tempo_note()) if note]
     return InputSong(name=name, original=seq, sequence=part, windows=cut.windows, warnings=notes,
                      melody_choice=choice, metre=cut.metre, qpm=cut.qpm, skipped=cut.skipped)
 
@@ -696,9 +725,10 @@ class Personalizer:
 
         MidiMe's own randomness is in its latent draw; MusicVAE decodes it at `temperature`
         (:data:`SAMPLE_TEMPERATURE` by default; 0 or None is greedy, as in the MidiMe demo).
-        A sample that repeats an input window note for note is drawn again, up to
-        :data:`COPY_REDRAWS` times (`Sample.redrawn` counts them; one still a copy after that is
-        kept, and its novelty readout says so). `allow_copies=True` returns the first draws, as
+        A sample that repeats an input window note for note, a silent one, and one with the same
+        notes as an earlier sample are drawn again, up to :data:`COPY_REDRAWS` times
+        (`Sample.redrawn` counts them; one still like that after that is kept, and the novelty
+        readout says so). `allow_copies=True` returns the first draws, as
         does a pipeline without input music (a loaded MidiMe has nothing to copy).
         """
         midime = self._require_midime()
@@ -714,11 +744,11 @@ class Personalizer:
             return samples
         index = self.novelty_index()
         for round_ in range(1, COPY_REDRAWS + 1):
-            copies = [i for i, s in enumerate(samples) if index.is_copy(s)]
-            if not copies:
+            redraw = index.needs_redraw(samples)
+            if not redraw:
                 break
             fresh = draw(n, round_)  # all n rows: the decoder's compiled shape, not a new one
-            for i, new in zip(copies, fresh):
+            for i, new in zip(redraw, fresh):
                 samples[i] = dataclasses.replace(new, redrawn=samples[i].redrawn + 1)
         return samples
 

@@ -26,6 +26,7 @@ from bokeh.models import (
 from bokeh.plotting import figure
 from bokeh.resources import INLINE
 
+from .music.pitch import pitch_name, spelling
 from .personalize import COPY_REDRAWS
 
 # One colour per instrument lane (melody, bass, drums, others), colour-blind friendly.
@@ -35,12 +36,6 @@ PAGE_WIDTH = 900
 VISIBLE_BARS = 16  # a long input opens on its first bars; the overview strip scrolls it
 MIN_PITCH_SPAN = 18  # semitones shown at least, so one held note is not a block
 DEFAULT_QPM = 120.0
-
-
-def pitch_name(pitch: int) -> str:
-    from .music.melody import _pitch_name
-
-    return _pitch_name(int(pitch))
 
 
 def bar_seconds(seq) -> float:
@@ -119,6 +114,7 @@ def _roll_source(seq, bottom: float, clock: BarClock | None = None) -> tuple[Col
     clock = clock or BarClock(seq)
     data = {"start": [], "end": [], "pitch": [], "colour": [], "velocity": [], "name": [], "at": []}
     drum_lane = bottom + 1
+    names = spelling(seq)
     for n in seq.notes:
         end = n.end_time if n.end_time > n.start_time else n.start_time + 0.1
         start_bar = clock.x(n.start_time)
@@ -127,7 +123,7 @@ def _roll_source(seq, bottom: float, clock: BarClock | None = None) -> tuple[Col
         data["pitch"].append(drum_lane - (n.pitch % 3) if n.is_drum else n.pitch)
         data["colour"].append(DRUM_COLOUR if n.is_drum else TRACK_COLOURS[n.instrument % len(TRACK_COLOURS)])
         data["velocity"].append(n.velocity)
-        data["name"].append(f"drum {n.pitch}" if n.is_drum else pitch_name(n.pitch))
+        data["name"].append(f"drum {n.pitch}" if n.is_drum else pitch_name(n.pitch, names))
         data["at"].append(f"bar {int(start_bar)}, beat {1 + (start_bar % 1) * clock.beats(start_bar):.2g}")
     first = min(clock.x(0.0), 1.0)
     last = clock.x(max([seq.total_time, *(n.end_time for n in seq.notes)], default=0.0))
@@ -184,18 +180,23 @@ def input_roll(seq, *, title: str, width: int = PAGE_WIDTH):
     return column(fig, overview)
 
 
+# The training history's curves: key → (legend in a musician's words, colour).
+LOSS_LINES = {"total": ("total", "#333333"), "reconstruction": ("rebuilding your excerpts", "#1f77b4"),
+              "kl": ("tidiness of its space (KL)", "#ff7f0e")}
+
+
 def loss_figure(history: dict, *, width: int = PAGE_WIDTH, height: int = 240):
     """Total, reconstruction and KL loss per epoch; the legend sits beside the plot."""
     total = list(history.get("total", []))
     epochs = list(range(1, len(total) + 1))
-    fig = figure(title="MidiMe training loss", width=width, height=height, x_axis_label="epoch",
-                 y_axis_label="loss", y_axis_type="log" if total and min(total) > 0 else "linear")
-    colours = {"total": "#333333", "reconstruction": "#1f77b4", "kl": "#ff7f0e"}
+    fig = figure(title="MidiMe's error while it trained", width=width, height=height,
+                 x_axis_label="epoch (one pass over your excerpts)", y_axis_label="error",
+                 y_axis_type="log" if total and min(total) > 0 else "linear")
     items = []
-    for key, colour in colours.items():
+    for key, (label, colour) in LOSS_LINES.items():
         values = list(history.get(key, []))
         if values:
-            items.append((key, [fig.line(epochs[: len(values)], values, color=colour, line_width=2)]))
+            items.append((label, [fig.line(epochs[: len(values)], values, color=colour, line_width=2)]))
     if items:
         fig.add_layout(Legend(items=items, location="top_left"), "right")
     fig.toolbar.logo = None
@@ -212,11 +213,12 @@ def audio_player(wav) -> str:
 
 # What each figure of the novelty readout means, in one sentence (field name → sentence).
 EXPLANATIONS = {
-    "copied": "Samples whose notes equal one of your song's windows step for step (MidiMe "
-              f"memorised it); the rest are new. A draw that copies is drawn again, up to "
-              f"{COPY_REDRAWS} times: a copy counted here is one that kept coming back.",
+    "copied": "Samples whose notes equal one excerpt of your music step for step (MidiMe "
+              f"memorised it); the rest are new. A draw that copies, is silent or repeats "
+              f"another sample is drawn again, up to {COPY_REDRAWS} times: one counted here "
+              f"is one that kept coming back.",
     "nearest_similarity": "For each sample, the share of 16th-note steps where it plays exactly "
-                          "what your most similar window plays: 100% is a copy, low values are "
+                          "what your most similar excerpt plays: 100% is a copy, low values are "
                           "new material.",
     "pitch_class_distance": "How differently the samples use the 12 pitch classes (the key and "
                             "scale) than your music, from 0 (the same) to 1 (nothing in common).",
@@ -268,7 +270,7 @@ def novelty_section(novelty, labels: list[str]) -> str:
     return (
         f"{STYLE}<h2>Memorisation vs variety</h2>"
         f"<p><b>Verdict:</b> {html.escape(novelty.summary())}</p>"
-        f"<p><b>{novelty.copied} of {novelty.samples}</b> samples copy a window of your music. "
+        f"<p><b>{novelty.copied} of {novelty.samples}</b> samples copy an excerpt of your music. "
         f"{html.escape(EXPLANATIONS['copied'])}</p>"
         f"<p><b>Mean similarity {mean_similarity:.0%}.</b> {html.escape(EXPLANATIONS['nearest_similarity'])}</p>"
         "<p>The distances below compare the samples with your music; the middle column gives the "
@@ -276,7 +278,7 @@ def novelty_section(novelty, labels: list[str]) -> str:
         "on the left means MidiMe moved towards your music.</p>"
         "<table class='figures'><tr><th>measure</th><th>MidiMe samples</th><th>MusicVAE samples</th>"
         "<th></th><th>what it means</th></tr>" + "".join(rows) + "</table>"
-        "<table class='figures'><tr><th>sample</th><th>similarity to the nearest window</th>"
+        "<table class='figures'><tr><th>sample</th><th>like its most similar excerpt</th>"
         "<th>verdict</th></tr>" + per_sample + "</table>"
     )
 
@@ -306,10 +308,10 @@ def personalization_report(path, *, title: str, inputs: list, samples: list, his
                           "line for melody models). Drag or scroll along time; long songs have "
                           "an overview strip below.</p>", width=PAGE_WIDTH))
     parts += [input_roll(seq, title=label) for label, seq in inputs]
-    parts.append(Div(text="<h2>Training</h2><p>The loss MidiMe minimised: reconstruction (how "
-                          "well it reproduces your windows' MusicVAE codes) plus KL (how "
-                          "regular its small latent space is). It flattens when training has "
-                          "converged.</p>", width=PAGE_WIDTH))
+    parts.append(Div(text="<h2>Training</h2><p>MidiMe's error, which training lowers: how "
+                          "far it is from rebuilding your excerpts (as MusicVAE hears them) "
+                          "plus how untidy its small space of styles is (the KL term). The "
+                          "curve flattens when MidiMe has learned what it can.</p>", width=PAGE_WIDTH))
     parts.append(loss_figure(history))
     if novelty is not None:
         parts.append(Div(width=PAGE_WIDTH, text=novelty_section(novelty, [label for label, _ in samples])))

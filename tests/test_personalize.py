@@ -14,7 +14,7 @@ from midime_widgets import examples
 from midime_widgets.errors import MidiError, TrainingError
 from midime_widgets.models.musicvae import MusicVAE
 from midime_widgets.music.converters import MelodyConverter
-from midime_widgets.personalize import NoveltyIndex, Personalizer, novelty_report
+from midime_widgets.personalize import NoveltyIndex, Personalizer, novelty_report, summarize
 
 MIDI_FIXTURES = Path(__file__).parent / "fixtures" / "midi"
 
@@ -71,7 +71,7 @@ def test_training_sampling_and_novelty(trained, vae):
     # MidiMe's samples sit in the input's region of MusicVAE's space: closer to the input's
     # pitch classes than MusicVAE's own prior samples.
     assert report.pitch_class_distance < report.prior_pitch_class_distance
-    assert "copy an input window" in report.summary()
+    assert "copy an excerpt of your music" in report.summary()
 
 
 def test_novelty_takes_prior_samples_drawn_beforehand(trained):
@@ -146,16 +146,17 @@ def test_samples_that_copy_an_input_window_are_drawn_again(vae):
     guarded = p.sample(6, seed=1, temperature=0)
     assert sum(s.redrawn for s in guarded) >= sum(index.is_copy(s) for s in first)
     assert all(s.redrawn <= COPY_REDRAWS for s in guarded)
-    for a, b in zip(first, guarded):  # draws that were new stay as they were
-        if not index.is_copy(a):
-            assert b.redrawn == 0 and np.array_equal(a.tensor, b.tensor)
-    # a sample still copying after every redraw is kept, and only then
-    assert all(s.redrawn == COPY_REDRAWS for s in guarded if index.is_copy(s))
+    keep = set(range(6)) - set(index.needs_redraw(first))
+    for i in keep:  # draws that were new (and no repeat of an earlier one) stay as they were
+        assert guarded[i].redrawn == 0 and np.array_equal(first[i].tensor, guarded[i].tensor)
+    # a sample still copying (or repeating) after every redraw is kept, and only then
+    assert all(guarded[i].redrawn == COPY_REDRAWS for i in index.needs_redraw(guarded))
     again = p.sample(6, seed=1, temperature=0)
     assert [s.redrawn for s in again] == [s.redrawn for s in guarded]  # same seed, same result
     report = p.novelty(guarded, prior_samples=4)
     assert report.redrawn == sum(s.redrawn for s in guarded) > 0
-    assert f"({report.redrawn} draws that copied one were drawn again)" in report.summary()
+    assert (f"({report.redrawn} draws that copied one, were silent or repeated another sample were "
+            "drawn again)") in report.summary()
     assert p.novelty(first, prior_samples=4).redrawn == 0
 
 
@@ -166,7 +167,7 @@ def test_input_windows_score_as_copies_of_themselves(trained):
     for i, readout in enumerate(report.readouts):
         k = readout["copied_window"]
         assert k <= i and _notes(windows[k].sequence) == _notes(windows[i].sequence)  # first equal one
-        assert readout["verdict"] == f"copy of input window {k + 1}"
+        assert readout["verdict"] == f"copy of excerpt {k + 1}"
     assert report.pitch_class_distance < 0.5 and report.to_dict()["varied"] == 0
 
 
@@ -253,7 +254,7 @@ def test_a_sample_spelling_the_same_notes_differently_is_a_copy(staccato_windows
     sample = converter.from_tensors([tensor])[0]
     score = NoveltyIndex(windows).score(sample)
     assert score.copied and score.copied_window == 0 and score.nearest_similarity == 1.0
-    assert score.verdict == "copy of input window 1"
+    assert score.verdict == "copy of excerpt 1"
 
 
 def test_changed_and_shifted_samples_are_new_with_their_similarity(staccato_windows):
@@ -279,6 +280,23 @@ def test_silent_sample_and_pitch_classes_weighted_by_duration():
     assert index.score(_seq([(60, 0, 6), (62, 6, 8)], qpm=90)).copied
 
 
+def test_silent_samples_and_repeats_are_drawn_again_and_not_counted_new():
+    """A silent sample, a copy and a repeat of an earlier sample are what `sample` draws again;
+    whatever is left of them is counted apart from the new samples."""
+    inputs = [_seq([(60, 0, 4), (64, 4, 8), (67, 8, 16)])]
+    index = NoveltyIndex(inputs)
+    new, other = _seq([(62, 0, 8), (65, 8, 16)]), _seq([(69, 0, 16)])
+    samples = [_seq([]), new, inputs[0], _seq([(62, 0, 8), (65, 8, 16)]), other, _seq([(69, 0, 16)])]
+    assert index.needs_redraw(samples) == [0, 2, 3, 5]
+    assert index.needs_redraw([new, other]) == []
+    report = novelty_report(index, samples, [other])
+    assert (report.samples, report.copied, report.silent, report.repeats, report.varied) == (6, 1, 1, 2, 2)
+    assert "1 of 6 samples copy an excerpt of your music note for note, 2 are new, 1 silent, 2 a repeat of another " \
+        "sample;" in report.summary()
+    totals = summarize(report.readouts)
+    assert (totals["copied"], totals["silent"], totals["varied"]) == (1, 1, 4)
+
+
 def test_novelty_report_from_the_index_and_a_prior():
     inputs = [_seq([(60, 0, 4), (64, 4, 8), (67, 8, 16)]), _seq([(62, 0, 8), (65, 8, 16)])]
     index = NoveltyIndex(inputs)
@@ -286,13 +304,13 @@ def test_novelty_report_from_the_index_and_a_prior():
     prior = [_seq([(61, 2, 3), (66, 3, 5)])]  # other pitch classes, off-beat onsets
     report = novelty_report(index, [copy, new], prior)
     assert report.samples == 2 and report.copied == 1 and report.varied == 1
-    assert [r["verdict"] for r in report.readouts] == ["copy of input window 2", "new"]
+    assert [r["verdict"] for r in report.readouts] == ["copy of excerpt 2", "new"]
     # `new` equals input 0 on 12 of 16 steps (it stops 4 steps early)
     assert report.nearest_similarity == [1.0, pytest.approx(12 / 16)]
     assert report.prior_pitch_class_distance == pytest.approx(1.0)  # no pitch class in common
     assert report.pitch_class_distance < report.prior_pitch_class_distance
     assert report.rhythm_distance < report.prior_rhythm_distance
-    assert "1 of 2 samples copy an input window exactly" in report.summary()
+    assert "1 of 2 samples copy an excerpt of your music note for note" in report.summary()
     # notes per bar (no time signature: 4/4, 16 sixteenths): inputs 5 notes in 2 one-bar windows, samples 5 in 2, prior 2 in 1
     assert (report.input_note_density, report.note_density, report.prior_note_density) == (2.5, 2.5, 2.0)
     assert report.closer() == {"pitch classes": True, "rhythm": True, "note density": True}

@@ -289,6 +289,8 @@ def test_example_run_writes_a_complete_set_skipping_a_refused_file(tmp_path, cap
     skipped = [line for line in err.splitlines() if line.startswith("skipping")]
     assert len(skipped) == 1 and "drums_only.mid" in skipped[0] and "--model" in skipped[0]
     assert "training MidiMe" in err and "Traceback" not in err
+    # not a terminal: whole progress lines (the first and the last at least), no bar redrawn in place
+    assert "\r" not in err and sum(line.startswith("training MidiMe [") for line in err.splitlines()) >= 2
     mids = sorted(p.name for p in out.glob("sample_*.mid"))
     assert mids == ["sample_01.mid", "sample_02.mid", "sample_03.mid"]
     assert all(load_midi(out / m).notes for m in mids)

@@ -94,7 +94,8 @@ def test_a_long_song_opens_on_its_first_bars_with_an_overview_to_scroll():
 def test_loss_legend_sits_outside_the_plot():
     fig = loss_figure({"total": [3.0, 2.0, 1.5], "reconstruction": [2.5, 1.8, 1.2], "kl": [0.5, 0.2, 0.3]})
     outside = [item for item in fig.right if isinstance(item, Legend)]
-    assert outside and [i.label.value for i in outside[0].items] == ["total", "reconstruction", "kl"]
+    assert outside and [i.label.value for i in outside[0].items] == [
+        "total", "rebuilding your excerpts", "tidiness of its space (KL)"]
     assert not [r for r in fig.center if isinstance(r, Legend)]
 
 
@@ -112,7 +113,7 @@ def _novelty(pitch, prior_pitch, rhythm, prior_rhythm, density=(6.0, 7.5, 3.0)):
                          prior_pitch_class_distance=prior_pitch, prior_rhythm_distance=prior_rhythm,
                          note_density=samples_density, input_note_density=input_density,
                          prior_note_density=prior_density,
-                         readouts=[{"verdict": "copy of input window 3"}, {"verdict": "new"}])
+                         readouts=[{"verdict": "copy of excerpt 3"}, {"verdict": "new"}])
 
 
 def test_every_figure_is_explained_and_each_comparison_matches_its_numbers():
@@ -128,7 +129,7 @@ def test_every_figure_is_explained_and_each_comparison_matches_its_numbers():
     for key in ("copied", "nearest_similarity"):
         assert EXPLANATIONS[key] in text.replace("&#x27;", "'")
     assert "1 of 2" in text and "Mean similarity 62%" in text
-    assert "copy of input window 3" in text
+    assert "copy of excerpt 3" in text
 
 
 def test_report_page_is_self_contained(tmp_path):

@@ -18,6 +18,7 @@ from midime_widgets.music.windows import (
     find_pickup,
     output_steps,
     phrase_bars,
+    sample_lengths,
     song_grid,
 )
 from midime_widgets.personalize import (
@@ -83,6 +84,14 @@ def test_windows_hold_whole_bars_of_any_metre(metre, bar_steps, bars_per_window)
         assert np.all(np.argmax(w.inputs[w.steps:], -1) == 0)  # padded with "no event"
         assert w.sequence.time_signatures[0].numerator == metre[0]
     assert output_steps(Metre(*metre), 32) == bars_per_window * bar_steps
+
+
+def test_sample_lengths_say_the_bars_of_each_common_metre():
+    """The command's help names every common metre's sample length from `output_steps` itself:
+    a 2-bar model gives 5/4, 9/8, 12/8 and 4/2 one bar, and a 16-bar model 8 bars of 5/4."""
+    assert sample_lengths(32) == ("2 bars of 4/4, 3/4, 6/8 or 2/2; 4 bars of 2/4 or 3/8; "
+                                  "1 bar of 9/8, 5/4, 12/8 or 4/2")
+    assert sample_lengths(256).endswith("8 bars of 9/8, 5/4, 12/8 or 4/2")
 
 
 def test_windows_hold_phrases_of_1_2_4_8_bars():
@@ -184,6 +193,9 @@ def test_tempo_change_moves_no_note_off_the_grid():
     assert [onsets(w) for w in a.windows] == [onsets(w) for w in b.windows]
     assert b.windows[3].start_time == pytest.approx(seconds + 16 * 60.0 / 60.0 / 4)  # bar 4
     assert b.windows[3].qpm == 60.0 and b.qpm == 60.0  # most windows are at 60
+    assert a.tempo_note() is None
+    assert b.tempo_note().startswith("The tempo changes within this piece (♩ = 60 to 120).")
+    assert b.tempo_note().endswith("(here mostly ♩ = 60).")
 
 
 def test_silent_windows_are_skipped_and_told_with_their_bars():

@@ -67,7 +67,7 @@ def test_readout_counts_copies_and_measures_pitch_classes():
     inputs = [melody([60, 62, 64, 65]), melody([67, 65, 64, 62])]
     index = NoveltyIndex(inputs)
     copy = index.readout(melody([67, 65, 64, 62]))
-    assert copy["copied"] and copy["copied_window"] == 1 and copy["verdict"] == "copy of input window 2"
+    assert copy["copied"] and copy["copied_window"] == 1 and copy["verdict"] == "copy of excerpt 2"
     new = index.readout(melody([61, 63, 66, 68]))  # only black keys: no pitch class in common
     assert not new["copied"] and new["pitch_class_distance"] == 1.0 and new["verdict"] == "new"
     assert index.readout(music_pb2.NoteSequence())["verdict"] == "silent"
@@ -76,7 +76,7 @@ def test_readout_counts_copies_and_measures_pitch_classes():
     assert copy["pitch_class_distance"] == pytest.approx(0.125)
     assert copy["nearest_similarity"] == 1.0 and new["nearest_similarity"] < 1.0
     assert summarize([copy, new]) == {
-        "samples": 2, "copied": 1, "varied": 1,
+        "samples": 2, "copied": 1, "varied": 1, "silent": 0,
         "mean_nearest_similarity": pytest.approx((1.0 + new["nearest_similarity"]) / 2, abs=1e-3),
         "mean_pitch_class_distance": pytest.approx(0.562, abs=1e-3)}
 

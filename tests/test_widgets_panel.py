@@ -580,7 +580,7 @@ def test_gallery_readouts_come_from_the_pipeline_novelty_index(trained):
         assert item.novelty["copied"] == copied
         assert 0.0 <= item.novelty["nearest_similarity"] <= 1.0
         verdict = item.novelty["verdict"]
-        assert verdict in ("new", "silent") or verdict.startswith("copy of input window")
+        assert verdict in ("new", "silent") or verdict.startswith("copy of excerpt")
     # the first note of input window 0 a semitone up: not a copy; only that note's steps differ
     # (assuming no other input window is closer, which holds for this song)
     changed = note_seq.NoteSequence()

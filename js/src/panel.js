@@ -43,7 +43,7 @@ const MIB = 1024 * 1024;
  * @property {{id: number, label: string, roll: object, novelty: object}[]} gallery
  * @property {number} current_sample  gallery id on the sliders (-1: none)
  * @property {object} latent_map  {axes, inputs, samples, current, current_sample}
- * @property {{samples: number, copied: number, varied: number,
+ * @property {{samples: number, copied: number, varied: number, silent: number,
  *             mean_nearest_similarity: number|null, mean_pitch_class_distance: number|null}} novelty_summary
  * @property {string} save_path  folder (under the kernel's working folder) to save in
  */
@@ -437,7 +437,7 @@ function spaceSection(ctx) {
     fill(galleryHead,
       h("b", {}, n ? `Samples (${n})` : "Samples"),
       n ? h("span", { class: "mm-small mm-muted mm-novelty-summary" },
-        `${s.varied} new, ${s.copied} copied from your music` +
+        `${s.varied} new, ${s.copied} copied from your music` + (s.silent ? `, ${s.silent} silent` : "") +
         (similarity != null ? ` · ${Math.round(similarity * 100)}% like their nearest excerpt on average` : "")) : null,
       h("span", { class: "mm-spacer" }),
       h("button", { class: "mm-btn mm-download-all", type: "button", disabled: !n,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -37,6 +38,9 @@ class RefusedError(ValueError):
 
 
 def add_parser(sub) -> None:
+    from ..models.musicvae import default_config
+    from ..music.windows import sample_lengths
+
     p = sub.add_parser(
         "personalize",
         help="train MidiMe on your MIDI files and write personalized samples + a report",
@@ -67,8 +71,8 @@ def add_parser(sub) -> None:
                    help="MidiMe training epochs (default: until the loss stops improving)")
     p.add_argument("--samples", type=int, default=DEFAULT_SAMPLES, metavar="N",
                    help="how many samples to write; each is a phrase in your music's metre and "
-                   "tempo, as long as the model's windows (for the default model 2 bars of 4/4, "
-                   "3/4 or 6/8, 4 bars of 2/4 or 3/8) (default: %(default)s)")
+                   "tempo, as long as the model's windows (for the default model "
+                   f"{sample_lengths(default_config().max_seq_len)}) (default: %(default)s)")
     p.add_argument("--latent", type=int, default=DEFAULT_LATENT, metavar="N",
                    help="MidiMe latent size: smaller stays closer to your music (default: %(default)s)")
     p.add_argument("--beta", type=float, default=DEFAULT_BETA, metavar="B",
@@ -287,13 +291,20 @@ def _printer(quiet: bool):
     return say
 
 
+#: Seconds between progress updates: a terminal's bar is redrawn in place, a log file (or any
+#: stream that is not a terminal) gets whole lines, less often, so they do not pile up.
+PROGRESS_EVERY = {"terminal": 0.1, "log": 2.0}
+
+
 def _progress_printer():
-    last = [0.0]
+    last = [-math.inf]
+    terminal = sys.stderr.isatty()
+    every = PROGRESS_EVERY["terminal" if terminal else "log"]
 
     def on_progress(epoch, total, losses):
         now = time.monotonic()
         final = bool(total) and epoch >= total
-        if now - last[0] < 0.1 and not final:
+        if now - last[0] < every and not final:
             return
         last[0] = now
         if total:
@@ -302,8 +313,11 @@ def _progress_printer():
             bar = f"[{'#' * filled}{'-' * (width - filled)}] {epoch}/{total}"
         else:
             bar = f"epoch {epoch}"
-        print(f"\rtraining MidiMe {bar} loss {losses['total']:.2f}", end="\n" if final else "",
-              file=sys.stderr, flush=True)
+        line = f"training MidiMe {bar} error {losses['total']:.2f}"
+        if not terminal:
+            print(line, file=sys.stderr, flush=True)
+            return
+        print("\r" + line, end="\n" if final else "", file=sys.stderr, flush=True)
         progress_line_open(not final)
 
     return on_progress
@@ -355,7 +369,8 @@ def _run(args, guard: InterruptGuard, stage: Stages) -> int:
     with stage("load model"):
         vae = load_model(choice)
         person = Personalizer(vae, latent_size=args.latent, beta=args.beta, seed=args.seed)
-    say(f"model: {vae.name} ({vae.kind}, z={vae.config.z_size}) on {vae.device}")
+    say(f"model: {vae.name}, a {vae.kind} model ({vae.config.z_size} features per excerpt), on "
+        f"{vae.device}")
     with stage("add songs"):
         used = add_inputs(person, inputs, track=args.track, say=say)
 
@@ -428,7 +443,7 @@ def add_inputs(person, inputs: list[Input], *, track, say) -> list[Input]:
             continue
         used.append(item)
         choice_note = f" — melody: {song.melody_choice.reason}" if song.melody_choice else ""
-        say(f"{item.label}: {len(song.windows)} windows{choice_note}")
+        say(f"{item.label}: {len(song.windows)} excerpts to learn from{choice_note}")
         for note in song.warnings:
             say(f"  note: {note}")
     if not used:
@@ -475,9 +490,10 @@ def write_results(folder: Path, args, vae, person, inputs, history, samples, nov
             samples=[(f"sample {i}", s.sequence) for i, s in enumerate(samples, 1)],
             audio=None if args.no_wav else [folder / e["wav"] for e in sample_files],
             history=dict(history), novelty=novelty,
-            notes=[f"{len(person.windows)} input windows from {len(person.songs)} file(s); "
-                   f"{training_sentence(training)}; MidiMe latent size {args.latent}, beta {args.beta}; "
-                   f"decoding temperature {args.temperature}. Each sample: "
+            notes=[f"{len(person.windows)} excerpts from {len(person.songs)} file(s); "
+                   f"{training_sentence(training)}; MidiMe with {args.latent} style features "
+                   f"(latent size), variety (beta) {args.beta}; randomness (decoding temperature) "
+                   f"{args.temperature}. Each sample: "
                    f"{person.output_description()}."],
         )
     summary = {

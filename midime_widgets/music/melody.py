@@ -23,6 +23,7 @@ from note_seq.protobuf import music_pb2
 
 from ..errors import MidiError
 from .midi_io import MidiWarning
+from .pitch import pitch_name
 from .quantize import DEFAULT_QPM, fit_length, next_search_start, steps_per_bar_of
 
 NoteSequence = music_pb2.NoteSequence
@@ -143,7 +144,7 @@ class MelodyCandidate:
 
     def describe(self) -> str:
         return (f"{self.note_count} notes, {self.distinct_pitches} distinct pitches, "
-                f"mean pitch {_pitch_name(round(self.mean_pitch))}, "
+                f"mean pitch {pitch_name(round(self.mean_pitch))}, "
                 f"{self.monophony:.0%} single notes")
 
     def qualities(self) -> list[str]:
@@ -186,11 +187,6 @@ class PreparedMelody(NamedTuple):
     sequence: NoteSequence
     warnings: list[str]
     choice: MelodyChoice
-
-
-def _pitch_name(pitch: int) -> str:
-    names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
-    return f"{names[pitch % 12]}{pitch // 12 - 1}"
 
 
 def program_name(program: int) -> str:
@@ -616,7 +612,7 @@ def prepare_melody(seq: NoteSequence, instrument: TrackSpec | None = None, *,
             moved += 1
     if moved:
         messages.append(f"{moved} note(s) of '{choice.name}' were outside the model's range "
-                        f"({_pitch_name(min_pitch)}-{_pitch_name(max_pitch)}) and were moved by "
+                        f"({pitch_name(min_pitch)}-{pitch_name(max_pitch)}) and were moved by "
                         "octaves into it.")
 
     notes, ornaments = _drop_grace_notes(seq, notes)

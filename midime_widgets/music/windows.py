@@ -262,6 +262,16 @@ class SongCut:
     metre: Metre
     qpm: float
     total: int  # windows tried, kept + skipped
+    tempos: tuple = ()  # (slowest, fastest) qpm of the windows when the tempo changes, else ()
+
+    def tempo_note(self) -> str | None:
+        """When the song's tempo changes, what that means for the samples, in a musician's words."""
+        if not self.tempos:
+            return None
+        slow, fast = self.tempos
+        return (f"The tempo changes within this piece (♩ = {slow:.0f} to {fast:.0f}). Notes are "
+                f"read in beats, so nothing is lost, but each sample plays at one tempo: the one "
+                f"most of your music has (here mostly ♩ = {self.qpm:.0f}).")
 
     def warning(self) -> str | None:
         """The skipped windows in a musician's words, or None when none was skipped, e.g.
@@ -510,7 +520,10 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
                         f"{len(skipped)} windows were left out because " + " or ".join(reasons)
                         + ".")
     metre = majority(metre_weight)
-    return SongCut(kept, skipped, metre, float(majority(qpm_weight)), len(kept) + len(skipped))
+    slow, fast = min(qpm_weight), max(qpm_weight)
+    tempos = (slow, fast) if fast > slow * 1.01 else ()  # not a rounding step between equal tempos
+    return SongCut(kept, skipped, metre, float(majority(qpm_weight)), len(kept) + len(skipped),
+                   tempos)
 
 
 def _cut_on_grid(converter: TrioConverter, seq: NoteSequence) -> SongCut:
@@ -545,3 +558,23 @@ def output_steps(metre: Metre, max_steps: int, steps_per_quarter: int = STEPS_PE
     most `max_steps`): the length samples are decoded to for a song in that metre."""
     bar = metre.bar_steps(steps_per_quarter)
     return min(max_steps, _window_bars(max_steps // bar, rule) * bar)
+
+
+#: Metres a musician meets most, in the order `sample_lengths` names them.
+COMMON_METRES = tuple(Metre(n, d) for n, d in ((4, 4), (3, 4), (6, 8), (2, 4), (3, 8), (2, 2),
+                                                 (9, 8), (5, 4), (12, 8), (4, 2)))
+
+
+def sample_lengths(max_steps: int, steps_per_quarter: int = STEPS_PER_QUARTER) -> str:
+    """How many bars a sample of a `max_steps` model holds in the common metres, in words:
+    "2 bars of 4/4, 3/4 or 6/8; 4 bars of 2/4 or 3/8; 1 bar of 5/4, 12/8 or 4/2"."""
+    by_bars: dict[float, list[str]] = {}
+    for metre in COMMON_METRES:
+        bars = output_steps(metre, max_steps, steps_per_quarter) / metre.bar_steps(steps_per_quarter)
+        by_bars.setdefault(bars, []).append(str(metre))
+    parts = []
+    for bars, metres in by_bars.items():
+        names = metres[0] if len(metres) == 1 else ", ".join(metres[:-1]) + " or " + metres[-1]
+        count = f"{bars:g} bar{'' if bars == 1 else 's'}"
+        parts.append(f"{count} of {names}")
+    return "; ".join(parts)
