@@ -259,7 +259,7 @@ def test_malformed_manifests_are_checkpoint_errors(tmp_path, manifest, match):
 def test_an_oversized_manifest_is_not_read(tmp_path, monkeypatch):
     from midime_widgets.models import checkpoints
 
-    monkeypatch.setattr(checkpoints, "MAX_TFJS_JSON_BYTES", 100)
+    monkeypatch.setattr(checkpoints, "MAX_CONFIG_JSON_BYTES", 100)
     folder = _write_folder(tmp_path / "ckpt", _one() + [{"paths": [], "weights": []}] * 10)
     with pytest.raises(CheckpointError, match="real ones are a few kilobytes"):
         read_checkpoint(folder)

@@ -37,10 +37,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..errors import CheckpointError, TrainingError
     from ..models.configs import CONFIGS
-    from ..music.converters import converter_from_spec
-    from ..training.export import npz_batches, window_batches
-    from ..training.trainer import (MusicVAETrainer, TrainConfig, make_strategy, melody_dataset,
-                                    midi_training_tensors, tensor_dataset)
+    from ..training.trainer import MusicVAETrainer, TrainConfig, make_strategy
 
     if args.config not in CONFIGS:
         print(f"error: unknown config {args.config!r}; known: {', '.join(sorted(CONFIGS))}", file=sys.stderr)
@@ -70,19 +67,7 @@ def run(args) -> int:
             weights, _ = read_checkpoint(args.init_from)
             validate_weights(weights, config)
         strategy = make_strategy(args.strategy, logical_cpus=args.logical_cpus)
-        if len(args.data) == 1 and args.data[0].endswith(".npz"):
-            import numpy as np
-
-            windows = np.load(args.data[0], allow_pickle=False)["windows"]
-            dataset = melody_dataset(windows, batch_size=config.batch_size, seed=args.seed, transpose=args.transpose)
-            scale_data = lambda: npz_batches(windows, seed=args.seed, transpose=args.transpose)  # noqa: E731
-        else:
-            converter = converter_from_spec(config.converter)
-            skip = lambda path, why: print(f"skipped {path}: {why}", file=sys.stderr)  # noqa: E731
-            x, y, lengths = midi_training_tensors(args.data, converter, on_skip=skip)
-            print(f"{len(lengths)} distinct windows", file=sys.stderr)
-            dataset = tensor_dataset(x, y, lengths, batch_size=config.batch_size, seed=args.seed)
-            scale_data = lambda: window_batches(x, lengths)  # noqa: E731
+        dataset, scale_data = _training_data(args, config)
         trainer = MusicVAETrainer(config, tc, args.run_dir, strategy=strategy, weights=weights)
         result = trainer.fit(dataset, steps=args.steps,
                              max_seconds=None if args.max_minutes is None else 60 * args.max_minutes)
@@ -96,6 +81,32 @@ def run(args) -> int:
     if exporting:
         print(f"model written to {export.path}; use it with `midime-widgets personalize --model {export.path}`")
     return 0
+
+
+def _training_data(args, config):
+    """(the training dataset, a function giving the batches an export scales the latent with)
+    from one .npz of melody windows or from MIDI files and folders."""
+    import functools
+
+    from ..music.converters import converter_from_spec
+    from ..training.export import npz_batches, window_batches
+    from ..training.trainer import melody_dataset, midi_training_tensors, tensor_dataset
+
+    if len(args.data) == 1 and args.data[0].endswith(".npz"):
+        import numpy as np
+
+        windows = np.load(args.data[0], allow_pickle=False)["windows"]
+        dataset = melody_dataset(windows, batch_size=config.batch_size, seed=args.seed, transpose=args.transpose)
+        return dataset, functools.partial(npz_batches, windows, seed=args.seed, transpose=args.transpose)
+    x, y, lengths = midi_training_tensors(args.data, converter_from_spec(config.converter),
+                                          on_skip=_say_skipped)
+    print(f"{len(lengths)} distinct windows", file=sys.stderr)
+    dataset = tensor_dataset(x, y, lengths, batch_size=config.batch_size, seed=args.seed)
+    return dataset, functools.partial(window_batches, x, lengths)
+
+
+def _say_skipped(path, why) -> None:
+    print(f"skipped {path}: {why}", file=sys.stderr)
 
 
 def _export(trainer, config, export, batches) -> None:

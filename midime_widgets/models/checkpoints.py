@@ -190,8 +190,9 @@ def _tar_stem(name: str) -> str:
 # bytes per stored value; tfjs-core io_utils DTYPE_VALUE_SIZE_MAP
 _TFJS_DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "bool": np.dtype("u1")}
 _TFJS_QUANT = {"uint8": np.dtype("u1"), "uint16": np.dtype("<u2"), "float16": np.dtype("<f2")}
-#: Largest weights_manifest.json / config.json read (bytes); real ones are a few kilobytes.
-MAX_TFJS_JSON_BYTES = 16 * 1024 * 1024
+#: Largest JSON file read beside weights (a weights_manifest.json, or a config.json of magenta.js
+#: or of an exported or training checkpoint), in bytes; real ones are a few kilobytes.
+MAX_CONFIG_JSON_BYTES = 16 * 1024 * 1024
 #: Longest sequence (16th-note steps) a magenta.js config.json may declare: 256 bars.
 _MAX_TFJS_STEPS = 4096
 #: Most dimensions a weight may have (MusicVAE's have 1 or 2).
@@ -313,10 +314,10 @@ def _load_json(path: Path, what: str) -> Any:
     """Parse a small JSON file; size, depth and encoding problems become CheckpointError."""
     try:
         size = path.stat().st_size
-        if size > MAX_TFJS_JSON_BYTES:
+        if size > MAX_CONFIG_JSON_BYTES:
             raise CheckpointError(
                 f"The {what} {path} is {size / 1e6:.0f} MB; real ones are a few kilobytes "
-                f"(at most {MAX_TFJS_JSON_BYTES / 1e6:.0f} MB is read), so it is not one.")
+                f"(at most {MAX_CONFIG_JSON_BYTES / 1e6:.0f} MB is read), so it is not one.")
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"Missing {what}: {path}") from None

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import CheckpointError, MidiError
 from .checkpoints import (
-    MAX_TFJS_JSON_BYTES,
+    MAX_CONFIG_JSON_BYTES,
     TFJS_CONFIG,
     TFJS_MANIFEST,
     config_from_tfjs,
@@ -446,7 +446,7 @@ def _described_config(path, weights: dict) -> MusicVAEConfig | None:
     for name in DESCRIBING_FILES:
         file = folder / name
         try:
-            if not file.is_file() or file.stat().st_size > MAX_TFJS_JSON_BYTES:
+            if not file.is_file() or file.stat().st_size > MAX_CONFIG_JSON_BYTES:
                 continue
             config = MusicVAEConfig.from_dict(json.loads(file.read_text(encoding="utf-8"))["config"])
             converter_from_spec(config.converter)
