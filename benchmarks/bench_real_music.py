@@ -25,8 +25,8 @@ would, with every default untouched: ``add_midi``, ``fit()``, ``sample()``. Per 
   tune's metre) are nearer the tune's than the prior samples' are;
 * the distance ratio: samples' pitch-class distance / prior samples' (below 1 = closer);
 * copies: samples identical to an input window on the 16th grid (see ``NoveltyIndex``) that
-  ``sample()`` hands back, the silent samples and the repeats of an earlier sample it hands
-  back, and how many draws it made again because they were such copies, silent or repeats
+  ``sample()`` hands back, the (nearly) silent samples and the repeats of an earlier sample
+  it hands back, and how many draws it made again because they were such copies, silent or repeats
   (``Sample.redrawn``, see ``COPY_REDRAWS``);
 * time: wall and CPU seconds of the default ``fit()``, and wall seconds for the whole tune.
 
@@ -129,7 +129,7 @@ def measure_tune(vae, path: Path, samples: int, seed: int, *, overrides: dict | 
         "ratio": report.pitch_class_distance / max(report.prior_pitch_class_distance, 1e-9),
         "pitch_distance": [report.pitch_class_distance, report.prior_pitch_class_distance],
         "copies": report.copied,
-        "silent": report.silent,
+        "silent": report.silent + report.sparse,
         "repeats": report.repeats,
         "redrawn": sum(s.redrawn for s in generated),
         "samples": report.samples,
@@ -178,7 +178,7 @@ def table(chosen: list[dict], results: dict[str, dict]) -> str:
     lines = [
         "| metre | files accepted | windows | recon. onset F1 (mu, greedy) | pitch classes closer "
         "than prior | note density closer | both closer | median distance ratio (samples/prior) | "
-        "exact copies handed back; silent / repeats handed back; draws made again | median s: fit / whole tune |",
+        "exact copies handed back; (nearly) silent / repeats handed back; draws made again | median s: fit / whole tune |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     metres = sorted({e["metre"] for e in chosen})

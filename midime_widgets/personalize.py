@@ -57,8 +57,14 @@ PRIOR_SAMPLES = 32
 #: `Personalizer.sample` draws again, up to this many times, a sample that repeats one of the
 #: input windows note for note (MidiMe's space sits on the user's windows, and a MusicVAE that
 #: reconstructs them faithfully decodes points near one of them back into that very window), a
-#: silent one, or one with the same notes as an earlier sample of the same call.
+#: silent or nearly silent one, or one with the same notes as an earlier sample of the same call.
 COPY_REDRAWS = 4
+#: ... and one that is nearly silent: fewer notes than this share of what the input's typical
+#: window plays over as many steps (a single held note where the music moves in eighths).
+SPARSE_SHARE = 0.25
+#: The novelty verdict calls samples "about as close" as MusicVAE's own when their distance to
+#: the input is within this share of the prior samples' (0.28 against 0.30 is no real difference).
+ABOUT_AS_CLOSE = 0.1
 
 
 @dataclasses.dataclass
@@ -274,6 +280,8 @@ class NoveltyIndex:
         for i, c in enumerate(coded):
             self._grid[i, : len(c)] = c
         self.window_steps = width  # the length a window without its own length counts as
+        per_step = [len(seq.notes) / max(1, _item_steps(w, width)) for w, seq in zip(input_windows, seqs)]
+        self.sparse_per_step = SPARSE_SHARE * float(np.median(per_step)) if per_step else 0.0
         self.histogram = pitch_class_histogram(seqs)
         self.rhythm = rhythm_histogram(seqs)
         self.density = note_density(input_windows, width)
@@ -317,19 +325,29 @@ class NoveltyIndex:
         seq = _notes(sample)
         return len(seq.notes) > 0 and _copy_key(step_grid(seq)) in self._copies
 
-    def needs_redraw(self, samples: Sequence[Any]) -> list[int]:
-        """Which of `samples` (in order) to draw again: silent ones, copies of an input window, and
-        ones with the same notes as an earlier sample that is kept."""
+    def is_sparse(self, sample: Any) -> bool:
+        """Nearly silent: fewer notes than `SPARSE_SHARE` of what the typical input window plays
+        over as many steps (or none at all)."""
+        notes = len(_notes(sample).notes)
+        return notes == 0 or notes < self.sparse_per_step * _item_steps(sample, self.window_steps)
+
+    def flaws(self, samples: Sequence[Any]) -> list[str | None]:
+        """Per sample (in order), why to draw it again: "copy" (of an input window), "sparse"
+        (silent or nearly), "repeat" (the same notes as an earlier sample that is kept), or None."""
         kept: set[tuple] = set()
-        redraw = []
-        for i, sample in enumerate(samples):
-            seq = _notes(sample)
-            key = _copy_key(step_grid(seq))
-            if not len(seq.notes) or key in self._copies or key in kept:
-                redraw.append(i)
-            else:
+        flaws: list[str | None] = []
+        for sample in samples:
+            key = _copy_key(step_grid(_notes(sample)))
+            flaw = ("copy" if key in self._copies else "sparse" if self.is_sparse(sample)
+                    else "repeat" if key in kept else None)
+            if flaw is None:
                 kept.add(key)
-        return redraw
+            flaws.append(flaw)
+        return flaws
+
+    def needs_redraw(self, samples: Sequence[Any]) -> list[int]:
+        """Which of `samples` to draw again (see `flaws`)."""
+        return [i for i, flaw in enumerate(self.flaws(samples)) if flaw]
 
     def readout(self, sample: Any) -> dict[str, Any]:
         """:meth:`score` as a JSON-ready dict (`copied`, `copied_window`, `verdict` …)."""
@@ -385,12 +403,13 @@ class NoveltyReport:
     readouts: list = dataclasses.field(default_factory=list)  # per sample: SampleNovelty.to_dict()
     redrawn: int = 0  # draws `Personalizer.sample` made again: copies, silent or repeats
     silent: int = 0  # samples without a note
-    repeats: int = 0  # samples with the same notes as an earlier one (neither a copy nor silent)
+    sparse: int = 0  # nearly silent samples (see `NoveltyIndex.is_sparse`), silent ones apart
+    repeats: int = 0  # samples with the same notes as an earlier one (no copy, not sparse)
 
     @property
     def varied(self) -> int:
-        """Samples that are new: not a copy, not silent, not a repeat of an earlier sample."""
-        return self.samples - self.copied - self.silent - self.repeats
+        """Samples that are new: not a copy, not (nearly) silent, not a repeat of an earlier one."""
+        return self.samples - self.copied - self.silent - self.sparse - self.repeats
 
     @property
     def density_distance(self) -> float:
@@ -409,25 +428,52 @@ class NoveltyReport:
             "note density": self.density_distance < self.prior_density_distance,
         }
 
+    def distances(self) -> dict[str, tuple[float, float]]:
+        """Per figure: (the samples' distance to the input, the prior samples')."""
+        return {
+            "pitch classes": (self.pitch_class_distance, self.prior_pitch_class_distance),
+            "rhythm": (self.rhythm_distance, self.prior_rhythm_distance),
+            "note density": (self.density_distance, self.prior_density_distance),
+        }
+
+    def comparisons(self) -> dict[str, str]:
+        """Per figure, in words: "closer to your music", "about as close" (within
+        `ABOUT_AS_CLOSE` of the prior samples' distance) or "not closer to your music"."""
+        closer, words = self.closer(), {}
+        for name, (ours, prior) in self.distances().items():
+            if abs(prior - ours) <= ABOUT_AS_CLOSE * max(prior, 1e-9):
+                words[name] = "about as close"
+            else:
+                words[name] = "closer to your music" if closer[name] else "not closer to your music"
+        return words
+
     def verdict(self) -> str:
-        """Which figures are closer to the input than MusicVAE's own samples, and which are not."""
-        closer = self.closer()
-        yes = [name for name, ok in closer.items() if ok]
-        no = [name for name, ok in closer.items() if not ok]
-        if not no:
-            return f"closer to your music than MusicVAE's own samples in {_join(yes)}"
-        if not yes:
-            return f"no closer to your music than MusicVAE's own samples in {_join(no)}"
-        return f"closer to your music than MusicVAE's own samples in {_join(yes)}, but not in {_join(no)}"
+        """Which figures are closer to the input than MusicVAE's own samples, which only about as
+        close, and which are not (see `comparisons`)."""
+        groups = {"closer": [], "about": [], "no": []}
+        for name, words in self.comparisons().items():
+            groups["about" if words == "about as close" else "closer" if words.startswith("closer")
+                   else "no"].append(name)
+        parts = []
+        if groups["closer"]:
+            parts.append(f"closer to your music than MusicVAE's own samples in {_join(groups['closer'])}")
+        if groups["about"]:
+            parts.append(f"{'only ' if parts else ''}about as close as MusicVAE's own samples in "
+                         f"{_join(groups['about'])}")
+        if groups["no"]:
+            lead = "but not in" if parts else "no closer to your music than MusicVAE's own samples in"
+            parts.append(f"{lead} {_join(groups['no'])}")
+        return ", ".join(parts)
 
     def summary(self) -> str:
         again = ""
         if self.redrawn:
             plural = self.redrawn != 1
-            again = (f" ({self.redrawn} draw{'s' if plural else ''} that copied one, "
-                     f"{'were' if plural else 'was'} silent or repeated another sample "
-                     f"{'were' if plural else 'was'} drawn again)")
-        others = [f"{n} {what}" for n, what in ((self.silent, "silent"),
+            again = (f" ({self.redrawn} draw{'s' if plural else ''} "
+                     f"{'were' if plural else 'was'} made again because "
+                     f"{'they' if plural else 'it'} copied an excerpt, "
+                     f"{'were' if plural else 'was'} (nearly) silent or repeated another sample)")
+        others = [f"{n} {what}" for n, what in ((self.silent, "silent"), (self.sparse, "nearly silent"),
                                                  (self.repeats, "a repeat of another sample")) if n]
         return (
             f"{self.copied} of {self.samples} samples copy an excerpt of your music note for note, "
@@ -458,11 +504,10 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
         raise ValueError("No samples to compare.")
     scores = [index.score(s) for s in samples]
     seqs = [_notes(s) for s in samples]
-    silent = sum(s.verdict == "silent" for s in scores)
-    copied = sum(s.copied for s in scores)
+    flaws = index.flaws(samples)  # what is left of them after `Personalizer.sample`'s redraws
     return NoveltyReport(
         samples=len(scores),
-        copied=copied,
+        copied=sum(s.copied for s in scores),
         nearest_similarity=[s.nearest_similarity for s in scores],
         pitch_class_distance=histogram_distance(pitch_class_histogram(seqs), index.histogram),
         rhythm_distance=histogram_distance(rhythm_histogram(seqs), index.rhythm),
@@ -474,8 +519,9 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
         prior_note_density=note_density(prior, _item_steps(samples[0], index.window_steps)),
         readouts=[s.to_dict() for s in scores],
         redrawn=sum(int(getattr(s, "redrawn", 0)) for s in samples),
-        silent=silent,
-        repeats=len(index.needs_redraw(samples)) - silent - copied,
+        silent=sum(s.verdict == "silent" for s in scores),
+        sparse=flaws.count("sparse") - sum(s.verdict == "silent" for s in scores),
+        repeats=flaws.count("repeat"),
     )
 
 
@@ -645,7 +691,7 @@ class Personalizer:
         """What each sample is, in a musician's words: "4 bars of 3/8 at ♩ = 120"."""
         shape = self.output_shape()
         bars = shape["bars"]
-        return f"{bars} bar{'' if bars == 1 else 's'} of {shape['metre']} at ♩ = {shape['qpm']:g}"
+        return f"{bars} bar{'' if bars == 1 else 's'} of {shape['metre']} at {self._tempo_mark()}"
 
     def metre_note(self) -> str:
         """When the inputs are in several metres, which one the samples take; else ""."""
@@ -654,7 +700,14 @@ class Personalizer:
             return ""
         shape = self.output_shape()
         return (f"Your music is in {', '.join(metres[:-1])} and {metres[-1]}; the samples take the "
-                f"metre and tempo most of its windows have: {shape['metre']} at ♩ = {shape['qpm']:g}.")
+                f"metre and tempo most of its excerpts have: {shape['metre']} at "
+                f"{self._tempo_mark()}. To keep each metre's feel, personalize the files of "
+                f"each metre apart.")
+
+    def _tempo_mark(self) -> str:
+        from .music.windows import tempo_mark
+
+        return tempo_mark(*self.output_metre())
 
     # -- codes and training -------------------------------------------------------------------
     def codes(self) -> np.ndarray:
@@ -725,8 +778,8 @@ class Personalizer:
 
         MidiMe's own randomness is in its latent draw; MusicVAE decodes it at `temperature`
         (:data:`SAMPLE_TEMPERATURE` by default; 0 or None is greedy, as in the MidiMe demo).
-        A sample that repeats an input window note for note, a silent one, and one with the same
-        notes as an earlier sample are drawn again, up to :data:`COPY_REDRAWS` times
+        A sample that repeats an input window note for note, a silent or nearly silent one
+        (:data:`SPARSE_SHARE`), and one with the same notes as an earlier sample are drawn again, up to :data:`COPY_REDRAWS` times
         (`Sample.redrawn` counts them; one still like that after that is kept, and the novelty
         readout says so). `allow_copies=True` returns the first draws, as
         does a pipeline without input music (a loaded MidiMe has nothing to copy).

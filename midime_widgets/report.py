@@ -214,8 +214,8 @@ def audio_player(wav) -> str:
 # What each figure of the novelty readout means, in one sentence (field name → sentence).
 EXPLANATIONS = {
     "copied": "Samples whose notes equal one excerpt of your music step for step (MidiMe "
-              f"memorised it); the rest are new. A draw that copies, is silent or repeats "
-              f"another sample is drawn again, up to {COPY_REDRAWS} times: one counted here "
+              f"memorised it); the rest are new. A draw that copies, is (nearly) silent or "
+              f"repeats another sample is drawn again, up to {COPY_REDRAWS} times: one counted here "
               f"is one that kept coming back.",
     "nearest_similarity": "For each sample, the share of 16th-note steps where it plays exactly "
                           "what your most similar excerpt plays: 100% is a copy, low values are "
@@ -228,6 +228,8 @@ EXPLANATIONS = {
                     "means nearer your music's own figure, given in brackets.",
 }
 PRIOR_PREFIX = "prior_"
+# The novelty report's figure names (`NoveltyReport.comparisons`) of its distance fields.
+FIGURE_NAMES = {"pitch_class_distance": "pitch classes", "rhythm_distance": "rhythm"}
 
 
 def _distance_rows(novelty) -> list[tuple[str, float, float | None]]:
@@ -246,22 +248,23 @@ def novelty_section(novelty, labels: list[str]) -> str:
     similarity = list(novelty.nearest_similarity)
     mean_similarity = sum(similarity) / len(similarity) if similarity else 0.0
     rows = []
+    words = novelty.comparisons() if hasattr(novelty, "comparisons") else {}
     for key, value, prior in _distance_rows(novelty):
         label = key.removesuffix("_distance").replace("_", " ")
         if prior is None:
             comparison = ""
         else:
-            comparison = "closer to your music" if value < prior else "not closer to your music"
+            fallback = "closer to your music" if value < prior else "not closer to your music"
+            comparison = words.get(FIGURE_NAMES.get(key, ""), fallback)
         rows.append(
             f"<tr><td>{html.escape(label)}</td><td>{value:.2f}</td>"
             f"<td>{'' if prior is None else f'{prior:.2f}'}</td><td>{comparison}</td>"
             f"<td>{html.escape(EXPLANATIONS.get(key, ''))}</td></tr>")
     if hasattr(novelty, "density_distance"):
-        closer = novelty.density_distance < novelty.prior_density_distance
         rows.append(
             f"<tr><td>notes per bar (yours {novelty.input_note_density:.1f})</td>"
             f"<td>{novelty.note_density:.1f}</td><td>{novelty.prior_note_density:.1f}</td>"
-            f"<td>{'closer to your music' if closer else 'not closer to your music'}</td>"
+            f"<td>{words['note density']}</td>"
             f"<td>{html.escape(EXPLANATIONS['note_density'])}</td></tr>")
     per_sample = "".join(
         f"<tr><td>{html.escape(label)}</td><td>{similarity[i]:.0%}</td>"

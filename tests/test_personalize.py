@@ -155,8 +155,8 @@ def test_samples_that_copy_an_input_window_are_drawn_again(vae):
     assert [s.redrawn for s in again] == [s.redrawn for s in guarded]  # same seed, same result
     report = p.novelty(guarded, prior_samples=4)
     assert report.redrawn == sum(s.redrawn for s in guarded) > 0
-    assert (f"({report.redrawn} draws that copied one, were silent or repeated another sample were "
-            "drawn again)") in report.summary()
+    assert (f"({report.redrawn} draws were made again because they copied an excerpt, were (nearly) "
+            "silent or repeated another sample)") in report.summary()
     assert p.novelty(first, prior_samples=4).redrawn == 0
 
 
@@ -297,6 +297,19 @@ def test_silent_samples_and_repeats_are_drawn_again_and_not_counted_new():
     assert (totals["copied"], totals["silent"], totals["varied"]) == (1, 1, 4)
 
 
+def test_nearly_silent_samples_are_drawn_again():
+    """Where the input plays sixteenths, a sample of two notes in as many steps is nearly silent
+    (under a quarter of the input's notes); one of five is not."""
+    busy = _seq([(60 + i % 5, i, i + 1) for i in range(16)])
+    index = NoveltyIndex([busy])
+    two, five = _seq([(60, 0, 8), (62, 8, 16)]), _seq([(60 + i, 3 * i, 3 * i + 3) for i in range(5)])
+    assert index.is_sparse(two) and not index.is_sparse(five) and index.is_sparse(_seq([]))
+    assert index.flaws([two, five, busy, _seq([])]) == ["sparse", None, "copy", "sparse"]
+    report = novelty_report(index, [two, five, _seq([])], [five])
+    assert (report.silent, report.sparse, report.varied) == (1, 1, 1)
+    assert "1 of 3 samples" not in report.summary() and "1 is new, 1 silent, 1 nearly silent" in report.summary()
+
+
 def test_novelty_report_from_the_index_and_a_prior():
     inputs = [_seq([(60, 0, 4), (64, 4, 8), (67, 8, 16)]), _seq([(62, 0, 8), (65, 8, 16)])]
     index = NoveltyIndex(inputs)
@@ -333,6 +346,13 @@ def test_novelty_verdict_follows_each_figure():
     assert ("closer to your music than MusicVAE's own samples in pitch classes, but not in "
             "rhythm and note density") in report.summary()
     assert report.to_dict()["closer"]["note density"] is False
+    # a distance within a tenth of the prior's is no real difference: "about as close"
+    near = dataclasses.replace(report, pitch_class_distance=0.28, prior_pitch_class_distance=0.30)
+    assert near.closer()["pitch classes"] and near.verdict() == (
+        "about as close as MusicVAE's own samples in pitch classes, but not in rhythm and note density")
+    both = dataclasses.replace(near, rhythm_distance=0.1, prior_rhythm_distance=0.5)
+    assert both.verdict() == ("closer to your music than MusicVAE's own samples in rhythm, only about "
+                              "as close as MusicVAE's own samples in pitch classes, but not in note density")
 
 
 def test_panel_and_pipeline_share_one_readout():

@@ -85,8 +85,11 @@ def test_the_last_line_and_summary_say_what_each_sample_is(tmp_path, capsys):
     printed = capsys.readouterr()
     last = printed.out.strip().splitlines()[-1]
     assert last.startswith("wrote 2 samples, each 4 bars of 3/8 at ♩ = 100, the trained MidiMe"), last
-    assert ("Your music is in 3/8 and 6/8; the samples take the metre and tempo most of its windows "
-            "have: 3/8 at ♩ = 100.") in printed.err.splitlines()
+    note = ("Your music is in 3/8 and 6/8; the samples take the metre and tempo most of its excerpts "
+            "have: 3/8 at ♩ = 100. To keep each metre's feel, personalize the files of each metre apart.")
+    assert note in printed.err.splitlines()
+    # the report keeps what the console said (its text is HTML-escaped inside bokeh's JSON)
+    assert "personalize the files of each metre apart." in (out / "report.html").read_text()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["each_sample"] == {"bars": 4, "metre": "3/8", "qpm": 100.0, "steps": 24}
 
@@ -227,6 +230,7 @@ def test_commit_replaces_only_its_own_files_and_removes_its_stale_ones(tmp_path)
     (staging / "sample_02.mid").write_bytes(b"new")
     written = folder.commit(staging)
     assert written == ["sample_01.mid", "sample_02.mid"]
+    assert folder.removed == ["midime/w.npz", "sample_03.mid", "sample_04.mid"]  # told to the user
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     assert names == [MANIFEST, "notes.txt", "sample_01.mid", "sample_02.mid"]
     assert (out / "sample_01.mid").read_bytes() == b"new" and not staging.exists()
@@ -299,7 +303,13 @@ def test_example_run_writes_a_complete_set_skipping_a_refused_file(tmp_path, cap
     assert "cdn.bokeh.org" not in report and report.count("data:audio/wav;base64,") == 3
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 3 and summary["novelty"]["samples"] == 3
-    assert summary["inputs"] == [{"name": "folk_band.mid", "example": "folk_band"}]
+    steps = summary["training"]["steps"]
+    assert steps >= 3 and f"MidiMe trained {steps} training steps (3 passes over your excerpts) in " in report
+    (entry,) = summary["inputs"]  # drums_only.mid was skipped
+    assert {k: entry[k] for k in ("name", "example", "melody_track")} == {
+        "name": "folk_band.mid", "example": "folk_band", "melody_track": {"number": 0, "name": "Melody"}}
+    assert entry["excerpts"] > 5 and isinstance(entry["notes"], list)
+    assert f"folk_band.mid: {entry['excerpts']} excerpts; the melody is track #0 " in report
     assert summary["samples"][0] == {"midi": "sample_01.mid", "wav": "sample_01.wav"}
     assert all((out / s["midi"]).is_file() for s in summary["samples"])
     manifest = json.loads((out / MANIFEST).read_text())["files"]
@@ -317,7 +327,7 @@ def test_example_run_writes_a_complete_set_skipping_a_refused_file(tmp_path, cap
     capsys.readouterr()
     assert personalize(MIDI / "mono_melody.mid", "--out", out, "--overwrite", "--epochs", "2",
                        "--samples", "2", "--no-wav", "--seed", "2", "--quiet") == 0
-    assert capsys.readouterr().err == ""
+    assert capsys.readouterr().err == ""  # --quiet: not even the files it removed
     assert sorted(p.name for p in out.glob("sample_*")) == ["sample_01.mid", "sample_02.mid"]
     assert (out / "my notes.txt").read_text() == "keep"
     summary = json.loads((out / "summary.json").read_text())

@@ -20,6 +20,7 @@ from midime_widgets.music.windows import (
     phrase_bars,
     sample_lengths,
     song_grid,
+    tempo_mark,
 )
 from midime_widgets.personalize import (
     NoveltyIndex,
@@ -195,7 +196,10 @@ def test_tempo_change_moves_no_note_off_the_grid():
     assert b.windows[3].qpm == 60.0 and b.qpm == 60.0  # most windows are at 60
     assert a.tempo_note() is None
     assert b.tempo_note().startswith("The tempo changes within this piece (♩ = 60 to 120).")
-    assert b.tempo_note().endswith("(here mostly ♩ = 60).")
+    assert b.tempo_note().endswith("at one tempo: here ♩ = 60, the tempo most of its excerpts have.")
+    assert [tempo_mark(Metre(*m), 120.0) for m in ((4, 4), (3, 8), (6, 8), (12, 8))] == [
+        "♩ = 120", "♩ = 120", "♩. = 80", "♩. = 80"]
+    assert tempo_mark(Metre(9, 8), 60.0, 120.0) == "♩. = 40 to 80"
 
 
 def test_silent_windows_are_skipped_and_told_with_their_bars():
@@ -203,8 +207,8 @@ def test_silent_windows_are_skipped_and_told_with_their_bars():
     assert [s.bar for s in cut.skipped] == [5, 6, 7]
     assert len(cut.windows) == 11 - 3
     text = cut.warning()
-    assert text == ("3 of 11 windows were left out because they are silent (rests only): the "
-                    "windows starting at bars 5, 6 and 7.")
+    assert text == ("3 of 11 excerpts were left out because they are silent (rests only): the "
+                    "excerpts starting at bars 5, 6 and 7.")
 
 
 def test_drum_windows_without_known_drums_are_skipped():
@@ -216,7 +220,7 @@ def test_drum_windows_without_known_drums_are_skipped():
                       is_drum=True, instrument=9)
     cut = cut_song(DrumsConverter(2), seq)
     assert [w.bar for w in cut.windows] == [1, 2, 3] and [s.bar for s in cut.skipped] == [4, 5]
-    assert cut.warning().startswith("2 of 5 windows were left out because they hold no drum")
+    assert cut.warning().startswith("2 of 5 excerpts were left out because they hold no drum")
 
 
 def test_a_song_fails_only_when_no_window_is_left():
@@ -351,7 +355,7 @@ def test_skipped_windows_reach_the_songs_warnings(vae):
     p = Personalizer(vae)
     added = p.add_midi(song(12, rests=(5, 6, 7, 8)), name="with rests")
     assert len(added.skipped) == 3
-    assert any("3 of 11 windows were left out" in w for w in added.warnings)
+    assert any("3 of 11 excerpts were left out" in w for w in added.warnings)
     # Windows that end in rests (bars 4-5) re-cut by magenta's converter give no window; the
     # windows carry their tensors, so every one of them is encoded.
     _, mu, _ = vae.encode(added.windows)

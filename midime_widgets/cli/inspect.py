@@ -11,10 +11,10 @@ from ..errors import MidiError
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "inspect",
-        help="show the tracks, tempo, meter and usable windows of a MIDI file",
-        description="Show a MIDI file's tracks (program, drums, notes, pitch range, polyphony), "
+        help="show the tracks, tempo, metre and the excerpts the models can learn from in a MIDI file",
+        description="Show a MIDI file's tracks (program, drums, notes, pitch range, most notes at once), "
         "tempo, time signature, length, the melody track midime-widgets would pick (and why), "
-        "and how many melody / drum / trio windows the MusicVAE models can take from it.",
+        "and how many melody / drum / trio excerpts the MusicVAE models can learn from in it.",
     )
     parser.add_argument("file", metavar="FILE.mid", help="a Standard MIDI File")
     parser.add_argument("--max-bytes", type=int, default=None,

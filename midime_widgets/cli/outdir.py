@@ -97,6 +97,7 @@ class OutputFolder:
         self.path = Path(os.path.expanduser(str(path)))
         self.overwrite = overwrite
         self.previous: dict[str, str] = {}  # files an earlier run wrote here (manifest)
+        self.removed: list[str] = []  # after `commit`: earlier files it removed and did not rewrite
 
     # -- before any work -----------------------------------------------------------------------
     def check(self, planned_names=()) -> None:
@@ -180,7 +181,8 @@ class OutputFolder:
         manifest_path = out / MANIFEST
         if manifest_path.exists() and not _is_manifest(manifest_path):
             raise OutputError(f"{manifest_path} was not written by {TOOL}; move it away.")
-        self._remove_previous()
+        removed = self._remove_previous()
+        self.removed = sorted(set(removed) - set(files))
         for name in [*top, MANIFEST]:
             target = out / name
             if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
@@ -191,14 +193,15 @@ class OutputFolder:
         shutil.rmtree(staging, ignore_errors=True)
         return files
 
-    def _remove_previous(self) -> None:
+    def _remove_previous(self) -> list[str]:
         """Delete the earlier run's files that are still exactly as it wrote them (stale samples
-        included), then the folders they leave empty."""
-        folders = set()
+        included), then the folders they leave empty; returns the files deleted."""
+        folders, removed = set(), []
         for rel in sorted(self.previous):
             item = self.path / rel
             if item.exists() and self._is_ours(item):
                 item.unlink()
+                removed.append(rel)
                 folders.update(p for p in item.parents if p != self.path and self.path in p.parents)
         for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
             with contextlib.suppress(OSError):  # holds something else: keep it
@@ -206,3 +209,4 @@ class OutputFolder:
         manifest = self.path / MANIFEST
         if manifest.is_file() and _is_manifest(manifest):
             manifest.unlink()
+        return removed

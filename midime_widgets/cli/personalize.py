@@ -30,6 +30,8 @@ DEFAULT_LATENT = PERSONAL_DEFAULTS["latent_size"]
 DEFAULT_BETA = PERSONAL_DEFAULTS["beta"]
 DEFAULT_TEMPERATURE = SAMPLE_TEMPERATURE
 DEFAULT_MODEL = "default"
+#: What each kind of MusicVAE reads, in a musician's words (`MusicVAE.kind` → words).
+READS = {"melody": "melodies", "drums": "drum parts", "trio": "melody, bass and drums together"}
 EXIT_USAGE = 2
 
 
@@ -369,8 +371,7 @@ def _run(args, guard: InterruptGuard, stage: Stages) -> int:
     with stage("load model"):
         vae = load_model(choice)
         person = Personalizer(vae, latent_size=args.latent, beta=args.beta, seed=args.seed)
-    say(f"model: {vae.name}, a {vae.kind} model ({vae.config.z_size} features per excerpt), on "
-        f"{vae.device}")
+    say(f"model: {vae.name} (learns {READS.get(vae.kind, vae.kind)}), on {vae.device}")
     with stage("add songs"):
         used = add_inputs(person, inputs, track=args.track, say=say)
 
@@ -421,6 +422,10 @@ def _personalize(args, guard, stage, say, out, vae, person, used, prior) -> int:
 
             shutil.rmtree(staging, ignore_errors=True)
             guard.temporary.remove(staging)
+    if out.removed:
+        say(f"removed {len(out.removed)} file(s) an earlier run wrote in {out.path} and this one "
+            f"did not write again: {', '.join(out.removed[:6])}"
+            f"{', …' if len(out.removed) > 6 else ''}")
     print(f"wrote {len(samples)} samples, each {person.output_description()}, the trained MidiMe "
           f"and report.html to {out.path}")
     return 0
@@ -494,11 +499,13 @@ def write_results(folder: Path, args, vae, person, inputs, history, samples, nov
                    f"{training_sentence(training)}; MidiMe with {args.latent} style features "
                    f"(latent size), variety (beta) {args.beta}; randomness (decoding temperature) "
                    f"{args.temperature}. Each sample: "
-                   f"{person.output_description()}."],
+                   f"{person.output_description()}.",
+                   *([person.metre_note()] if person.metre_note() else []),
+                   *(f"{song.name}: {line}" for song in person.songs for line in song_notes(song))],
         )
     summary = {
         "model": vae.name,
-        "inputs": [input_entry(i, out) for i in inputs],
+        "inputs": [input_entry(i, out, song) for i, song in zip(inputs, person.songs)],
         "windows": len(person.windows),
         "training": training,
         "epochs": training["epochs"],
@@ -514,12 +521,26 @@ def write_results(folder: Path, args, vae, person, inputs, history, samples, nov
                                          encoding="utf-8")
 
 
-def input_entry(item: Input, out: Path) -> dict:
+def input_entry(item: Input, out: Path, song=None) -> dict:
     """summary.json's record of one input: a bundled example by name, a file by its path
-    relative to the output folder."""
-    if item.example:
-        return {"name": item.path.name, "example": item.example}
-    return {"name": item.path.name, "path": relative(item.path, out)}
+    relative to the output folder; with the `song` read from it, its excerpts, the track read
+    as the melody and every note about how it was read."""
+    entry = ({"name": item.path.name, "example": item.example} if item.example
+             else {"name": item.path.name, "path": relative(item.path, out)})
+    if song is not None:
+        entry["excerpts"] = len(song.windows)
+        choice = song.melody_choice
+        if choice is not None:
+            entry["melody_track"] = {"number": choice.instrument, "name": choice.name}
+        entry["notes"] = list(song.warnings)
+    return entry
+
+
+def song_notes(song) -> list[str]:
+    """How one song was read, in a musician's words: its excerpts, the melody track, the notes."""
+    choice = song.melody_choice
+    track = f"; the melody is track #{choice.instrument} '{choice.name}'" if choice is not None else ""
+    return [f"{len(song.windows)} excerpts{track}.", *song.warnings]
 
 
 def relative(path: Path, out: Path) -> str:
@@ -532,10 +553,12 @@ def training_summary(history) -> dict:
     reason = getattr(history, "stop_reason", None)
     if reason is None:
         reason = "stopped" if getattr(history, "stopped", False) else "epoch budget reached"
-    return {"epochs": history.epochs_run, "seconds": round(float(getattr(history, "seconds", 0.0)), 2),
-            "stopped_because": str(reason)}
+    return {"epochs": history.epochs_run, "steps": int(getattr(history, "steps", history.epochs_run)),
+            "seconds": round(float(getattr(history, "seconds", 0.0)), 2), "stopped_because": str(reason)}
 
 
 def training_sentence(training: dict) -> str:
-    return (f"MidiMe trained {training['epochs']} epochs in {training['seconds']:.1f} s "
-            f"({training['stopped_because']})")
+    steps, passes = training["steps"], training["epochs"]
+    return (f"MidiMe trained {steps:,} training step{'s' if steps != 1 else ''} "
+            f"({passes:,} pass{'es' if passes != 1 else ''} over your excerpts) in "
+            f"{training['seconds']:.1f} s ({training['stopped_because']})")

@@ -144,7 +144,7 @@ class MelodyCandidate:
 
     def describe(self) -> str:
         return (f"{self.note_count} notes, {self.distinct_pitches} distinct pitches, "
-                f"mean pitch {pitch_name(round(self.mean_pitch))}, "
+                f"range {pitch_name(self.min_pitch)}-{pitch_name(self.max_pitch)}, "
                 f"{self.monophony:.0%} single notes")
 
     def qualities(self) -> list[str]:

@@ -61,12 +61,12 @@ class MidiSummary:
                                                  for t, ts in self.time_signatures),
                  "", "Tracks:",
                  f"  {'#':>3}  {'name':<24} {'program':<30} {'notes':>5}  {'pitches':<9} "
-                 f"{'polyphony':>9}"]
+                 f"{'most at once':>12}"]
         for tr in self.tracks:
             prog = "drums (channel 10)" if tr.is_drum else f"{tr.program} {program_name(tr.program)}"
             pitches = f"{tr.min_pitch}-{tr.max_pitch}"
             lines.append(f"  {tr.instrument:>3}  {tr.name[:24]:<24} {prog[:30]:<30} "
-                         f"{tr.note_count:>5}  {pitches:<9} {tr.max_polyphony:>9}")
+                         f"{tr.note_count:>5}  {pitches:<9} {tr.max_polyphony:>12}")
         lines.append("")
         if self.melody is not None:
             lines.append(f"Melody track: #{self.melody.instrument} {self.melody.reason}")
@@ -75,8 +75,8 @@ class MidiSummary:
         if self.melody_note:
             lines.append(f"  {self.melody_note}" if self.melody else f"Melody: {self.melody_note}")
         lines.append("")
-        lines.append("Windows each kind of model reads (cut on the bar lines, hop 1 bar; melody "
-                     "models read the melody track):")
+        lines.append("Excerpts each kind of model learns from (phrases cut on the bar lines, one "
+                     "starting on every bar; melody models read the melody track):")
         for label, count in self.windows.items():
             lines.append(f"  {label:<14} {count:>5}")
         return "\n".join(lines)

@@ -87,6 +87,15 @@ class Metre:
 FOUR_FOUR = Metre(4, 4)
 
 
+def tempo_mark(metre: Metre, qpm: float, up_to: float | None = None) -> str:
+    """A metronome mark as a musician writes it: "♩ = 120" (or a range, "♩ = 60 to 120"); in
+    compound time (6/8, 9/8, 12/8) the dotted beat, "♩. = 80", the beat a jig is counted in."""
+    compound = metre.denominator == 8 and metre.numerator % 3 == 0 and metre.numerator > 3
+    beat = 1.5 if compound else 1.0
+    marks = [f"{q / beat:.0f}" for q in (qpm, up_to) if q is not None]
+    return f"{'♩.' if compound else '♩'} = {' to '.join(marks)}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Bar:
     """One bar on the step grid: first step (negative for a pickup's silent start), steps, metre,
@@ -263,19 +272,21 @@ class SongCut:
     qpm: float
     total: int  # windows tried, kept + skipped
     tempos: tuple = ()  # (slowest, fastest) qpm of the windows when the tempo changes, else ()
+    clear_tempo: bool = True  # `qpm` is the tempo of more windows than any other (not a tie)
 
     def tempo_note(self) -> str | None:
         """When the song's tempo changes, what that means for the samples, in a musician's words."""
         if not self.tempos:
             return None
-        slow, fast = self.tempos
-        return (f"The tempo changes within this piece (♩ = {slow:.0f} to {fast:.0f}). Notes are "
-                f"read in beats, so nothing is lost, but each sample plays at one tempo: the one "
-                f"most of your music has (here mostly ♩ = {self.qpm:.0f}).")
+        which = ("the tempo most of its excerpts have" if self.clear_tempo
+                 else "the first of the tempos that most of its excerpts share")
+        return (f"The tempo changes within this piece ({tempo_mark(self.metre, *self.tempos)}). Notes are "
+                f"read in beats, so nothing is lost, but each sample plays at one tempo: here "
+                f"{tempo_mark(self.metre, self.qpm)}, {which}.")
 
     def warning(self) -> str | None:
         """The skipped windows in a musician's words, or None when none was skipped, e.g.
-        "2 of 307 windows were left out because they are silent (rests only): the windows
+        "2 of 307 excerpts were left out because they are silent (rests only): the excerpts
         starting at bars 161 and 262." (one sentence per reason)."""
         if not self.skipped:
             return None
@@ -293,8 +304,8 @@ NO_KNOWN_DRUMS = ("it holds no drum the model knows", "they hold no drum the mod
 
 def _skipped_sentence(reason: tuple, bars: list[int], total: int) -> str:
     one = len(bars) == 1
-    return (f"{len(bars)} of {total} windows {'was' if one else 'were'} left out because "
-            f"{reason[0] if one else reason[1]}: the {'window' if one else 'windows'} starting "
+    return (f"{len(bars)} of {total} excerpts {'was' if one else 'were'} left out because "
+            f"{reason[0] if one else reason[1]}: the {'excerpt' if one else 'excerpts'} starting "
             f"at {_bar_list(bars)}.")
 
 
@@ -517,13 +528,14 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
     if not kept:
         reasons = sorted({s.reason[1] for s in skipped})
         raise MidiError(f"No {converter.describe()} can be cut from this song: all "
-                        f"{len(skipped)} windows were left out because " + " or ".join(reasons)
+                        f"{len(skipped)} excerpts were left out because " + " or ".join(reasons)
                         + ".")
     metre = majority(metre_weight)
     slow, fast = min(qpm_weight), max(qpm_weight)
     tempos = (slow, fast) if fast > slow * 1.01 else ()  # not a rounding step between equal tempos
+    top = sorted(qpm_weight.values(), reverse=True)
     return SongCut(kept, skipped, metre, float(majority(qpm_weight)), len(kept) + len(skipped),
-                   tempos)
+                   tempos, len(top) < 2 or top[0] > top[1])
 
 
 def _cut_on_grid(converter: TrioConverter, seq: NoteSequence) -> SongCut:
