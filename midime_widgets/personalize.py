@@ -666,6 +666,20 @@ class Personalizer:
             return FOUR_FOUR, DEFAULT_QPM
         return majority(metres), float(majority(tempos))
 
+    def output_program(self) -> int | None:
+        """The General MIDI program melody samples are written with: that of the melody track
+        most input windows come from (None for drum and trio models, which keep their own)."""
+        programs: dict = {}
+        for song in self.songs:
+            if song.melody_choice is not None:
+                program = int(song.melody_choice.program)
+                programs[program] = programs.get(program, 0) + len(song.windows)
+        if self.vae.kind != "melody" or not programs:
+            return None
+        from .music.windows import majority
+
+        return int(majority(programs))
+
     def output_steps(self) -> int:
         """Steps of each sample: the bars of `output_metre` a window holds (a phrase of 1, 2, 4 …
         whole bars: a 6/8 song's samples are two 6/8 bars, 24 steps; a 3/8 song's, four bars,
@@ -818,6 +832,11 @@ class Personalizer:
         metre, qpm = self.output_metre()
         steps = tensors.shape[1]
         seqs = [in_metre(s, metre, qpm, steps) for s in self.vae.converter.from_tensors(list(tensors))]
+        program = self.output_program()
+        if program is not None:  # a melody sample plays on the instrument the melody was read from
+            for seq in seqs:
+                for note in seq.notes:
+                    note.program = program
         return [Sample(z_small=a, z=b, sequence=s, tensor=t) for a, b, s, t in zip(z_small, z, seqs, tensors)]
 
     def input_positions(self) -> np.ndarray:

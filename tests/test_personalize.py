@@ -297,6 +297,22 @@ def test_silent_samples_and_repeats_are_drawn_again_and_not_counted_new():
     assert (totals["copied"], totals["silent"], totals["varied"]) == (1, 1, 4)
 
 
+def test_melody_samples_play_on_the_melody_s_instrument(vae):
+    """A flute melody's samples are written for flute (program 73), and the MIDI file says so."""
+    from midime_widgets.music import load_midi, to_midi_bytes
+
+    seq = load_midi(MIDI_FIXTURES / "mono_melody.mid")
+    for note in seq.notes:
+        note.program = 73
+    p = Personalizer(vae, seed=0)
+    p.add_midi(seq, name="flute")
+    p.fit(epochs=3)
+    assert p.output_program() == 73
+    samples = p.sample(2, seed=1)
+    assert {n.program for s in samples for n in s.sequence.notes} == {73}
+    assert {n.program for n in load_midi(to_midi_bytes(samples[0].sequence)).notes} == {73}
+
+
 def test_nearly_silent_samples_are_drawn_again():
     """Where the input plays sixteenths, a sample of two notes in as many steps is nearly silent
     (under a quarter of the input's notes); one of five is not."""

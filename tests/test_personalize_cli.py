@@ -283,6 +283,7 @@ def test_example_run_writes_a_complete_set_skipping_a_refused_file(tmp_path, cap
                                                                     default_model_once, monkeypatch):
     out = tmp_path / "results" / "out"
     monkeypatch.setenv(PROFILE_ENV, "1")  # … and says where its time went
+    monkeypatch.setenv("MIDIME_WIDGETS_CACHE", str(tmp_path / "empty-cache"))  # nothing downloaded
     assert personalize(DRUMS, "--example", "--out", out, "--epochs", "3", "--samples", "3",
                        "--seed", "1") == 0
     monkeypatch.delenv(PROFILE_ENV)
@@ -292,9 +293,11 @@ def test_example_run_writes_a_complete_set_skipping_a_refused_file(tmp_path, cap
             ("MainThread", "write report")} <= stages
     skipped = [line for line in err.splitlines() if line.startswith("skipping")]
     assert len(skipped) == 1 and "drums_only.mid" in skipped[0] and "--model" in skipped[0]
+    assert "(the model is downloaded once, so this needs the internet)" in skipped[0]
     assert "training MidiMe" in err and "Traceback" not in err
     # not a terminal: whole progress lines (the first and the last at least), no bar redrawn in place
-    assert "\r" not in err and sum(line.startswith("training MidiMe [") for line in err.splitlines()) >= 2
+    assert "\r" not in err and sum(line.startswith("training MidiMe: step ") for line in err.splitlines()) >= 2
+    assert "training MidiMe: step 1 of at most 3, error " in err
     mids = sorted(p.name for p in out.glob("sample_*.mid"))
     assert mids == ["sample_01.mid", "sample_02.mid", "sample_03.mid"]
     assert all(load_midi(out / m).notes for m in mids)

@@ -200,6 +200,11 @@ def test_tempo_change_moves_no_note_off_the_grid():
     assert [tempo_mark(Metre(*m), 120.0) for m in ((4, 4), (3, 8), (6, 8), (12, 8))] == [
         "♩ = 120", "♩ = 120", "♩. = 80", "♩. = 80"]
     assert tempo_mark(Metre(9, 8), 60.0, 120.0) == "♩. = 40 to 80"
+    fast = cut_song(MEL, song(4, qpm=1000.0))
+    assert fast.tempo_note() == ("Its tempo is ♩ = 1000, far outside the 20 to 400 beats a minute "
+                                 "music is played at; the samples take it too, so check the file's "
+                                 "tempo if they sound like a blur.")
+    assert cut_song(MEL, song(4, qpm=400.0)).tempo_note() is None
 
 
 def test_silent_windows_are_skipped_and_told_with_their_bars():
@@ -209,6 +214,17 @@ def test_silent_windows_are_skipped_and_told_with_their_bars():
     text = cut.warning()
     assert text == ("3 of 11 excerpts were left out because they are silent (rests only): the "
                     "excerpts starting at bars 5, 6 and 7.")
+
+
+def test_windows_that_only_hold_a_note_are_told_as_such_not_as_silent():
+    """A note held over bars 5-8: the windows inside it hear no new note; they are not rests."""
+    seq = song(12, rests=(5, 6, 7, 8))
+    held = 4 * 16 * Q / 4  # bar 5, in seconds (4/4 at 120: 16 sixteenths of Q / 4)
+    seq.notes.add(pitch=62, velocity=80, start_time=held - Q, end_time=held + 4 * 4 * Q)
+    cut = cut_song(MEL, seq)
+    assert [s.bar for s in cut.skipped] == [5, 6, 7]
+    assert cut.warning() == ("3 of 11 excerpts were left out because no note starts in them (they "
+                             "only hold a note from before): the excerpts starting at bars 5, 6 and 7.")
 
 
 def test_drum_windows_without_known_drums_are_skipped():

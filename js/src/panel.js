@@ -316,9 +316,9 @@ function trainSection(ctx) {
     "A small model learns where your music lives among the MusicVAE's features",
     "MidiMe is a small model (a VAE) that learns the region of the MusicVAE's features your " +
     "excerpts occupy, so that everything it makes sounds like your music. It trains until the " +
-    "loss stops improving (it has converged), or until you press Stop; the weights so far are " +
-    "kept. The chart shows the loss: total = reconstruction (how well it rebuilds your excerpts) " +
-    "+ KL (how tidy its space is). “Style features” (latent size) is how many sliders your space " +
+    "error stops improving (it has converged), or until you press Stop; the weights so far are " +
+    "kept. The chart shows its error: total = rebuilding your excerpts (how far it is from them) " +
+    "+ tidiness of its space (the KL term). “Style features” (latent size) is how many sliders your space " +
     "gets; “variety” (beta) trades closeness to your excerpts for tidier, more varied samples.");
   const trainBtn = h("button", { class: "mm-btn mm-primary mm-train", type: "button", onclick: () => ctx.send("train") }, "Train");
   const stopBtn = h("button", { class: "mm-btn mm-danger mm-stop", type: "button", onclick: () => ctx.send("stop") }, "■ Stop");

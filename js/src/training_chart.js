@@ -4,8 +4,8 @@ import { h, cssVar, fitCanvas, formatSeconds, observeWidth, onThemeChange, toByt
 
 const SERIES = [
   { key: 1, name: "total", color: "--mm-loss-total", fallback: "#1976d2" },
-  { key: 2, name: "reconstruction", color: "--mm-loss-recon", fallback: "#f59f00" },
-  { key: 3, name: "KL", color: "--mm-loss-kl", fallback: "#ae3ec9" },
+  { key: 2, name: "rebuilding your excerpts", color: "--mm-loss-recon", fallback: "#f59f00" },
+  { key: 3, name: "tidiness (KL)", color: "--mm-loss-kl", fallback: "#ae3ec9" },
 ];
 
 export class TrainingChart {
@@ -93,7 +93,7 @@ export class TrainingChart {
     if (this.n === 0) {
       ctx.fillStyle = muted;
       ctx.textAlign = "center";
-      ctx.fillText("The loss curves appear here while MidiMe trains", width / 2, this.height / 2);
+      ctx.fillText("MidiMe's error appears here while it trains", width / 2, this.height / 2);
       ctx.textAlign = "start";
       return;
     }
@@ -182,7 +182,7 @@ function statusLine(status) {
   if (status.total) parts.push(`pass ${status.epoch} of up to ${status.total}`);
   else if (status.epoch) parts.push(`pass ${status.epoch}`);
   parts.push(formatSeconds(status.elapsed));
-  if (status.losses?.total != null) parts.push(`loss ${status.losses.total.toPrecision(4)}`);
+  if (status.losses?.total != null) parts.push(`error ${status.losses.total.toPrecision(4)}`);
   if (status.device) parts.push(status.device);
   const text = parts.filter(Boolean).join(" · ");
   return status.message ? `${text} — ${status.message}` : text;

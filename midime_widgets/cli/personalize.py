@@ -276,7 +276,11 @@ def refusal(err, path: Path, choice: ModelChoice, *, track, seq) -> str:
     if seq is not None and choice.converter is not None and track is None:  # else: the track is wrong
         fits = fitting_model(seq, choice, name=path.name, track=track)
         if fits:
-            reason = reason.rstrip() + f" Run with --model {fits} to use it."
+            from ..models.download import is_cached
+
+            download = ("" if fits == DEFAULT_MODEL or is_cached(fits)
+                        else " (the model is downloaded once, so this needs the internet)")
+            reason = reason.rstrip() + f" Run with --model {fits} to use it{download}."
     return reason
 
 
@@ -315,11 +319,12 @@ def _progress_printer():
             bar = f"[{'#' * filled}{'-' * (width - filled)}] {epoch}/{total}"
         else:
             bar = f"epoch {epoch}"
-        line = f"training MidiMe {bar} error {losses['total']:.2f}"
-        if not terminal:
-            print(line, file=sys.stderr, flush=True)
+        error = f"error {losses['total']:.2f}"
+        if not terminal:  # a log: plain lines, no bar that never fills when training converges
+            limit = f" of at most {total:,}" if total else ""
+            print(f"training MidiMe: step {epoch:,}{limit}, {error}", file=sys.stderr, flush=True)
             return
-        print("\r" + line, end="\n" if final else "", file=sys.stderr, flush=True)
+        print(f"\rtraining MidiMe {bar} {error}", end="\n" if final else "", file=sys.stderr, flush=True)
         progress_line_open(not final)
 
     return on_progress

@@ -153,7 +153,8 @@ class MelodyCandidate:
         if self.top_share >= 0.4:
             out.append(f"it has the highest note at {self.top_share:.0%} of the song's attacks")
         if self.monophony >= 0.8:
-            out.append("it plays one note at a time")
+            out.append("it plays one note at a time" if self.monophony >= 0.999 else
+                       f"it mostly plays one note at a time ({self.monophony:.0%} of its notes)")
         if self.stepwise >= 0.4:
             out.append(f"it moves by step ({self.stepwise:.0%} of its moves)")
         if self.activity >= 0.99:

@@ -92,7 +92,7 @@ def tempo_mark(metre: Metre, qpm: float, up_to: float | None = None) -> str:
     compound time (6/8, 9/8, 12/8) the dotted beat, "♩. = 80", the beat a jig is counted in."""
     compound = metre.denominator == 8 and metre.numerator % 3 == 0 and metre.numerator > 3
     beat = 1.5 if compound else 1.0
-    marks = [f"{q / beat:.0f}" for q in (qpm, up_to) if q is not None]
+    marks = [f"{q / beat:.{1 if q / beat < 10 else 0}f}" for q in (qpm, up_to) if q is not None]
     return f"{'♩.' if compound else '♩'} = {' to '.join(marks)}"
 
 
@@ -275,7 +275,20 @@ class SongCut:
     clear_tempo: bool = True  # `qpm` is the tempo of more windows than any other (not a tie)
 
     def tempo_note(self) -> str | None:
-        """When the song's tempo changes, what that means for the samples, in a musician's words."""
+        """When the song's tempo changes, what that means for the samples, in a musician's words;
+        and when its tempo is one no musician plays (a file's mistake, or meant for a machine)."""
+        notes = [note for note in (self._change_note(), self._odd_tempo_note()) if note]
+        return " ".join(notes) or None
+
+    def _odd_tempo_note(self) -> str | None:
+        low, high = PLAUSIBLE_QPM
+        if low <= self.qpm <= high:
+            return None
+        return (f"Its tempo is {tempo_mark(self.metre, self.qpm)}, far outside the {low} to {high} "
+                f"beats a minute music is played at; the samples take it too, so check the file's "
+                f"tempo if they sound {'endless' if self.qpm < low else 'like a blur'}.")
+
+    def _change_note(self) -> str | None:
         if not self.tempos:
             return None
         which = ("the tempo most of its excerpts have" if self.clear_tempo
@@ -297,8 +310,12 @@ class SongCut:
                         for reason, bars in by_reason.items())
 
 
+#: Tempos (quarter notes a minute) musicians play at; outside them a song's note says so.
+PLAUSIBLE_QPM = (20, 400)
 #: Why a window is skipped, as (one window, several windows).
 SILENT = ("it is silent (rests only)", "they are silent (rests only)")
+HELD_ONLY = ("no note starts in it (it only holds a note from before)",
+             "no note starts in them (they only hold a note from before)")
 NO_KNOWN_DRUMS = ("it holds no drum the model knows", "they hold no drum the model knows")
 
 
@@ -415,10 +432,15 @@ class _Events:
             out[0] = NO_EVENT  # a note-off before any note means nothing (as in magenta)
         return out + [silent] * (total - steps)
 
-    def empty_reason(self, events: list) -> str | None:
+    def empty_reason(self, events: list, start: int) -> tuple | None:
+        """Why the window of `events` from step `start` holds nothing to learn, or None."""
         if self.drums:
             return None if any(events) else NO_KNOWN_DRUMS
-        return None if any(e >= 0 for e in events) else SILENT
+        if any(e >= 0 for e in events):
+            return None
+        end = start + len(events)
+        sounding = any(a < end and b > start for a, b, _ in self.spans)
+        return HELD_ONLY if sounding else SILENT
 
     def encode(self, events: list) -> tuple[np.ndarray, np.ndarray]:
         if self.drums:
@@ -508,7 +530,7 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
     for i, count, steps in spans:
         bar = bars[i]
         window_events = events.window(bar.start, steps, max_steps)
-        reason = events.empty_reason(window_events[:steps])
+        reason = events.empty_reason(window_events[:steps], bar.start)
         if reason:
             skipped.append(SkippedWindow(bar.number, reason))
             continue
