@@ -59,12 +59,14 @@ PRIOR_SAMPLES = 32
 #: reconstructs them faithfully decodes points near one of them back into that very window), a
 #: silent or nearly silent one, or one with the same notes as an earlier sample of the same call.
 COPY_REDRAWS = 4
-#: ... and one that is nearly silent: fewer notes than this share of what the input's typical
-#: window plays over as many steps (a single held note where the music moves in eighths).
+#: A sample is nearly silent (and drawn again) with fewer notes than this share of what the
+#: input's typical window plays over as many steps (one held note where the music moves in 8ths).
 SPARSE_SHARE = 0.25
 #: The novelty verdict calls samples "about as close" as MusicVAE's own when their distance to
 #: the input is within this share of the prior samples' (0.28 against 0.30 is no real difference).
 ABOUT_AS_CLOSE = 0.1
+COMPARISON_WORDS = {"closer": "closer to your music", "about": "about as close",
+                    "no": "not closer to your music"}
 
 
 @dataclasses.dataclass
@@ -436,24 +438,26 @@ class NoveltyReport:
             "note density": (self.density_distance, self.prior_density_distance),
         }
 
-    def comparisons(self) -> dict[str, str]:
-        """Per figure, in words: "closer to your music", "about as close" (within
-        `ABOUT_AS_CLOSE` of the prior samples' distance) or "not closer to your music"."""
-        closer, words = self.closer(), {}
+    def _kinds(self) -> dict[str, str]:
+        """Per figure: "closer", "about" (within `ABOUT_AS_CLOSE` of the prior samples'
+        distance, either way) or "no"."""
+        closer, kinds = self.closer(), {}
         for name, (ours, prior) in self.distances().items():
-            if abs(prior - ours) <= ABOUT_AS_CLOSE * max(prior, 1e-9):
-                words[name] = "about as close"
-            else:
-                words[name] = "closer to your music" if closer[name] else "not closer to your music"
-        return words
+            near = abs(prior - ours) <= ABOUT_AS_CLOSE * max(prior, 1e-9)
+            kinds[name] = "about" if near else "closer" if closer[name] else "no"
+        return kinds
+
+    def comparisons(self) -> dict[str, str]:
+        """Per figure, in words: "closer to your music", "about as close" or "not closer to your
+        music" (the report's table says the same as the verdict)."""
+        return {name: COMPARISON_WORDS[kind] for name, kind in self._kinds().items()}
 
     def verdict(self) -> str:
         """Which figures are closer to the input than MusicVAE's own samples, which only about as
-        close, and which are not (see `comparisons`)."""
-        groups = {"closer": [], "about": [], "no": []}
-        for name, words in self.comparisons().items():
-            groups["about" if words == "about as close" else "closer" if words.startswith("closer")
-                   else "no"].append(name)
+        close, and which are not."""
+        groups: dict[str, list[str]] = {"closer": [], "about": [], "no": []}
+        for name, kind in self._kinds().items():
+            groups[kind].append(name)
         parts = []
         if groups["closer"]:
             parts.append(f"closer to your music than MusicVAE's own samples in {_join(groups['closer'])}")
