@@ -722,6 +722,21 @@ class Personalizer:
                 f"{self._tempo_mark()}. To keep each metre's feel, personalize the files of "
                 f"each metre apart.")
 
+    def key_note(self) -> str:
+        """When the input songs are in different keys, that the samples mix them; else ""."""
+        from .music.pitch import estimate_key
+
+        keys = {}
+        for song in self.songs:
+            key = estimate_key(song.sequence)
+            if key is not None:
+                keys.setdefault(key, []).append(song.name)
+        if len(keys) < 2:
+            return ""
+        names = [f"{key} ({', '.join(songs)})" for key, songs in keys.items()]
+        return (f"Your files are in different keys: {_join(names)}. MidiMe learns them together, "
+                f"so the samples mix their notes; to keep one key, transpose the files to it first.")
+
     def _tempo_mark(self) -> str:
         from .music.windows import tempo_mark
 

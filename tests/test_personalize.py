@@ -313,6 +313,20 @@ def test_melody_samples_play_on_the_melody_s_instrument(vae):
     assert {n.program for n in load_midi(to_midi_bytes(samples[0].sequence)).notes} == {73}
 
 
+def test_songs_in_different_keys_are_told(vae):
+    """A C major tune and the same tune in F♯ major: the note names both keys and both files."""
+    tune = [(60, 0, 8), (64, 8, 12), (67, 12, 16), (65, 16, 20), (62, 20, 24), (60, 24, 32),
+            (67, 32, 40), (64, 40, 48), (62, 48, 56), (60, 56, 64)]
+    p = Personalizer(vae, seed=0)
+    p.add_midi(_seq(tune), name="c.mid")
+    p.add_midi(_seq(tune), name="c again.mid")
+    assert p.key_note() == ""
+    p.add_midi(_seq([(pitch + 6, a, b) for pitch, a, b in tune]), name="f sharp.mid")
+    assert p.key_note() == ("Your files are in different keys: C major (c.mid, c again.mid) and F♯ "
+                            "major (f sharp.mid). MidiMe learns them together, so the samples mix "
+                            "their notes; to keep one key, transpose the files to it first.")
+
+
 def test_nearly_silent_samples_are_drawn_again():
     """Where the input plays sixteenths, a sample of two notes in as many steps is nearly silent
     (under a quarter of the input's notes); one of five is not."""

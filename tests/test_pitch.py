@@ -36,3 +36,29 @@ def test_report_piano_rolls_name_notes_in_the_music_s_key():
     assert source.data["name"] == ["F♯4", "A♯4"]
     del seq.key_signatures[:]
     assert _roll_source(seq, 60)[0].data["name"] == ["F♯4", "B♭4"]
+
+
+def _melody(pitches, lengths=None):
+    seq = note_seq.NoteSequence()
+    t = 0.0
+    for i, pitch in enumerate(pitches):
+        length = lengths[i] if lengths else 0.5
+        seq.notes.add(pitch=pitch, velocity=80, start_time=t, end_time=t + length)
+        t += length
+    return seq
+
+
+def test_estimate_key_names_the_key_the_notes_suggest():
+    from midime_widgets.music.pitch import estimate_key
+
+    c_major = [60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60]
+    assert estimate_key(_melody(c_major, [1, .5, .5, .5, 1, .5, .5, 1, .5, .5, 2])) == "C major"
+    a_minor = [69, 71, 72, 74, 76, 72, 69, 64, 69]
+    assert estimate_key(_melody(a_minor, [2, .5, 1, .5, 1, .5, 2, 1, 2])) == "A minor"
+    assert estimate_key(_melody([66, 68, 70, 71, 73, 75, 77, 78, 73, 66], [2, .5, .5, .5, 1, .5, .5, 2, 1, 2])) \
+        == "F♯ major"
+    assert estimate_key(_melody(list(range(60, 72)))) is None  # all twelve alike: no key
+    drums = _melody([36, 38])
+    for note in drums.notes:
+        note.is_drum = True
+    assert estimate_key(drums) is None and estimate_key(note_seq.NoteSequence()) is None

@@ -409,9 +409,9 @@ def _personalize(args, guard, stage, say, out, vae, person, used, prior) -> int:
     with stage("novelty"):
         novelty = person.novelty(samples, seed=args.seed or 0, prior=prior_samples)
     say(novelty.summary())
-    metre_note = person.metre_note()
-    if metre_note:
-        say(metre_note)
+    for note in (person.metre_note(), person.key_note()):
+        if note:
+            say(note)
 
     staging = out.staging()
     guard.temporary.append(staging)
@@ -505,7 +505,7 @@ def write_results(folder: Path, args, vae, person, inputs, history, samples, nov
                    f"(latent size), variety (beta) {args.beta}; randomness (decoding temperature) "
                    f"{args.temperature}. Each sample: "
                    f"{person.output_description()}.",
-                   *([person.metre_note()] if person.metre_note() else []),
+                   *(note for note in (person.metre_note(), person.key_note()) if note),
                    *(f"{song.name}: {line}" for song in person.songs for line in song_notes(song))],
         )
     summary = {
