@@ -199,3 +199,31 @@ def test_personalizer_takes_the_track_name_inspect_lists():
             == [n.pitch for n in by_number.sequence.notes])
     with pytest.raises(MidiError, match="no track called 'Banjo'"):
         p.add_midi(path, instrument="Banjo")
+
+
+def _one_track_name(seq, name: str):
+    """The song as a type-0 file stores it: every part under the one track's name."""
+    seq = type(seq).FromString(seq.SerializeToString())
+    for info in seq.instrument_infos:
+        info.name = name
+    return seq
+
+
+def test_a_type_0_file_s_one_track_name_names_no_part(songs):
+    """Parts on other instruments under one shared name (a type-0 file) are called by their
+    instruments, and the name gives none of them the tune; parts of one instrument that share a
+    name (two violins called 'Violin') keep it."""
+    band = next(name for name, label in LABELS.items() if label["category"] == "band")
+    seq = songs[band]
+    labelled = find_melody(seq).instrument
+    shared = _one_track_name(seq, "Lead")
+    names = track_names(shared)
+    assert "Lead" not in names.values() and len(set(names.values())) > 1
+    choice = find_melody(shared)
+    assert "its name marks it as the tune" not in choice.reason
+    assert choice.instrument == labelled  # the notes alone still find the tune
+    violins = type(seq)()
+    for i in range(2):
+        violins.instrument_infos.add(instrument=i, name="Violin")
+        violins.notes.add(instrument=i, program=40, pitch=72 - 7 * i, velocity=80, start_time=0, end_time=1)
+    assert track_names(violins) == {0: "Violin", 1: "Violin"}

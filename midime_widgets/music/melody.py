@@ -201,8 +201,25 @@ def program_name(program: int) -> str:
 
 
 def instrument_names(seq: NoteSequence) -> dict[int, str]:
-    """Track names stored in the MIDI file, by instrument number."""
-    return {info.instrument: info.name for info in seq.instrument_infos if info.name}
+    """Track names stored in the MIDI file, by instrument number.
+
+    A name shared by parts that play different instruments (programs, or drums and not) is the
+    one track name of a type-0 file, which keeps every part on one track: it names no part, so
+    it is left out (the parts are then called by their instruments) and says nothing of roles.
+    """
+    stored = {info.instrument: info.name for info in seq.instrument_infos if info.name}
+    sounds: dict[int, set] = collections.defaultdict(set)
+    for n in seq.notes:
+        sounds[n.instrument].add(("drums",) if n.is_drum else (n.program,))
+    parts_by_name: dict[str, set] = collections.defaultdict(set)
+    for instrument, name in stored.items():
+        parts_by_name[name].add(instrument)
+    for parts in parts_by_name.values():
+        played = [frozenset(sounds.get(i, ())) for i in parts]
+        if len(parts) > 1 and len(set(played)) > 1:
+            for i in parts:
+                del stored[i]
+    return stored
 
 
 def _monophony(notes) -> float:
