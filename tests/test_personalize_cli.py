@@ -237,6 +237,25 @@ def test_commit_replaces_only_its_own_files_and_removes_its_stale_ones(tmp_path)
     assert set(json.loads((out / MANIFEST).read_text())["files"]) == {"sample_01.mid", "sample_02.mid"}
 
 
+def test_overwrite_never_deletes_through_a_symlinked_folder(tmp_path):
+    """The earlier run's midime/ replaced by a link to a folder elsewhere: refused before any
+    file is removed, and nothing behind the link is touched."""
+    out = tmp_path / "out"
+    _previous_run(out, {"sample_01.mid": b"old", "midime/w.npz": b"w"})
+    elsewhere = tmp_path / "elsewhere"
+    (out / "midime").rename(elsewhere)
+    (out / "midime").symlink_to(elsewhere, target_is_directory=True)
+    folder = OutputFolder(out, overwrite=True)
+    with pytest.raises(OutputError, match="was not written by"):
+        folder.check(["sample_01.mid", "midime"])
+    staging = folder.staging()
+    (staging / "midime").mkdir()
+    (staging / "midime" / "w.npz").write_bytes(b"new")
+    with pytest.raises(OutputError):
+        folder.commit(staging)
+    assert (elsewhere / "w.npz").read_bytes() == b"w" and (out / "sample_01.mid").read_bytes() == b"old"
+
+
 def test_commit_refuses_a_foreign_file_that_appeared_during_the_run(tmp_path):
     out = tmp_path / "out"
     _previous_run(out, {"a.mid": b"old"})

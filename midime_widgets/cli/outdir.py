@@ -145,9 +145,12 @@ class OutputFolder:
                                       f"output folder.")
 
     def _is_ours(self, item: Path) -> bool:
+        """A plain file an earlier run wrote here, unchanged, reached without a symlinked folder
+        (which could lead anywhere outside `--out`)."""
         rel = item.relative_to(self.path).as_posix()
         expected = self.previous.get(rel)
-        return (expected is not None and item.is_file() and not item.is_symlink()
+        through_link = any(p.is_symlink() for p in item.parents if self.path in p.parents)
+        return (expected is not None and not through_link and item.is_file() and not item.is_symlink()
                 and sha256(item) == expected)
 
     # -- writing -------------------------------------------------------------------------------
