@@ -409,14 +409,15 @@ def _personalize(args, guard, stage, say, out, vae, person, used, prior) -> int:
     with stage("novelty"):
         novelty = person.novelty(samples, seed=args.seed or 0, prior=prior_samples)
     say(novelty.summary())
-    for note in (person.metre_note(), person.key_note()):
-        if note:
-            say(note)
+    music_notes = [note for note in (person.metre_note(), person.key_note()) if note]
+    for note in music_notes:
+        say(note)
 
     staging = out.staging()
     guard.temporary.append(staging)
     try:
         write_results(staging, args, vae, person, used, history, samples, novelty, out.path,
+                      music_notes=music_notes,
                       stage=stage)
         with guard.critical(), stage("publish"):
             out.commit(staging)
@@ -473,8 +474,10 @@ def _import_report() -> None:
 
 
 def write_results(folder: Path, args, vae, person, inputs, history, samples, novelty, out: Path,
-                  *, stage: Stages | None = None) -> None:
-    """Every output file, into `folder` (the staging folder; `out` is where it will live)."""
+                  *, stage: Stages | None = None, music_notes: list[str] = ()) -> None:
+    """Every output file, into `folder` (the staging folder; `out` is where it will live);
+    `music_notes` are the notes about the music as a whole the console printed (mixed metres or
+    keys), which the report keeps."""
     from ..music import render_wav, to_midi_bytes
 
     stage = stage or Stages(enabled=False)
@@ -505,7 +508,7 @@ def write_results(folder: Path, args, vae, person, inputs, history, samples, nov
                    f"(latent size), variety (beta) {args.beta}; randomness (decoding temperature) "
                    f"{args.temperature}. Each sample: "
                    f"{person.output_description()}.",
-                   *(note for note in (person.metre_note(), person.key_note()) if note),
+                   *music_notes,
                    *(f"{song.name}: {line}" for song in person.songs for line in song_notes(song))],
         )
     summary = {
