@@ -534,11 +534,13 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
 # ---------------------------------------------------------------------------------------------
 
 
-def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | None = None) -> InputSong:
+def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | None = None,
+                 notes: list | tuple = ()) -> InputSong:
     """`seq` as `vae` reads it: its part (the melody line, or the drums) cut into windows on its
     bar lines, in any metre (`music.cut_song`; see docs/windows.md).
 
-    Windows the model cannot read are skipped and told in the song's `warnings`. Raises
+    Windows the model cannot read are skipped and told in the song's `warnings`, after `notes`
+    (what loading the file left out, from `read_midi`). Raises
     MidiError (one sentence, to be prefixed by the file name) when no window is left. The
     windows carry their tensors: `vae.encode(song.windows)` reads them without re-cutting.
 
@@ -548,10 +550,11 @@ def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | N
     from .music import prepare_melody
     from .music.windows import cut_song
 
-    notes, choice = [], None
+    notes, choice = list(notes), None
     if vae.kind == "melody":
         prepared = prepare_melody(seq, instrument)
-        part, notes, choice = prepared.sequence, list(prepared.warnings), prepared.choice
+        part, choice = prepared.sequence, prepared.choice
+        notes += prepared.warnings
     elif vae.kind == "drums" and not any(n.is_drum for n in seq.notes):
         raise MidiError(f"This song has no drum track, and this model ({vae.name}) plays drums only.")
     else:
@@ -595,12 +598,12 @@ class Personalizer:
         """
         from note_seq.protobuf.music_pb2 import NoteSequence
 
-        from .music import load_midi
+        from .music import read_midi
 
         if name is None:
             name = os.path.basename(str(source)) if isinstance(source, (str, os.PathLike)) else f"upload {len(self.songs) + 1}"
-        seq = source if isinstance(source, NoteSequence) else load_midi(source)
-        return self.add_song(self.prepare(seq, name=name, instrument=instrument))
+        seq, notes = (source, []) if isinstance(source, NoteSequence) else read_midi(source)
+        return self.add_song(self.prepare(seq, name=name, instrument=instrument, notes=notes))
 
     def add_song(self, song: InputSong) -> InputSong:
         """Add a song already cut by `prepare` / `prepare_song` for this model's converter."""
@@ -608,9 +611,10 @@ class Personalizer:
         self._inputs_changed()
         return song
 
-    def prepare(self, seq: NoteSequence, *, name: str, instrument: int | str | None = None) -> InputSong:
+    def prepare(self, seq: NoteSequence, *, name: str, instrument: int | str | None = None,
+                notes: list | tuple = ()) -> InputSong:
         """The song as this model reads it (see `prepare_song`); nothing is added."""
-        return prepare_song(self.vae, seq, name=name, instrument=instrument)
+        return prepare_song(self.vae, seq, name=name, instrument=instrument, notes=notes)
 
     def remove(self, index: int) -> InputSong:
         """Take song `index` out of the inputs (MidiError with a sentence when there is none)."""

@@ -1,4 +1,6 @@
-"""Hostile MIDI files and a watcher that runs `load_midi` on them under time and memory limits.
+"""Hostile MIDI files and a watcher that reads them under time and memory limits: `read_midi`,
+then, for a file that loads, cutting it into the default model's excerpts (`prepare_song`), as
+the command line and the panel do before any model is loaded.
 
 Each load runs in a long-lived child process; the watcher (this process) samples the child's
 processor time and resident memory while it works, killing it when it has computed for more than
@@ -124,6 +126,43 @@ def truncated_file() -> bytes:
     return data[: len(data) * 2 // 3]
 
 
+def tempo_event(us_per_beat: int) -> bytes:
+    return b"\x00\xff\x51\x03" + us_per_beat.to_bytes(3, "big")
+
+
+def time_signature_event(numerator: int, denominator_power: int) -> bytes:
+    return b"\x00\xff\x58\x04" + bytes([numerator, denominator_power, 24, 8])
+
+
+def absurd_tempo_file() -> bytes:
+    """8 KB: the finest resolution, a tempo of 1 µs a beat and the longest deltas: 16 seconds
+    of music that hold 16 million beats (the length check in seconds alone lets it through)."""
+    note = vlq(0x0FFFFFFF) + b"\x90\x3c\x64" + vlq(0x0FFFFFFF) + b"\x80\x3c\x00"
+    return smf(track(tempo_event(1) + note * 1000), fmt=0, division=0x7FFF)
+
+
+def tiny_bars_file() -> bytes:
+    """5,200 notes over 98,800 beats at 600 beats a minute in 1/64 time: 400,000 bars of one
+    16th-note step each, far more than fit in memory as excerpts."""
+    body = tempo_event(100_000) + time_signature_event(1, 6)
+    return smf(track(body + melody_events(5200, step=480 * 19, length=400)), fmt=0)
+
+
+def damaged_settings_file() -> bytes:
+    """A tune with a tempo of zero, a tempo with no value, a 0/4 time signature, a key
+    signature of 128 flats and a 1.5 MB system-exclusive message (more than mido reads)."""
+    sysex = b"\x00\xf0" + vlq(1_500_001) + b"\x01" * 1_500_000 + b"\xf7"
+    settings = (tempo_event(0) + b"\x00\xff\x51\x00" + time_signature_event(0, 2)
+                + b"\x00\xff\x59\x02\x80\x00" + sysex)
+    return smf(track(settings + melody_events(32)), fmt=0)
+
+
+def empty_track_length_file() -> bytes:
+    """A track whose length field says 0 though notes follow it: the readers see no notes."""
+    body = TEMPO_120 + melody_events(16) + b"\x00\xff\x2f\x00"
+    return smf(b"MTrk" + struct.pack(">I", 0) + body, fmt=0)
+
+
 HOSTILE = {
     "huge_delta": huge_delta_file,
     "million_notes": million_notes_file,
@@ -134,6 +173,10 @@ HOSTILE = {
     "zero_length_notes": zero_length_file,
     "fourteen_hours": fourteen_hours_file,
     "truncated": truncated_file,
+    "absurd_tempo": absurd_tempo_file,
+    "tiny_bars": tiny_bars_file,
+    "damaged_settings": damaged_settings_file,
+    "empty_track_length": empty_track_length_file,
 }
 
 
@@ -173,21 +216,30 @@ def _worker(conn) -> None:  # runs in the child
     import warnings
 
     warnings.simplefilter("ignore")
+    from midime_widgets.cli.personalize import DEFAULT_MODEL, resolve_model
     from midime_widgets.errors import MidiError
-    from midime_widgets.music import load_midi
+    from midime_widgets.music import read_midi
+    from midime_widgets.personalize import prepare_song
 
+    model = resolve_model(DEFAULT_MODEL)  # a description of the default model: no TensorFlow
     conn.send("ready")
     while True:
         data = conn.recv_bytes()
         try:
-            seq = load_midi(data)
+            seq, notes = read_midi(data)
+            detail = f"{len(seq.notes)} notes, {seq.total_time:.1f} s"
+            try:
+                song = prepare_song(model, seq, name="hostile.mid", notes=notes)
+                detail += f"; {len(song.windows)} excerpts; " + " ".join(song.warnings)
+            except MidiError as exc:  # nothing the default model reads: said in a sentence
+                detail += f"; no excerpts: {exc}; " + " ".join(notes)
         except MidiError as exc:
             memory = _memory_error_in_chain(exc)
             conn.send(("over_memory" if memory else "MidiError", str(exc)))
         except BaseException as exc:
             conn.send(("exception", "".join(traceback.format_exception(exc))[-2000:]))
         else:
-            conn.send(("loaded", f"{len(seq.notes)} notes, {seq.total_time:.1f} s"))
+            conn.send(("loaded", detail))
 
 
 def _memory_error_in_chain(exc: BaseException) -> bool:
@@ -201,7 +253,8 @@ def _memory_error_in_chain(exc: BaseException) -> bool:
 
 
 class Watcher:
-    """Runs `load_midi(data)` in a child process under `time_limit` and `memory_limit`."""
+    """Reads MIDI data in a child process (see the module docstring) under `time_limit` and
+    `memory_limit`."""
 
     def __init__(self, time_limit: float = TIME_LIMIT_S, memory_limit: int = MEMORY_LIMIT_BYTES,
                  wall_limit: float = WALL_LIMIT_S):

@@ -1,4 +1,5 @@
-"""Every class of hostile MIDI file loads (or is refused with a MidiError) within the limits.
+"""Every class of hostile MIDI file loads and is cut into excerpts (or is refused with a
+MidiError) within the limits.
 
 Each file is loaded in a child process watched from here (tests/midi_watch.py): more than 10 s of
 processor time, or more than 1 GB of memory above the child's size before the load, fails the
@@ -29,6 +30,13 @@ EXPECTED = {
     "zero_length_notes": ("MidiError", "zero length"),
     "fourteen_hours": ("MidiError", "14.0 hours long"),
     "truncated": ("MidiError", "cut off"),
+    "absurd_tempo": ("MidiError", "16,384,500 beats long"),
+    "tiny_bars": ("loaded", "excerpts are cut from its first 11,650 only"),
+    "damaged_settings": ("loaded", "a tempo of zero, a damaged tempo, an impossible time "
+                         "signature (0/4), "
+                         "a damaged key signature and a system-exclusive message (1.5 MB of "
+                         "settings for one instrument). Its notes are read as written."),
+    "empty_track_length": ("MidiError", "contains no notes"),
 }
 
 

@@ -434,3 +434,118 @@ def test_loads_in_threads_agree_and_leave_warning_filters_alone():
     assert not errors
     assert results == [want] * 12
     assert list(warnings.filters) == before
+
+
+# -- damaged settings, special files, limits in beats ------------------------------------------
+
+def _with_settings(raw_settings: bytes) -> bytes:
+    """`_simple_melody_bytes` with raw meta / sysex events (each with its delta) before the notes."""
+    data = _simple_melody_bytes()
+    (size,) = struct.unpack(">I", data[18:22])
+    return data[:18] + struct.pack(">I", size + len(raw_settings)) + raw_settings + data[22:]
+
+
+@pytest.mark.parametrize("raw, said", [
+    (b"\x00\xff\x51\x03\x00\x00\x00", "a tempo of zero"),
+    (b"\x00\xff\x51\x00", "a damaged tempo"),
+    (b"\x00\xff\x58\x04\x00\x02\x18\x08", "an impossible time signature (0/4)"),
+    (b"\x00\xff\x58\x04\x04\xff\x18\x08", "an impossible time signature (4/a huge number)"),
+    (b"\x00\xff\x58\x04\xff\x00\x18\x08", "an impossible time signature (255/1)"),
+    (b"\x00\xff\x58\x00", "a damaged time signature"),
+    (b"\x00\xff\x59\x02\x80\x05", "a damaged key signature"),
+    (b"\x00\xff\x54\x05\xff\x00\x00\x00\x00", "a damaged start time (SMPTE offset)"),
+], ids=["tempo-0", "tempo-empty", "metre-0", "metre-huge", "metre-255", "metre-empty",
+        "key-128-flats", "smpte-offset"])
+def test_damaged_settings_are_left_out_and_told(raw, said):
+    """Each of these failed the whole file (a Python error inside the message); now the notes
+    load, the setting is left out, and a sentence says what it was."""
+    seq, notes = midi_io.read_midi(_with_settings(raw))
+    assert [n.pitch for n in seq.notes] == [60, 62, 64, 65]
+    assert len(notes) == 1 and said in notes[0] and "notes are read as written" in notes[0]
+    assert all(t.qpm > 0 for t in seq.tempos)
+    assert all(1 <= ts.numerator <= 64 and ts.denominator <= 64 for ts in seq.time_signatures)
+    with pytest.warns(midi_io.MidiWarning, match="left out"):
+        load_midi(_with_settings(raw))
+
+
+def test_oversized_texts_and_system_exclusive_messages_are_left_out():
+    """mido refuses any event over 1,000,000 bytes; such an event is blanked, the track length
+    mended, and the rest of the file read (here a track name after them)."""
+    big_text = b"\x00\xff\x01" + midi_io_vlq(1_200_000) + b"a" * 1_200_000
+    sysex = b"\x00\xf0" + midi_io_vlq(1_000_001) + b"\x01" * 1_000_000 + b"\xf7"
+    name = b"\x00\xff\x03\x04Tune"
+    seq, notes = midi_io.read_midi(_with_settings(big_text + sysex + name))
+    assert [n.pitch for n in seq.notes] == [60, 62, 64, 65]
+    assert "a text (1.2 MB)" in notes[0]
+    assert "a system-exclusive message (1.0 MB of settings for one instrument)" in notes[0]
+    assert [i.name for i in seq.instrument_infos] == ["Tune"]
+
+
+def midi_io_vlq(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def test_a_file_of_good_settings_gets_no_note():
+    seq, notes = midi_io.read_midi(SONG)
+    assert notes == [] and len(seq.notes) > 0
+
+
+def test_pipes_and_devices_are_refused_without_reading(tmp_path):
+    """Opening a pipe to read it waits for a writer forever: it is refused by its kind."""
+    import os
+
+    fifo = tmp_path / "song.mid"
+    os.mkfifo(fifo)
+    with pytest.raises(MidiError, match="not a file but a pipe"):
+        load_midi(fifo)
+    with pytest.raises(MidiError, match="not a file but a device"):
+        load_midi("/dev/zero")
+
+
+def test_size_just_over_the_limit_reads_in_bytes():
+    """Rounded to 0.1 MB, a file one byte over the limit would read "21.0 MB, larger than the
+    21.0 MB limit"."""
+    data = _simple_melody_bytes()
+    with pytest.raises(MidiError, match=rf"is {len(data):,} bytes, larger than the "
+                                        rf"{len(data) - 1:,}-byte limit"):
+        load_midi(data, max_bytes=len(data) - 1)
+
+
+def test_music_too_many_beats_long_is_refused_before_parsing(monkeypatch):
+    """Seconds alone do not bound a file: a tempo of 1 µs a beat fits 16 million beats in 16 s,
+    and bars, excerpts and steps are counted in beats."""
+    def must_not_parse(data):
+        raise AssertionError("parsed a file of millions of beats")
+
+    monkeypatch.setattr(midi_io.note_seq, "midi_to_note_sequence", must_not_parse)
+    note = midi_io_vlq(0x0FFFFFFF) + b"\x90\x3c\x64" + midi_io_vlq(0x0FFFFFFF) + b"\x80\x3c\x00"
+    body = b"\x00\xff\x51\x03\x00\x00\x01" + note * 100 + b"\x00\xff\x2f\x00"
+    data = (b"MThd" + struct.pack(">IHHH", 6, 0, 1, 0x7FFF)
+            + b"MTrk" + struct.pack(">I", len(body)) + body)
+    with pytest.raises(MidiError, match=r"1,638,450 beats long \(its tempo is so fast that "
+                                        r"they pass in 1\.6 seconds\)"):
+        load_midi(data)
+
+
+def test_notes_that_never_end_are_named():
+    msgs = [mido.Message("note_on", note=60 + i, velocity=80, time=240) for i in range(5)]
+    with pytest.raises(MidiError, match="starts 5 note.*never says when they end"):
+        load_midi(_mido_bytes(msgs))
+
+
+def test_tempos_a_midi_file_cannot_hold_are_written_at_the_nearest_it_can():
+    """A damaged input's tempo (3.58 or 60,000,000 beats a minute), taken by its samples, used
+    to fail only when the samples were written, after training."""
+    for qpm, want in ((60e6 / 0xFFFFFF * 0.999, 60e6 / 0xFFFFFF), (1e9, 60e6)):
+        beat = 60.0 / want  # the notes: two beats in a bar of four
+        seq = note_seq.NoteSequence(total_time=4 * beat)
+        seq.tempos.add(qpm=qpm)
+        seq.notes.add(pitch=60, velocity=80, start_time=0.0, end_time=2 * beat)
+        again = load_midi(to_midi_bytes(seq))
+        assert again.tempos[0].qpm == pytest.approx(want, rel=1e-3)
+        assert seq.tempos[0].qpm == qpm  # the caller's sequence is not changed

@@ -430,3 +430,27 @@ def test_commit_into_an_existing_empty_folder_keeps_the_folder(tmp_path):
     assert folder.commit(staging) == ["a.mid"]
     assert stat.S_IMODE(out.stat().st_mode) == 0o700 and (out / "a.mid").read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_file_with_damaged_settings_is_personalized_and_its_note_kept(tmp_path, capsys,
+                                                                      default_model_once):
+    """A tune whose tempo is 16.7 s a beat (the slowest MIDI can write, 3.6 beats a minute) and
+    which holds a key signature of 128 flats: the bad setting is left out with a note on the
+    console and in summary.json, and the samples, at the tune's own tempo, are written (they
+    used to fail at the very end, after training)."""
+    import midi_watch
+
+    body = (midi_watch.tempo_event(0xFFFFFF) + b"\x00\xff\x59\x02\x80\x00"
+            + midi_watch.melody_events(64))
+    song = tmp_path / "slow_tune.mid"
+    song.write_bytes(midi_watch.smf(midi_watch.track(body), fmt=0))
+    out = tmp_path / "out"
+    assert personalize(song, "--out", out, "--epochs", "2", "--samples", "2", "--seed", "1") == 0
+    printed = capsys.readouterr()
+    note = ("'slow_tune.mid' holds a setting that we left out because it is damaged or "
+            "oversized: a damaged key signature. Its notes are read as written.")
+    assert f"  note: {note}" in printed.err
+    (entry,) = json.loads((out / "summary.json").read_text())["inputs"]
+    assert entry["notes"][0] == note
+    sample = load_midi(out / "sample_01.mid")
+    assert sample.notes and sample.tempos[0].qpm == pytest.approx(60e6 / 0xFFFFFF, rel=1e-3)

@@ -4,6 +4,8 @@ fatal; samples come back in the song's metre and tempo."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import note_seq
 import numpy as np
 import pytest
@@ -32,6 +34,7 @@ from midime_widgets.personalize import (
 )
 
 MEL = MelodyConverter(2)
+MIDI_DIR = Path(__file__).parent / "fixtures" / "midi"
 Q = 0.5  # seconds per quarter at 120 qpm
 
 
@@ -225,6 +228,58 @@ def test_windows_that_only_hold_a_note_are_told_as_such_not_as_silent():
     assert [s.bar for s in cut.skipped] == [5, 6, 7]
     assert cut.warning() == ("3 of 11 excerpts were left out because no note starts in them (they "
                              "only hold a note from before): the excerpts starting at bars 5, 6 and 7.")
+
+
+def test_a_song_too_long_for_memory_is_read_from_its_start(monkeypatch):
+    """Excerpts are cut from the first bars that fit `WINDOW_BYTES_PER_SONG`, and the song's
+    note says so; without the bound a long enough song would cut windows until memory ran out."""
+    from midime_widgets.music import windows
+
+    per_window = 2 * MEL.max_steps * MEL.output_depth * 4
+    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 10 * per_window)
+    assert windows.max_windows(MEL, MEL.max_steps) == 10
+    cut = cut_song(MEL, song(40))
+    assert cut.bars_cut == (10, 40)
+    assert [w.bar for w in cut.windows] == list(range(1, 10))  # the 10th needs bar 11
+    assert cut.warning() == ("This piece has 40 bars; excerpts are cut from its first 10 only "
+                             "(more would not fit in memory), far more than MidiMe needs to "
+                             "learn its style.")
+    assert cut_song(MEL, song(10)).bars_cut == ()
+
+
+def test_a_trio_too_long_for_memory_keeps_its_first_bars(monkeypatch):
+    """A trio window holds 16 bars of three parts (700 KB): only 189 fit the budget, about six
+    minutes of 4/4 at 120; a longer song's notes after them are dropped before windowing."""
+    from midime_widgets.music import windows
+    from midime_widgets.music.converters import TrioConverter
+
+    trio = TrioConverter(16)
+    seq = load_midi(MIDI_DIR / "song_trio.mid")  # 20 bars: 5 windows of 16 bars, two sets of parts
+    assert windows.max_windows(trio, trio.max_steps) == 189
+    whole = cut_song(trio, seq)
+    assert whole.bars_cut == () and len(whole.windows) == 10
+    per_window = 2 * trio.max_steps * trio.output_depth * 4
+    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 17 * per_window)
+    cut = cut_song(trio, seq)
+    assert cut.bars_cut == (17, 20)
+    assert len(cut.windows) == 4  # windows from bars 1 and 2, in each of the two sets of parts
+    assert cut.warning().startswith("This piece has 20 bars; excerpts are cut from its first 17")
+
+
+def test_silent_and_held_windows_are_told_apart_over_a_long_song():
+    """Which windows hold only rests and which only a held note is read from one table of the
+    steps any note covers (each window used to scan every note of the song)."""
+    from midime_widgets.music.windows import HELD_ONLY, SILENT
+
+    seq = song(300, rests=tuple(range(101, 300)))  # 100 bars of music, 199 silent bars, 1 more
+    bar = 16 * Q / 4  # seconds of a 4/4 bar at 120
+    seq.notes.add(pitch=62, velocity=80, start_time=150 * bar, end_time=160 * bar)  # bars 151-160
+    cut = cut_song(MEL, seq)
+    reasons = {s.bar: s.reason for s in cut.skipped}
+    assert [w.bar for w in cut.windows] == list(range(1, 101)) + [150, 151, 299]
+    assert reasons[101] == reasons[149] == reasons[161] == reasons[298] == SILENT
+    assert reasons[152] == reasons[160] == HELD_ONLY
+    assert len(reasons) == 299 - 103
 
 
 def test_drum_windows_without_known_drums_are_skipped():

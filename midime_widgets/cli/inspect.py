@@ -25,10 +25,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..music.summary import inspect_midi
-    from ..music.midi_io import load_midi
+    from ..music.midi_io import read_midi
 
     try:
-        seq = load_midi(args.file, max_bytes=args.max_bytes)
+        seq, notes = read_midi(args.file, max_bytes=args.max_bytes)
         seq.filename = args.file
         summary = inspect_midi(seq)
     except FileNotFoundError:
@@ -38,4 +38,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"midime-widgets inspect: {exc}", file=sys.stderr)
         return 2
     print(summary.format())
+    for note in notes:
+        print(f"note: {note}")
     return 0

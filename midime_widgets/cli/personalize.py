@@ -197,6 +197,7 @@ class Input:
     sequence: object  # NoteSequence
     example: str | None = None  # the bundled example's name
     song: object | None = None  # the InputSong the check cut (None until a checkpoint path loads)
+    notes: list = dataclasses.field(default_factory=list)  # what loading the file left out
 
 
 def input_paths(args) -> list[tuple[Path, str, str | None]]:
@@ -240,7 +241,7 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
     """Load every file and check the model can read it; a refused file is one line (skipped).
     Raises RefusedError when none is left."""
     from ..errors import MidiError
-    from ..music import load_midi
+    from ..music import read_midi
     from ..personalize import prepare_song
 
     accepted, refusals = [], []
@@ -251,16 +252,16 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
                 raise MidiError("no such file.")
             if path.is_dir():
                 raise MidiError("this is a folder; give MIDI files.")
-            seq = load_midi(path)
+            seq, notes = read_midi(path)
             if choice.converter is not None:
-                song = prepare_song(choice, seq, name=path.name, instrument=track)
+                song = prepare_song(choice, seq, name=path.name, instrument=track, notes=notes)
         except (MidiError, ValueError, OSError) as err:
             reason = refusal(err, path, choice, track=track, seq=seq)
             refusals.append(f"{label}: {reason}")
             if len(paths) > 1:
                 say(f"skipping {label}: {reason}", always=True)
             continue
-        accepted.append(Input(path, label, seq, example, song))
+        accepted.append(Input(path, label, seq, example, song, notes))
     if not accepted:
         if len(paths) == 1:
             raise RefusedError(refusals[0])
@@ -448,7 +449,8 @@ def add_inputs(person, inputs: list[Input], *, track, say) -> list[Input]:
             if item.song is not None:
                 song = person.add_song(item.song)
             else:
-                song = person.add_midi(item.sequence, name=item.path.name, instrument=track)
+                song = person.add_song(person.prepare(item.sequence, name=item.path.name,
+                                                      instrument=track, notes=item.notes))
         except MidiError as err:
             say(f"skipping {item.label}: {err}", always=True)
             continue

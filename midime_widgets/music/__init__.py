@@ -8,7 +8,8 @@ with _warnings.catch_warnings():
     _warnings.filterwarnings("ignore", message="'audioop' is deprecated", category=DeprecationWarning)
     import note_seq as _note_seq  # noqa: F401
 
-from .midi_io import MAX_MIDI_BYTES, MidiWarning, load_midi, max_midi_bytes, to_midi_bytes
+from .midi_io import (MAX_MIDI_BYTES, MidiWarning, load_midi, max_midi_bytes, read_midi,
+                      to_midi_bytes)
 from .converters import (
     BaseConverter,
     ConverterTensors,
@@ -38,6 +39,7 @@ __all__ = [
     "DrumsConverter",
     "MelodyConverter",
     "MidiWarning",
+    "read_midi",
     "TrioConverter",
     "Window",
     "MelodyCandidate",

@@ -2,8 +2,10 @@
 
 `load_midi` is the single gate every user file passes through: it enforces a size limit before
 reading, then scans the file's structure (tracks, events, delta times, running status, tempos)
-without building any objects, so that limits on notes, events, length in time and tick range are
-enforced before the parsers (mido, pretty_midi, note_seq) allocate anything. It turns every
+without building any objects, so that limits on notes, events, length in time and in beats and
+tick range are enforced before the parsers (mido, pretty_midi, note_seq) allocate anything. Settings
+the parsers would fail on (a tempo of zero, an impossible time or key signature, a text or
+system-exclusive message longer than mido reads) are blanked out of the bytes first and told. It turns every
 parser failure (they raise a zoo of exception types) into a `MidiError` with a sentence a
 musician understands, and rejects files without notes.
 
@@ -45,6 +47,10 @@ MAX_MIDI_NOTES = 100_000
 #: Most MIDI events (notes on and off, pedal and controller moves, tempo and text events, plus
 #: one per track) `load_midi` reads.
 MAX_MIDI_EVENTS = 250_000
+#: Most beats (quarter notes) from the start to the last note `load_midi` accepts: eight hours at
+#: 200 beats a minute. Bars, excerpts and 16th-note steps are counted in beats, so a file whose
+#: tempo is absurdly fast would otherwise pass the length check with millions of bars.
+MAX_MIDI_BEATS = 100_000
 #: Largest tick (time step) handed to the parsers. pretty_midi builds a table with one entry per
 #: tick (about 24 bytes each while it is built); finer files are read at a coarser resolution.
 MAX_MIDI_TICKS = 20_000_000
@@ -88,8 +94,11 @@ def max_midi_bytes(max_bytes: int | None = None) -> int:
 
 
 def _size_error(size: int, limit: int) -> MidiError:
+    size_text, limit_text = f"{size / 1e6:.1f} MB", f"{limit / 1e6:.1f} MB"
+    if size_text == limit_text:  # just over: the rounded sizes would read the same
+        size_text, limit_text = f"{size:,} bytes", f"{limit:,}-byte"
     return MidiError(
-        f"The MIDI file is {size / 1e6:.1f} MB, larger than the {limit / 1e6:.1f} MB limit. "
+        f"The MIDI file is {size_text}, larger than the {limit_text} limit. "
         f"Real songs are far smaller, so it is probably not a plain MIDI file; to allow it anyway "
         f"pass max_bytes=... or set {MAX_BYTES_ENV}."
     )
@@ -111,6 +120,9 @@ def _read_source(source: MidiSource, limit: int) -> tuple[bytes, str]:
         raise FileNotFoundError(f"No such MIDI file: {path}")
     if path.is_dir():
         raise MidiError(f"{path} is a folder, not a MIDI file.")
+    if not path.is_file():  # a pipe or a device: reading it could wait forever
+        raise MidiError(f"{path} is not a file but a {_special_kind(path)}, so it holds no "
+                        "MIDI file to read.")
     size = path.stat().st_size
     if size > limit:
         raise _size_error(size, limit)
@@ -122,6 +134,14 @@ def _read_source(source: MidiSource, limit: int) -> tuple[bytes, str]:
     if len(data) > limit:  # the file grew between stat and read
         raise _size_error(len(data), limit)
     return data, path.name
+
+
+def _special_kind(path: Path) -> str:
+    if path.is_fifo():
+        return "pipe"
+    if path.is_socket():
+        return "socket"
+    return "device" if path.is_char_device() or path.is_block_device() else "special file"
 
 
 def _unwrap_rmid(data: bytes) -> bytes:
@@ -196,6 +216,13 @@ class MidiScan:
     end_tick: int = 0
     seconds: float = 0.0
     tempos: list = field(default_factory=list, repr=False)  # (tick, µs per beat), track 0 only
+    last_note_tick: int = 0
+    #: Damaged settings the parsers would fail on: (start, end) byte spans to blank out, and
+    #: what each was in a musician's words: (one, several, this one's value or None).
+    blanked: list = field(default_factory=list, repr=False)
+    ignored: list = field(default_factory=list, repr=False)
+    #: (position of each track's length field, position after the track)
+    track_ends: list = field(default_factory=list, repr=False)
 
 
 def _damaged(label: str, detail: str) -> MidiError:
@@ -241,7 +268,6 @@ def scan_midi(data: bytes, label: str = "the MIDI data", *, max_notes: int | Non
         scan.ticks_per_beat = division
     pos = 8 + header_size
     offset = 0  # format 2: each pattern starts where the previous one ended
-    last_note_tick = 0
     for index in range(scan.tracks):
         if pos + 8 > len(data):
             raise MidiError(f"{_cap(label)} is cut off: it declares {ntracks} tracks but ends "
@@ -249,15 +275,17 @@ def scan_midi(data: bytes, label: str = "the MIDI data", *, max_notes: int | Non
         if data[pos:pos + 4] != b"MTrk":
             raise _damaged(label, f"track {index + 1} does not start with 'MTrk'")
         (size,) = struct.unpack(">I", data[pos + 4:pos + 8])
+        length_at = pos + 4
         pos += 8
         scan.events += 1
         tick, pos, note_tick = _scan_track(data, pos, size, offset, index, scan, label,
                                            max_notes, max_events)
-        last_note_tick = max(last_note_tick, note_tick)
+        scan.track_ends.append((length_at, pos))
+        scan.last_note_tick = max(scan.last_note_tick, note_tick)
         scan.end_tick = max(scan.end_tick, tick)
         if fmt == 2:
             offset = tick
-    scan.seconds = _ticks_to_seconds(last_note_tick, scan)
+    scan.seconds = _ticks_to_seconds(scan.last_note_tick, scan)
     return scan
 
 
@@ -297,11 +325,11 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
         byte = data[pos]
         if byte < 0x80:
             if status is None:
-                raise _damaged(label, f"track {index + 1} uses running status before any status")
+                raise _damaged(label, f"track {index + 1} begins with an event of no kind")
             if status in (0xF0, 0xF7):
                 pos += 1  # mido drops the byte it peeked at, then reads the length after it
             elif status >= 0xF0 and not _SYSTEM_DATA_BYTES.get(status):
-                raise _damaged(label, f"running status on the one-byte message 0x{status:02x}")
+                raise _damaged(label, f"track {index + 1} has an event of no kind")
         else:
             pos += 1
             if byte != 0xFF:
@@ -309,9 +337,14 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
             else:
                 if pos >= end_of_data:
                     raise MidiError(f"{_cap(label)} is cut off: it ends inside an event.")
-                meta_type = data[pos]
+                meta_type, event_start = data[pos], pos - 1
                 length, pos = _read_vlq(data, pos + 1, label)
-                if meta_type == 0x51 and length == 3 and keep_tempos and pos + 3 <= end_of_data:
+                problem = (_meta_problem(meta_type, data, pos, length)
+                           if pos + length <= end_of_data else None)  # else: cut off (below)
+                if problem:
+                    scan.blanked.append((event_start, pos + length))
+                    scan.ignored.append(problem)
+                elif meta_type == 0x51 and keep_tempos and pos + 3 <= end_of_data:
                     scan.tempos.append((tick, int.from_bytes(data[pos:pos + 3], "big")))
                 pos += length
                 events += 1
@@ -319,17 +352,22 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
                     raise _too_many_events(label, max_events)
                 continue
         if status in (0xF0, 0xF7):
+            event_start = pos - 1
             length, pos = _read_vlq(data, pos, label)
+            if length > _MAX_EVENT_BYTES and pos + length <= end_of_data and byte >= 0x80:
+                scan.blanked.append((event_start, pos + length))
+                scan.ignored.append(("a system-exclusive message", "system-exclusive messages",
+                                     f"{_megabytes(length)} of settings for one instrument"))
             pos += length
         else:
             kind = status >> 4
             count = _DATA_BYTES.get(kind) if kind != 0xF else _SYSTEM_DATA_BYTES.get(status)
             if count is None:
-                raise _damaged(label, f"undefined status byte 0x{status:02x}")
+                raise _damaged(label, f"track {index + 1} has an event of an unknown kind (0x{status:02x})")
             if pos + count > end_of_data:
                 raise MidiError(f"{_cap(label)} is cut off: it ends inside an event.")
             if count and max(data[pos:pos + count]) > 0x7F:
-                raise _damaged(label, "a data byte is out of range")
+                raise _damaged(label, f"track {index + 1} has a value above MIDI's 127")
             if kind == 0x9 or kind == 0x8:
                 key = ((status & 0x0F) << 7) | data[pos]
                 if kind == 0x9 and data[pos + 1] > 0:
@@ -346,6 +384,87 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
             raise _too_many_events(label, max_events)
     scan.events, scan.notes = events, notes
     return tick, pos, note_tick
+
+
+#: Longest single event mido reads (its MAX_MESSAGE_LENGTH): longer texts and system-exclusive
+#: messages are blanked out before parsing instead of failing the whole file.
+_MAX_EVENT_BYTES = 1_000_000
+#: Meta events whose data mido decodes (and may fail on), by name for messages.
+_DECODED_META = {0x00: "sequence number", 0x20: "channel setting", 0x21: "MIDI port setting",
+                 0x51: "tempo", 0x54: "start time (SMPTE offset)", 0x58: "time signature",
+                 0x59: "key signature"}
+#: Largest numerator and denominator of a time signature we read (64/64); beyond them, or with
+#: a numerator of 0, the time signature is a file's damage and is left out.
+MAX_METRE_PART = 64
+_BLANK_EVENT = b"\xff\x7f\x00"  # an empty sequencer-specific meta event: every reader skips it
+
+
+def _meta_problem(meta_type: int, data: bytes, pos: int, length: int) -> tuple | None:
+    """What is wrong with the meta event whose data is `length` bytes at `pos`, when the parsers
+    would fail on it (or take it for nonsense), in a musician's words; None when it is fine."""
+    if length > _MAX_EVENT_BYTES:
+        return ("a text", "texts", _megabytes(length))
+    name = _DECODED_META.get(meta_type)
+    if name is None:
+        return None
+    from mido.midifiles.meta import build_meta_message
+
+    try:
+        message = build_meta_message(meta_type, list(data[pos:pos + length]))
+    except Exception:
+        return f"a damaged {name}", f"damaged {name}s", None
+    if meta_type == 0x51 and message.tempo == 0:
+        return "a tempo of zero", "tempos of zero", None
+    if meta_type == 0x58 and not (1 <= message.numerator <= MAX_METRE_PART
+                                  and message.denominator <= MAX_METRE_PART):
+        denominator = message.denominator if message.denominator <= 1024 else "a huge number"
+        return ("an impossible time signature", "impossible time signatures",
+                f"{message.numerator}/{denominator}")
+    return None
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def _blanked(data: bytes, scan: MidiScan) -> bytes:
+    """`data` with every event in `scan.blanked` replaced by an empty meta event, and the track
+    lengths mended to match."""
+    out, last = bytearray(), 0
+    removed_by_track = [0] * len(scan.track_ends)
+    for start, end in sorted(scan.blanked):
+        out += data[last:start] + _BLANK_EVENT
+        last = end
+        track = next(k for k, (_, stop) in enumerate(scan.track_ends) if start < stop)
+        removed_by_track[track] += (end - start) - len(_BLANK_EVENT)
+    out += data[last:]
+    shift = 0
+    for (length_at, _), removed in zip(scan.track_ends, removed_by_track):
+        at = length_at - shift
+        (size,) = struct.unpack(">I", out[at:at + 4])
+        out[at:at + 4] = struct.pack(">I", size - removed)
+        shift += removed
+    return bytes(out)
+
+
+def _ignored_note(label: str, ignored: list[tuple]) -> str:
+    """One sentence for every kind of setting `load_midi` left out, e.g. "… holds settings that
+    we left out because they are damaged or oversized: 2 impossible time signatures (such as
+    0/4) and a damaged key signature. Its notes are read as written." """
+    kinds: dict = {}
+    for one, several, value in ignored:
+        kinds.setdefault((one, several), []).append(value)
+    items = []
+    for (one, several), values in kinds.items():
+        example = next((v for v in values if v is not None), None)
+        if len(values) == 1:
+            items.append(one + (f" ({example})" if example else ""))
+        else:
+            items.append(f"{len(values):,} {several}" + (f" (such as {example})" if example else ""))
+    listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    which = ("a setting that we left out because it is" if len(ignored) == 1
+             else "settings that we left out because they are")
+    return f"{_cap(label)} holds {which} damaged or oversized: {listed}. Its notes are read as written."
 
 
 def _too_many_notes(label: str, limit: int) -> MidiError:
@@ -376,13 +495,29 @@ def _ticks_to_seconds(ticks: int, scan: MidiScan) -> float:
 
 
 def _check_limits(scan: MidiScan, label: str) -> None:
+    if scan.notes == 0:
+        raise _no_notes(label)
     if scan.seconds > MAX_MIDI_SECONDS:
         raise MidiError(
             f"{_cap(label)} is {_duration(scan.seconds)} long; the longest piece we read is "
             f"{MAX_MIDI_SECONDS / 3600:.0f} hours, so the file is probably damaged.")
+    beats = scan.last_note_tick / scan.ticks_per_beat if scan.ticks_per_beat else 0
+    if beats > MAX_MIDI_BEATS:
+        raise MidiError(
+            f"{_cap(label)} is {beats:,.0f} beats long (its tempo is so fast that they pass in "
+            f"{_duration(scan.seconds, short=True)}); the longest piece we read is "
+            f"{MAX_MIDI_BEATS:,} beats, eight hours at ♩ = 200, so the file is probably damaged.")
 
 
-def _duration(seconds: float) -> str:
+def _no_notes(label: str) -> MidiError:
+    return MidiError(
+        f"{_cap(label)} contains no notes (only settings such as tempo or instrument "
+        "names), so there is nothing to play or learn from.")
+
+
+def _duration(seconds: float, short: bool = False) -> str:
+    if short and seconds < 3600:
+        return f"{seconds:,.1f} seconds" if seconds < 60 else f"{seconds / 60:,.1f} minutes"
     hours = seconds / 3600
     if hours < 1000:
         return f"{hours:,.1f} hours"
@@ -473,6 +608,8 @@ def _parse(data: bytes, scan: MidiScan, label: str) -> NoteSequence:
             # pretty_midi warns about harmless things (meta events on non-zero tracks); under
             # `-W error` those warnings would become exceptions and reject good files.
             warnings.simplefilter("ignore")
+            if scan.blanked:
+                data = _blanked(data, scan)
             source = _normalised(data, scan, label) if _needs_rewrite(scan) else data
             seq = note_seq.midi_to_note_sequence(source)
     except MidiError:
@@ -504,16 +641,18 @@ def _describe(exc: BaseException) -> str:
 def _validate(seq: NoteSequence, label: str, scan: MidiScan | None = None) -> None:
     """Reject sequences that parse but hold nothing usable (or nonsense times)."""
     notes = [n for n in seq.notes if n.velocity > 0]
+    if not notes and scan is not None and scan.notes > scan.zero_length:
+        raise MidiError(
+            f"{_cap(label)} starts {scan.notes:,} note(s) but never says when they end (it has "
+            "no matching note-offs), so none can be placed in time. Export the file again from "
+            "your music software.")
     if not notes and scan is not None and scan.zero_length:
         raise MidiError(
             f"{_cap(label)} has {scan.zero_length:,} note(s), but every one ends at the very "
             "moment it starts (zero length), so nothing would sound. Give the notes a length in "
             "your music software and export the file again.")
     if not notes:
-        raise MidiError(
-            f"{_cap(label)} contains no notes (only settings such as tempo or instrument "
-            "names), so there is nothing to play or learn from."
-        )
+        raise _no_notes(label)
     for n in seq.notes:
         if not (math.isfinite(n.start_time) and math.isfinite(n.end_time)) or n.start_time < 0:
             raise MidiError(f"{_cap(label)} has notes at impossible times; the file is damaged.")
@@ -534,9 +673,19 @@ def load_midi(source: MidiSource, *, max_bytes: int | None = None) -> NoteSequen
 
     Raises `FileNotFoundError` for a missing path and `MidiError` for anything that is not a
     usable MIDI file: empty, too big, too many notes or events, too long (all checked before
-    parsing), text, damaged, truncated, or without notes. Thread-safe; bounded in time and
-    memory by the limits above.
+    parsing), text, damaged, truncated, or without notes. Damaged settings the file can do
+    without (a tempo of zero, an impossible time signature, an oversized text) are left out,
+    told by a `MidiWarning`. Thread-safe; bounded in time and memory by the limits above.
     """
+    seq, notes = read_midi(source, max_bytes=max_bytes)
+    for note in notes:
+        warnings.warn(note, MidiWarning, stacklevel=2)
+    return seq
+
+
+def read_midi(source: MidiSource, *, max_bytes: int | None = None) -> tuple[NoteSequence, list[str]]:
+    """`load_midi`, with what it left out returned as sentences instead of warned (no
+    process-wide warning state is touched, so threads can each keep their own)."""
     limit = max_midi_bytes(max_bytes)
     data, label = _read_source(source, limit)
     data = _unwrap_rmid(data)
@@ -547,7 +696,7 @@ def load_midi(source: MidiSource, *, max_bytes: int | None = None) -> NoteSequen
     _validate(seq, label, scan)
     if isinstance(source, (str, os.PathLike)):
         seq.filename = os.fspath(source)
-    return seq
+    return seq, [_ignored_note(label, scan.ignored)] if scan.ignored else []
 
 
 def to_midi_bytes(seq: NoteSequence) -> bytes:
@@ -561,6 +710,7 @@ def to_midi_bytes(seq: NoteSequence) -> bytes:
             )
         if not (math.isfinite(n.start_time) and math.isfinite(n.end_time)) or n.start_time < 0:
             raise MidiError("A note has an impossible time (negative or infinite).")
+    seq = _tempos_in_midi_range(seq)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -571,6 +721,24 @@ def to_midi_bytes(seq: NoteSequence) -> bytes:
     except Exception as exc:
         raise MidiError(f"Could not write this music as MIDI ({_describe(exc)}).") from exc
     return data
+
+
+#: Tempos (quarter notes a minute) a MIDI file can hold: 1 to 16,777,215 µs per beat, with a
+#: margin for rounding.
+_MIDI_QPM = (60e6 / 0xFFFFFF * (1 + 1e-6), 60e6 * (1 - 1e-6))
+
+
+def _tempos_in_midi_range(seq: NoteSequence) -> NoteSequence:
+    """`seq`, or a copy whose tempos are moved into the range a MIDI file can hold (a damaged
+    input's tempo, taken by its samples, may lie outside it). Notes keep their times."""
+    low, high = _MIDI_QPM
+    if all(low <= t.qpm <= high for t in seq.tempos):
+        return seq
+    out = NoteSequence()
+    out.CopyFrom(seq)
+    for t in out.tempos:
+        t.qpm = min(max(t.qpm, low), high)
+    return out
 
 
 def _last_to(data: bytes, end_tick: int) -> bytes:

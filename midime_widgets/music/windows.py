@@ -273,6 +273,7 @@ class SongCut:
     total: int  # windows tried, kept + skipped
     tempos: tuple = ()  # (slowest, fastest) qpm of the windows when the tempo changes, else ()
     clear_tempo: bool = True  # `qpm` is the tempo of more windows than any other (not a tie)
+    bars_cut: tuple = ()  # (bars read, bars in the song) when a long song was read in part
 
     def tempo_note(self) -> str | None:
         """When the song's tempo changes, what that means for the samples, in a musician's words;
@@ -300,14 +301,31 @@ class SongCut:
     def warning(self) -> str | None:
         """The skipped windows in a musician's words, or None when none was skipped, e.g.
         "2 of 307 excerpts were left out because they are silent (rests only): the excerpts
-        starting at bars 161 and 262." (one sentence per reason)."""
-        if not self.skipped:
-            return None
+        starting at bars 161 and 262." (one sentence per reason), after the bars left out of a
+        song too long to read whole."""
         by_reason = collections.defaultdict(list)
         for s in self.skipped:
             by_reason[s.reason].append(s.bar)
-        return " ".join(_skipped_sentence(reason, bars, self.total)
-                        for reason, bars in by_reason.items())
+        sentences = [_skipped_sentence(reason, bars, self.total)
+                     for reason, bars in by_reason.items()]
+        if self.bars_cut:
+            read, total = self.bars_cut
+            sentences.insert(0, f"This piece has {total:,} bars; excerpts are cut from its first "
+                                f"{read:,} only (more would not fit in memory), far more than "
+                                "MidiMe needs to learn its style.")
+        return " ".join(sentences) or None
+
+
+#: Memory the windows of one song may take (their tensors); a longer song is read from its start
+#: up to the bars that fit (`max_windows`). Real songs need a small fraction of it.
+WINDOW_BYTES_PER_SONG = 256 * 1024 * 1024
+
+
+def max_windows(converter: BaseConverter, max_steps: int) -> int:
+    """Most windows (one starts on each bar) cut from one song: as many as fit in
+    `WINDOW_BYTES_PER_SONG` (12,000 two-bar melody windows; 360 sixteen-bar trio windows)."""
+    per_window = 2 * max_steps * max(converter.input_depth, converter.output_depth, 1) * 4
+    return max(1, WINDOW_BYTES_PER_SONG // per_window)
 
 
 #: Tempos (quarter notes a minute) musicians play at; outside them a song's note says so.
@@ -402,6 +420,7 @@ class _Events:
         self.end = max((e for _, e, _ in self.spans), default=0)
         self.instruments = tuple(sorted({n.instrument for n in notes}))
         self.any_notes = bool(self.spans)
+        self._covered = None  # see _sounding
         self.events = self._drum_events() if self.drums else self._melody_events()
 
     def _melody_events(self) -> list:
@@ -411,8 +430,8 @@ class _Events:
         for k, (start, end, pitch) in enumerate(spans):
             if k and starts[k - 1] == start:
                 continue  # a lower note of a chord: the model plays one note at a time
-            nxt = next((s for s in starts[k + 1:] if s > start), None)
-            stop = end if nxt is None else min(end, nxt)
+            following = bisect.bisect_right(starts, start)  # the next note that starts later
+            stop = end if following == len(starts) else min(end, starts[following])
             events[start] = pitch
             if stop < self.end and events[stop] == NO_EVENT:
                 events[stop] = NOTE_OFF
@@ -438,9 +457,20 @@ class _Events:
             return None if any(events) else NO_KNOWN_DRUMS
         if any(e >= 0 for e in events):
             return None
-        end = start + len(events)
-        sounding = any(a < end and b > start for a, b, _ in self.spans)
-        return HELD_ONLY if sounding else SILENT
+        return HELD_ONLY if self._sounding(start, start + len(events)) else SILENT
+
+    def _sounding(self, start: int, end: int) -> bool:
+        """Whether a note sounds anywhere in steps [start, end) (prefix sums of the steps any
+        note covers, built once: a long song has thousands of windows to ask about)."""
+        if self._covered is None:
+            depth = np.zeros(self.end + 1, dtype=np.int64)
+            for a, b, _ in self.spans:
+                depth[a] += 1
+                depth[b] -= 1
+            covered = np.cumsum(depth)[:-1] > 0
+            self._covered = np.concatenate([[0], np.cumsum(covered)])
+        start, end = max(start, 0), min(end, self.end)
+        return end > start and self._covered[end] > self._covered[start]
 
     def encode(self, events: list) -> tuple[np.ndarray, np.ndarray]:
         if self.drums:
@@ -517,6 +547,10 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
         part_end = max(tempo.step(n.end_time) for n in seq.notes if n.velocity > 0)
         _, bars, _ = song_grid(seq if grid_from is None else grid_from, pickup=pickup,
                                steps_per_quarter=spq, end=part_end)
+    bars_cut = ()
+    if len(bars) > max_windows(converter, max_steps):
+        bars_cut = (max_windows(converter, max_steps), len(bars))
+        bars = bars[:bars_cut[0]]
     spans = window_spans(bars, max_steps, rule.removesuffix("-padded"))
     if not spans:
         metre = bars[0].metre if bars else FOUR_FOUR
@@ -557,7 +591,7 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
     tempos = (slow, fast) if fast > slow * 1.01 else ()  # not a rounding step between equal tempos
     top = sorted(qpm_weight.values(), reverse=True)
     return SongCut(kept, skipped, metre, float(majority(qpm_weight)), len(kept) + len(skipped),
-                   tempos, len(top) < 2 or top[0] > top[1])
+                   tempos, len(top) < 2 or top[0] > top[1], bars_cut)
 
 
 def _cut_on_grid(converter: TrioConverter, seq: NoteSequence) -> SongCut:
@@ -567,6 +601,8 @@ def _cut_on_grid(converter: TrioConverter, seq: NoteSequence) -> SongCut:
     for n in flat.notes:
         n.start_time = tempo.to_quarters(n.start_time) * 60.0 / DEFAULT_QPM
         n.end_time = tempo.to_quarters(n.end_time) * 60.0 / DEFAULT_QPM
+    bars_cut = _keep_first_bars(flat, max_windows(converter, converter.max_steps),
+                                converter.steps_per_bar)
     flat.total_time = max((n.end_time for n in flat.notes), default=0.0)
     del flat.tempos[:]
     flat.tempos.add(time=0.0, qpm=DEFAULT_QPM)
@@ -578,7 +614,26 @@ def _cut_on_grid(converter: TrioConverter, seq: NoteSequence) -> SongCut:
     for w in windows:
         w.start_time = tempo.to_seconds(w.start_time * DEFAULT_QPM / 60.0)
         w.end_time = tempo.to_seconds(w.end_time * DEFAULT_QPM / 60.0)
-    return SongCut(windows, [], changes[0][1], qpm, len(windows))
+    return SongCut(windows, [], changes[0][1], qpm, len(windows), bars_cut=bars_cut)
+
+
+def _keep_first_bars(flat: NoteSequence, bars: int, steps_per_bar: int) -> tuple:
+    """Drop the notes of `flat` (4/4 at `DEFAULT_QPM`) after its first `bars` bars; returns
+    (bars kept, bars in the song) when some were dropped, else ()."""
+    bar_seconds = steps_per_bar * 60.0 / (DEFAULT_QPM * STEPS_PER_QUARTER)
+    total = math.ceil(max((n.end_time for n in flat.notes), default=0.0) / bar_seconds)
+    if total <= bars:
+        return ()
+    end = bars * bar_seconds
+    kept = []
+    for n in flat.notes:
+        if n.start_time < end:
+            kept.append(music_pb2.NoteSequence.Note())
+            kept[-1].CopyFrom(n)
+            kept[-1].end_time = min(n.end_time, end)
+    del flat.notes[:]
+    flat.notes.extend(kept)
+    return bars, total
 
 
 def song_windows(converter: BaseConverter, seq: NoteSequence, **options) -> list[SongWindow]:
