@@ -31,7 +31,7 @@ EXPECTED = {
     "fourteen_hours": ("MidiError", "14.0 hours long"),
     "truncated": ("MidiError", "cut off"),
     "absurd_tempo": ("MidiError", "16,384,500 beats long"),
-    "tiny_bars": ("loaded", "excerpts are cut from its first 11,650 only"),
+    "tiny_bars": ("loaded", "excerpts are cut from its first 8,738 only"),
     "damaged_settings": ("loaded", "a tempo of zero, a damaged tempo, an impossible time "
                          "signature (0/4), "
                          "a damaged key signature and a system-exclusive message (1.5 MB of "

@@ -235,7 +235,7 @@ def test_a_song_too_long_for_memory_is_read_from_its_start(monkeypatch):
     note says so; without the bound a long enough song would cut windows until memory ran out."""
     from midime_widgets.music import windows
 
-    per_window = 2 * MEL.max_steps * MEL.output_depth * 4
+    per_window = MEL.max_steps * MEL.output_depth * 4  # one tensor: the input is the output
     monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 10 * per_window)
     assert windows.max_windows(MEL, MEL.max_steps) == 10
     cut = cut_song(MEL, song(40))
@@ -248,17 +248,17 @@ def test_a_song_too_long_for_memory_is_read_from_its_start(monkeypatch):
 
 
 def test_a_trio_too_long_for_memory_keeps_its_first_bars(monkeypatch):
-    """A trio window holds 16 bars of three parts (700 KB): only 189 fit the budget, about six
+    """A trio window holds 16 bars of three parts (700 KB): only 142 fit the budget, about five
     minutes of 4/4 at 120; a longer song's notes after them are dropped before windowing."""
     from midime_widgets.music import windows
     from midime_widgets.music.converters import TrioConverter
 
     trio = TrioConverter(16)
     seq = load_midi(MIDI_DIR / "song_trio.mid")  # 20 bars: 5 windows of 16 bars, two sets of parts
-    assert windows.max_windows(trio, trio.max_steps) == 189
+    assert windows.max_windows(trio, trio.max_steps) == 142
     whole = cut_song(trio, seq)
     assert whole.bars_cut == () and len(whole.windows) == 10
-    per_window = 2 * trio.max_steps * trio.output_depth * 4
+    per_window = trio.max_steps * trio.output_depth * 4
     monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 17 * per_window)
     cut = cut_song(trio, seq)
     assert cut.bars_cut == (17, 20)

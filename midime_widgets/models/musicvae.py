@@ -261,13 +261,14 @@ class MusicVAE:
         if not rows:
             empty = np.zeros((0, z_size), np.float32)
             return empty, empty.copy(), empty.copy()
-        batch = np.zeros((len(rows), steps, depth), np.float32)
-        for i, row in enumerate(rows):
-            batch[i, : len(row)] = row
         lengths = lengths.astype(np.int32)
         mus, sigmas = [], []
-        for start in range(0, len(rows), CHUNK):
-            mu, sigma = self._core.encode(batch[start : start + CHUNK], lengths[start : start + CHUNK])
+        for start in range(0, len(rows), CHUNK):  # one chunk's padded batch at a time
+            chunk = rows[start : start + CHUNK]
+            batch = np.zeros((len(chunk), steps, depth), np.float32)
+            for i, row in enumerate(chunk):
+                batch[i, : len(row)] = row
+            mu, sigma = self._core.encode(batch, lengths[start : start + CHUNK])
             mus.append(mu.numpy())
             sigmas.append(sigma.numpy())
         mu = np.concatenate(mus).astype(np.float32)

@@ -316,16 +316,20 @@ class SongCut:
         return " ".join(sentences) or None
 
 
-#: Memory the windows of one song may take (their tensors); a longer song is read from its start
-#: up to the bars that fit (`max_windows`). Real songs need a small fraction of it.
-WINDOW_BYTES_PER_SONG = 256 * 1024 * 1024
+#: Memory the tensors of one song's windows may take; a longer song is read from its start up to
+#: the bars that fit (`max_windows`). Real songs need a small fraction of it.
+WINDOW_BYTES_PER_SONG = 96 * 1024 * 1024
 
 
 def max_windows(converter: BaseConverter, max_steps: int) -> int:
     """Most windows (one starts on each bar) cut from one song: as many as fit in
-    `WINDOW_BYTES_PER_SONG` (12,000 two-bar melody windows; 360 sixteen-bar trio windows)."""
-    per_window = 2 * max_steps * max(converter.input_depth, converter.output_depth, 1) * 4
-    return max(1, WINDOW_BYTES_PER_SONG // per_window)
+    `WINDOW_BYTES_PER_SONG` (8,738 two-bar melody windows, over four hours of 4/4 at ♩ = 120;
+    142 sixteen-bar trio windows, five minutes). A window's input tensor is its output tensor
+    where their depths agree (melodies, trios)."""
+    depth = converter.output_depth
+    if converter.input_depth != depth:
+        depth += converter.input_depth
+    return max(1, WINDOW_BYTES_PER_SONG // (max_steps * max(depth, 1) * 4))
 
 
 #: Tempos (quarter notes a minute) musicians play at; outside them a song's note says so.
