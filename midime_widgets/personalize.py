@@ -561,7 +561,7 @@ def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | N
         part = seq
     cut = cut_song(vae.converter, part, max_steps=vae.config.max_seq_len,
                    pad_length=vae.config.encoder == "hierarchical", grid_from=seq)
-    notes += [note for note in (cut.warning(), cut.tempo_note()) if note]
+    notes += cut.notes()
     return InputSong(name=name, original=seq, sequence=part, windows=cut.windows, warnings=notes,
                      melody_choice=choice, metre=cut.metre, qpm=cut.qpm, skipped=cut.skipped)
 

@@ -197,17 +197,17 @@ def test_tempo_change_moves_no_note_off_the_grid():
     assert [onsets(w) for w in a.windows] == [onsets(w) for w in b.windows]
     assert b.windows[3].start_time == pytest.approx(seconds + 16 * 60.0 / 60.0 / 4)  # bar 4
     assert b.windows[3].qpm == 60.0 and b.qpm == 60.0  # most windows are at 60
-    assert a.tempo_note() is None
-    assert b.tempo_note().startswith("The tempo changes within this piece (♩ = 60 to 120).")
-    assert b.tempo_note().endswith("at one tempo: here ♩ = 60, the tempo most of its excerpts have.")
+    assert a.tempo_change_note() is None
+    assert b.tempo_change_note().startswith("The tempo changes within this piece (♩ = 60 to 120).")
+    assert b.tempo_change_note().endswith("at one tempo: here ♩ = 60, the tempo most of its excerpts have.")
     assert [tempo_mark(Metre(*m), 120.0) for m in ((4, 4), (3, 8), (6, 8), (12, 8))] == [
         "♩ = 120", "♩ = 120", "♩. = 80", "♩. = 80"]
     assert tempo_mark(Metre(9, 8), 60.0, 120.0) == "♩. = 40 to 80"
     fast = cut_song(MEL, song(4, qpm=1000.0))
-    assert fast.tempo_note() == ("Its tempo is ♩ = 1000, far outside the 20 to 400 beats a minute "
+    assert fast.odd_tempo_note() == ("Its tempo is ♩ = 1000, far outside the 20 to 400 beats a minute "
                                  "music is played at; the samples take it too, so check the file's "
                                  "tempo if they sound like a blur.")
-    assert cut_song(MEL, song(4, qpm=400.0)).tempo_note() is None
+    assert cut_song(MEL, song(4, qpm=400.0)).notes() == []
 
 
 def test_silent_windows_are_skipped_and_told_with_their_bars():

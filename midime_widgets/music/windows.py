@@ -275,13 +275,15 @@ class SongCut:
     clear_tempo: bool = True  # `qpm` is the tempo of more windows than any other (not a tie)
     bars_cut: tuple = ()  # (bars read, bars in the song) when a long song was read in part
 
-    def tempo_note(self) -> str | None:
-        """When the song's tempo changes, what that means for the samples, in a musician's words;
-        and when its tempo is one no musician plays (a file's mistake, or meant for a machine)."""
-        notes = [note for note in (self._change_note(), self._odd_tempo_note()) if note]
-        return " ".join(notes) or None
+    def notes(self) -> list[str]:
+        """Everything a musician should know about this cut, one sentence group each: windows
+        left out, a tempo that changes, a tempo no musician plays."""
+        return [note for note in (self.warning(), self.tempo_change_note(), self.odd_tempo_note())
+                if note]
 
-    def _odd_tempo_note(self) -> str | None:
+    def odd_tempo_note(self) -> str | None:
+        """When the song's tempo is one no musician plays (a file's mistake, or meant for a
+        machine), that the samples take it too."""
         low, high = PLAUSIBLE_QPM
         if low <= self.qpm <= high:
             return None
@@ -289,7 +291,8 @@ class SongCut:
                 f"beats a minute music is played at; the samples take it too, so check the file's "
                 f"tempo if they sound {'endless' if self.qpm < low else 'like a blur'}.")
 
-    def _change_note(self) -> str | None:
+    def tempo_change_note(self) -> str | None:
+        """When the song's tempo changes, what that means for the samples."""
         if not self.tempos:
             return None
         which = ("the tempo most of its excerpts have" if self.clear_tempo
