@@ -1,14 +1,17 @@
-"""Fuzz `load_midi` with many inputs under the time and memory limits, and print the counts.
+"""Fuzz `read_midi` and the cut into excerpts with many inputs under the time and memory limits,
+and print the counts.
 
 Inputs: random bytes (bare and behind a MIDI header), byte-level mutations (flip, set, insert,
 delete, truncate) and MIDI-aware mutations (huge delta times, other formats / track counts /
-resolutions incl. SMPTE, broken chunk lengths, duplicated or spliced tracks, event storms) of real
+resolutions incl. SMPTE, broken chunk lengths, duplicated or spliced tracks, event storms, damaged
+or oversized settings) of real
 files: the repository's MIDI fixtures and examples, MIDI written by music21 from its corpus, the
 hostile files of tests/midi_watch.py, and any `--seeds` folder.
 
 Each input is loaded in a watched child process (tests/midi_watch.py): more than 10 s of processor
-time or 1 GB above the child's memory before the load counts as "over the limits". The script
-exits 1 unless crashes, other exceptions and inputs over the limits are all 0.
+time or 1 GB above the child's memory before the load counts as "over the limits", and a message
+holding a raw Python error's text (`midi_watch.PYTHON_TEXT`) as "python_text". The script exits 1
+unless crashes, other exceptions, inputs over the limits and Python texts are all 0.
 
     python scripts/fuzz_midi.py --count 10000 --workers 2 [--seeds DIR] [--save-failures DIR]
 """
@@ -30,7 +33,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 
 import midi_watch  # noqa: E402  (tests/midi_watch.py)
 
-FAILURES = ("crash", "exception", "over_time", "over_memory")
+FAILURES = ("crash", "exception", "over_time", "over_memory", "python_text")
 
 
 def music21_seeds(limit: int = 6) -> list[bytes]:
@@ -102,7 +105,7 @@ def midi_mutation(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
     data = bytearray(data)
     spans = _track_spans(bytes(data))
     op = rng.choice(("delta", "header", "division", "chunk_len", "dup_track", "splice", "storm",
-                     "vlq_run", "notes", "running_sysex"))
+                     "vlq_run", "notes", "running_sysex", "settings"))
     if op == "delta" and spans:
         start, end = rng.choice(spans)
         pos = rng.randrange(start + 8, max(end, start + 9))
@@ -151,6 +154,14 @@ def midi_mutation(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
         pos = rng.randrange(start + 8, max(end, start + 9))
         data[pos:pos] = (b"\x00\xf0\x02\x01\xf7" + bytes([0, rng.randrange(128)])
                          + midi_watch.vlq(rng.randrange(1 << 28)) + b"\x01\xf7\x00\x90\x3c\x40")
+    elif op == "settings" and spans:
+        # damaged or oversized settings inside a track (its length mended): what load_midi blanks
+        start, end = rng.choice(spans)
+        pos = rng.randrange(start + 8, max(end, start + 9))
+        event = _damaged_setting(rng)
+        data[pos:pos] = event
+        size = struct.unpack(">I", bytes(data[start + 4:start + 8]))[0]
+        data[start + 4:start + 8] = struct.pack(">I", min(size + len(event), 0xFFFFFFFF))
     elif op == "notes":
         count = rng.choice((1000, 30000, 120000))
         body = b"\x00\x90" + b"\x3c\x50\x00\x3c\x00\x01" * count
@@ -158,6 +169,18 @@ def midi_mutation(rng: random.Random, data: bytes, seeds: list[bytes]) -> bytes:
         n = struct.unpack(">h", bytes(data[10:12]))[0]
         data[10:12] = struct.pack(">h", min(32767, n + 1))
     return bytes(data)
+
+
+def _damaged_setting(rng: random.Random) -> bytes:
+    """One event with its delta: a meta event mido decodes, with random data of a random length,
+    or a text / system-exclusive message longer than mido reads."""
+    kind = rng.choice((0x00, 0x20, 0x21, 0x51, 0x54, 0x58, 0x59, "text", "sysex"))
+    if kind in ("text", "sysex"):
+        size = rng.choice((1_000_001, 1_500_000))
+        head = b"\x00\xff\x01" if kind == "text" else b"\x00\xf0"
+        return head + midi_watch.vlq(size) + b"\x01" * size
+    length = rng.choice((0, 1, 2, 3, 4, 5, 7))
+    return b"\x00\xff" + bytes([kind]) + midi_watch.vlq(length) + rng.randbytes(length)
 
 
 def make_input(rng: random.Random, seeds: list[bytes]) -> tuple[str, bytes]:
@@ -198,6 +221,9 @@ def run(count: int, workers: int, seed: int, extra_seeds: list[Path], save: Path
                     return
                 index, kind, data = item
                 outcome = watcher.run(data)
+                if outcome.kind in ("MidiError", "loaded") and midi_watch.PYTHON_TEXT.search(
+                        outcome.detail):
+                    outcome.kind = "python_text"  # a musician would read a Python error
                 with lock:
                     counts[outcome.kind] += 1
                     counts[f"{kind}:{outcome.kind}"] += 1
@@ -252,12 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"crashes: {counts['crash']}")
     print(f"exceptions other than MidiError: {counts['exception']}")
     print(f"inputs over the limits (10 s processor time / 1 GB): {over}")
+    print(f"messages with raw Python error text: {counts['python_text']}")
     print(f"results: loaded {counts['loaded']:,}, MidiError {counts['MidiError']:,}")
     print(f"largest processor time: {counts['_max_cpu_ms'] / 1000:.2f} s; largest memory peak "
           f"above baseline: {counts['_max_peak_mb']} MB")
     by_kind = sorted((k, v) for k, v in counts.items() if ":" in k)
     print("by input kind: " + ", ".join(f"{k}={v}" for k, v in by_kind))
-    return 0 if counts["crash"] == counts["exception"] == over == 0 else 1
+    return 0 if counts["crash"] == counts["exception"] == over == counts["python_text"] == 0 else 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing as mp
 import os
+import re
 import struct
 import time
 import traceback
@@ -181,6 +182,10 @@ HOSTILE = {
 
 
 # -- the watcher -----------------------------------------------------------------------------------
+
+#: Text of a raw Python exception inside what a musician reads (the messages must not have any).
+PYTHON_TEXT = re.compile(r"[A-Z]\w*(Error|Exception)\b|Traceback|NoneType|list index|"
+                         r"empty sequence|object has no attribute|invalid literal|unpack")
 
 @dataclasses.dataclass
 class Outcome:

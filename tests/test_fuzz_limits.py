@@ -57,6 +57,7 @@ def test_hostile_file_within_limits(watcher, name):
     assert outcome.kind == kind, outcome
     assert words in outcome.detail, outcome
     assert outcome.within_limits
+    assert not midi_watch.PYTHON_TEXT.search(outcome.detail), outcome
 
 
 def test_watcher_catches_a_load_over_the_memory_limit():

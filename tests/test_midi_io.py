@@ -549,3 +549,26 @@ def test_tempos_a_midi_file_cannot_hold_are_written_at_the_nearest_it_can():
         again = load_midi(to_midi_bytes(seq))
         assert again.tempos[0].qpm == pytest.approx(want, rel=1e-3)
         assert seq.tempos[0].qpm == qpm  # the caller's sequence is not changed
+
+
+def test_an_oversized_system_exclusive_message_keeps_the_running_status_it_sets():
+    """Data bytes after a system-exclusive message reuse its status (running status), as mido
+    reads it; its stand-in is a one-byte message of the same status, not a meta event (which
+    would leave those bytes without a status and fail the file)."""
+    sysex = b"\x00\xf0" + midi_io_vlq(1_000_001) + b"\x01" * 1_000_000 + b"\xf7"
+    # a second one-byte message with running status: mido skips the first data byte, then
+    # reads the length (1) and the data (0xF7)
+    running = b"\x00\x01\x01\xf7"
+    seq, notes = midi_io.read_midi(_with_settings(sysex + running))
+    assert [n.pitch for n in seq.notes] == [60, 62, 64, 65]
+    assert "a system-exclusive message (1.0 MB" in notes[0]
+
+
+def test_a_track_without_events_does_not_fail_the_file():
+    """pretty_midi fails on a track with no event at all (not even its end): it gets one."""
+    data = _simple_melody_bytes()
+    empty = b"MTrk" + struct.pack(">I", 0)
+    two = bytearray(data + empty)
+    two[10:12] = struct.pack(">h", 2)
+    seq, notes = midi_io.read_midi(bytes(two))
+    assert [n.pitch for n in seq.notes] == [60, 62, 64, 65] and notes == []

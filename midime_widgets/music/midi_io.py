@@ -223,6 +223,7 @@ class MidiScan:
     ignored: list = field(default_factory=list, repr=False)
     #: (position of each track's length field, position after the track)
     track_ends: list = field(default_factory=list, repr=False)
+    empty_tracks: int = 0  # tracks without a single event (pretty_midi fails on them)
 
 
 def _damaged(label: str, detail: str) -> MidiError:
@@ -278,8 +279,10 @@ def scan_midi(data: bytes, label: str = "the MIDI data", *, max_notes: int | Non
         length_at = pos + 4
         pos += 8
         scan.events += 1
+        events_before = scan.events
         tick, pos, note_tick = _scan_track(data, pos, size, offset, index, scan, label,
                                            max_notes, max_events)
+        scan.empty_tracks += scan.events == events_before
         scan.track_ends.append((length_at, pos))
         scan.last_note_tick = max(scan.last_note_tick, note_tick)
         scan.end_tick = max(scan.end_tick, tick)
@@ -342,7 +345,7 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
                 problem = (_meta_problem(meta_type, data, pos, length)
                            if pos + length <= end_of_data else None)  # else: cut off (below)
                 if problem:
-                    scan.blanked.append((event_start, pos + length))
+                    scan.blanked.append((event_start, pos + length, _BLANK_META))
                     scan.ignored.append(problem)
                 elif meta_type == 0x51 and keep_tempos and pos + 3 <= end_of_data:
                     scan.tempos.append((tick, int.from_bytes(data[pos:pos + 3], "big")))
@@ -355,7 +358,8 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
             event_start = pos - 1
             length, pos = _read_vlq(data, pos, label)
             if length > _MAX_EVENT_BYTES and pos + length <= end_of_data and byte >= 0x80:
-                scan.blanked.append((event_start, pos + length))
+                # a one-byte message of the same status: running status stays as mido reads it
+                scan.blanked.append((event_start, pos + length, bytes([status, 1, 0xF7])))
                 scan.ignored.append(("a system-exclusive message", "system-exclusive messages",
                                      f"{_megabytes(length)} of settings for one instrument"))
             pos += length
@@ -396,7 +400,7 @@ _DECODED_META = {0x00: "sequence number", 0x20: "channel setting", 0x21: "MIDI p
 #: Largest numerator and denominator of a time signature we read (64/64); beyond them, or with
 #: a numerator of 0, the time signature is a file's damage and is left out.
 MAX_METRE_PART = 64
-_BLANK_EVENT = b"\xff\x7f\x00"  # an empty sequencer-specific meta event: every reader skips it
+_BLANK_META = b"\xff\x7f\x00"  # an empty sequencer-specific meta event: every reader skips it
 
 
 def _meta_problem(meta_type: int, data: bytes, pos: int, length: int) -> tuple | None:
@@ -428,15 +432,15 @@ def _megabytes(n: int) -> str:
 
 
 def _blanked(data: bytes, scan: MidiScan) -> bytes:
-    """`data` with every event in `scan.blanked` replaced by an empty meta event, and the track
-    lengths mended to match."""
+    """`data` with every event in `scan.blanked` replaced by its stand-in (an empty meta event,
+    or a one-byte system-exclusive message), and the track lengths mended to match."""
     out, last = bytearray(), 0
     removed_by_track = [0] * len(scan.track_ends)
-    for start, end in sorted(scan.blanked):
-        out += data[last:start] + _BLANK_EVENT
+    for start, end, stand_in in sorted(scan.blanked):
+        out += data[last:start] + stand_in
         last = end
         track = next(k for k, (_, stop) in enumerate(scan.track_ends) if start < stop)
-        removed_by_track[track] += (end - start) - len(_BLANK_EVENT)
+        removed_by_track[track] += (end - start) - len(stand_in)
     out += data[last:]
     shift = 0
     for (length_at, _), removed in zip(scan.track_ends, removed_by_track):
@@ -525,7 +529,8 @@ def _duration(seconds: float, short: bool = False) -> str:
 
 
 def _needs_rewrite(scan: MidiScan) -> bool:
-    return scan.smpte is not None or scan.format == 2 or scan.end_tick > MAX_MIDI_TICKS
+    return (scan.smpte is not None or scan.format == 2 or scan.end_tick > MAX_MIDI_TICKS
+            or scan.empty_tracks > 0)
 
 
 def _normalised(data: bytes, scan: MidiScan, label: str):
@@ -533,13 +538,17 @@ def _normalised(data: bytes, scan: MidiScan, label: str):
 
     SMPTE time becomes beats of exactly one second (one frame's worth of ticks × frame rate per
     beat), format 2 patterns are joined one after the other into a single track, and ticks finer
-    than `MAX_MIDI_TICKS` allows are scaled to a coarser resolution. Only called after the scan
-    has bounded the file, so mido's objects stay small.
+    than `MAX_MIDI_TICKS` allows are scaled to a coarser resolution; a track without events gets
+    its end-of-track event. Only called after the scan has bounded the file, so mido's objects
+    stay small.
     """
     import mido
     import pretty_midi
 
     mid = mido.MidiFile(file=io.BytesIO(data))
+    for track in mid.tracks:
+        if not track:  # an empty track: give it its end, as every track has
+            track.append(mido.MetaMessage("end_of_track", time=0))
     if scan.smpte is not None:
         _smpte_to_beats(mid, *scan.smpte)
     if scan.format == 2:
