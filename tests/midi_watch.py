@@ -158,6 +158,14 @@ def damaged_settings_file() -> bytes:
     return smf(track(settings + melody_events(32)), fmt=0)
 
 
+def tempo_storm_file() -> bytes:
+    """100,000 tempo changes a tick apart, then 200 notes: every note used to look through every
+    tempo to find its own (minutes of work)."""
+    tempos = b"".join(b"\x01\xff\x51\x03" + (300_000 + i % 400_000).to_bytes(3, "big")
+                      for i in range(100_000))
+    return smf(track(tempos), track(TEMPO_120 + melody_events(200)))
+
+
 def empty_track_length_file() -> bytes:
     """A track whose length field says 0 though notes follow it: the readers see no notes."""
     body = TEMPO_120 + melody_events(16) + b"\x00\xff\x2f\x00"
@@ -178,6 +186,7 @@ HOSTILE = {
     "tiny_bars": tiny_bars_file,
     "damaged_settings": damaged_settings_file,
     "empty_track_length": empty_track_length_file,
+    "tempo_storm": tempo_storm_file,
 }
 
 

@@ -37,6 +37,7 @@ EXPECTED = {
                          "a damaged key signature and a system-exclusive message (1.5 MB of "
                          "settings for one instrument). Its notes are read as written."),
     "empty_track_length": ("MidiError", "contains no notes"),
+    "tempo_storm": ("loaded", "200 notes"),
 }
 
 

@@ -245,3 +245,17 @@ def test_grace_notes_give_way_to_the_notes_they_decorate():
         fast.notes.add(pitch=pitch, start_time=i * 0.4 * step, end_time=(i + 1) * 0.4 * step, velocity=80)
     with pytest.warns(MidiWarning, match="several notes at once"):  # the grid merges some
         assert len(prepare_melody(fast).sequence.notes) >= 2
+
+
+def test_the_sixteenth_at_a_time_follows_the_tempo_then():
+    from midime_widgets.music.melody import _SixteenthAt
+
+    seq = note_seq.NoteSequence()
+    seq.tempos.add(time=2.0, qpm=60.0)
+    seq.tempos.add(time=1.0, qpm=90.0)
+    seq.tempos.add(time=2.0, qpm=240.0)  # the later of two tempos at one time wins
+    sixteenth = _SixteenthAt(seq)
+    assert sixteenth(0.5) == pytest.approx(60 / (120 * 4))  # before any tempo: 120
+    assert sixteenth(1.0) == pytest.approx(60 / (90 * 4))
+    assert sixteenth(2.0) == pytest.approx(60 / (240 * 4))
+    assert sixteenth(99.0) == pytest.approx(60 / (240 * 4))

@@ -550,13 +550,19 @@ def _fold_into_range(pitch: int, lo: int, hi: int) -> int:
     return pitch
 
 
-def _step_at(seq: NoteSequence, time: float) -> float:
-    """Length of a 16th note (seconds) at `time`, from the tempo in force then."""
-    qpm = DEFAULT_QPM
-    for t in sorted(seq.tempos, key=lambda t: t.time):
-        if t.time <= time + 1e-9:
-            qpm = t.qpm
-    return 60.0 / (qpm * 4)
+class _SixteenthAt:
+    """Length of a 16th note (seconds) at a time, from the tempo in force then (the last tempo
+    at or before it; 120 qpm before the first). Built once per song: a song may hold a hundred
+    thousand tempo changes, and every note asks."""
+
+    def __init__(self, seq: NoteSequence):
+        tempos = sorted(seq.tempos, key=lambda t: t.time)
+        self.times = [t.time for t in tempos]
+        self.qpms = [t.qpm for t in tempos]
+
+    def __call__(self, time: float) -> float:
+        k = bisect.bisect_right(self.times, time + 1e-9)
+        return 60.0 / ((self.qpms[k - 1] if k else DEFAULT_QPM) * 4)
 
 
 _GRACE_SCAN = 64  # notes looked at after a short one (more within a 16th is no melody; bounds the work)
@@ -569,9 +575,10 @@ def _drop_grace_notes(seq: NoteSequence, notes) -> tuple[list, int]:
     Returns (the other notes, how many were left out)."""
     notes = sorted(notes, key=lambda n: n.start_time)
     starts = [n.start_time for n in notes]
+    sixteenth = _SixteenthAt(seq)
     kept = []
     for n in notes:
-        step = _step_at(seq, n.start_time)
+        step = sixteenth(n.start_time)
         if n.end_time - n.start_time < step / 2:
             i = bisect.bisect_left(starts, n.start_time - 1e-9)
             j = bisect.bisect_right(starts, n.start_time + step + 1e-9)
@@ -589,12 +596,13 @@ def _skyline(seq: NoteSequence, notes) -> tuple[list, int]:
     merge them anyway.
     """
     notes = sorted(notes, key=lambda n: (n.start_time, -n.pitch))
+    sixteenth = _SixteenthAt(seq)
     kept: list = []
     changed = 0
     for n in notes:
         if kept:
             prev = kept[-1]
-            tolerance = _step_at(seq, n.start_time) / 2
+            tolerance = sixteenth(n.start_time) / 2
             if n.start_time - prev.start_time < tolerance:
                 if n.end_time > prev.end_time and n.pitch == prev.pitch:
                     prev.end_time = n.end_time
