@@ -74,6 +74,21 @@ def test_restated_tempos_and_time_signatures_are_listed_once():
     assert summary.tempos == [(0.0, 100.0), (8.0, 90.0)]
 
 
+def test_hundreds_of_changes_are_counted_not_listed():
+    """A file with a tempo change every tick used to print one line of millions of characters."""
+    seq = note_seq.NoteSequence(total_time=20.0)
+    seq.notes.add(pitch=60, velocity=80, start_time=0.0, end_time=1.0)
+    for k in range(300):
+        seq.tempos.add(time=k * 0.05, qpm=100.0 + k % 50)
+        seq.time_signatures.add(time=k * 0.05, numerator=2 + k % 2, denominator=4)
+    lines = inspect_midi(seq).format().splitlines()
+    tempo = next(line for line in lines if line.startswith("Tempo: "))
+    metre = next(line for line in lines if line.startswith("Time signature: "))
+    assert tempo.count(" qpm at ") == 8 and tempo.endswith(
+        ", and 292 more changes (all between 100 and 149 qpm)")
+    assert metre.count(" at ") == 8 and metre.endswith(", and 292 more changes")
+
+
 def test_inspect_drums_only_explains_missing_melody(capsys):
     assert main(["inspect", str(MIDI_DIR / "drums_only.mid")]) == 0
     out = capsys.readouterr().out

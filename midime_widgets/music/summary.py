@@ -55,10 +55,16 @@ class MidiSummary:
     windows: dict[str, int]  # windows `personalize` reads with each kind of model (see inspect_midi)
 
     def format(self) -> str:
+        tempos = [f"{qpm:g} qpm at {_clock(t)}" for t, qpm in self.tempos[:LISTED_CHANGES]]
+        if len(self.tempos) > LISTED_CHANGES:
+            qpms = [qpm for _, qpm in self.tempos]
+            tempos.append(f"and {len(self.tempos) - LISTED_CHANGES:,} more changes "
+                          f"(all between {min(qpms):g} and {max(qpms):g} qpm)")
+        metres = [f"{ts} at {_clock(t)}" for t, ts in self.time_signatures[:LISTED_CHANGES]]
+        if len(self.time_signatures) > LISTED_CHANGES:
+            metres.append(f"and {len(self.time_signatures) - LISTED_CHANGES:,} more changes")
         lines = [f"File: {self.source}", f"Duration: {_clock(self.duration)}",
-                 "Tempo: " + ", ".join(f"{qpm:g} qpm at {_clock(t)}" for t, qpm in self.tempos),
-                 "Time signature: " + ", ".join(f"{ts} at {_clock(t)}"
-                                                 for t, ts in self.time_signatures),
+                 "Tempo: " + ", ".join(tempos), "Time signature: " + ", ".join(metres),
                  "", "Tracks:",
                  f"  {'#':>3}  {'name':<24} {'program':<30} {'notes':>5}  {'pitches':<9} "
                  f"{'most at once':>12}"]
@@ -136,6 +142,10 @@ def _changes(events: list[tuple[float, object]]) -> list[tuple[float, object]]:
         elif not out or out[-1][1] != value:
             out.append((time, value))
     return out
+
+
+#: Tempo and time-signature changes `MidiSummary.format` lists one by one; more are counted.
+LISTED_CHANGES = 8
 
 
 def inspect_midi(source) -> MidiSummary:
