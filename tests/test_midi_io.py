@@ -454,11 +454,18 @@ def _with_settings(raw_settings: bytes) -> bytes:
     (b"\x00\xff\x58\x00", "a damaged time signature"),
     (b"\x00\xff\x59\x02\x80\x05", "a damaged key signature"),
     (b"\x00\xff\x54\x05\xff\x00\x00\x00\x00", "a damaged start time (SMPTE offset)"),
+    (b"\x00\xff\x54\x00" * 2, "2 damaged start times (SMPTE offsets)"),
+    (b"\x00\xf0\x03\x01\x85\xf7", "a damaged system-exclusive message"),
+    (b"\x00\xf0\x02\x01\xf7\x00\x00\x02\x90\xf7",  # the second by running status
+     "a damaged system-exclusive message"),
 ], ids=["tempo-0", "tempo-empty", "metre-0", "metre-huge", "metre-255", "metre-empty",
-        "key-128-flats", "smpte-offset"])
+        "key-128-flats", "smpte-offset", "smpte-offsets", "sysex-high-byte",
+        "sysex-running-status-high-byte"])
 def test_damaged_settings_are_left_out_and_told(raw, said):
     """Each of these failed the whole file (a Python error inside the message); now the notes
-    load, the setting is left out, and a sentence says what it was."""
+    load, the setting is left out, and a sentence says what it was. (A system-exclusive message
+    written with running status has no status byte: mido skips its first byte, then reads the
+    length and the data.)"""
     seq, notes = midi_io.read_midi(_with_settings(raw))
     assert [n.pitch for n in seq.notes] == [60, 62, 64, 65]
     assert len(notes) == 1 and said in notes[0] and "notes are read as written" in notes[0]
@@ -572,3 +579,34 @@ def test_a_track_without_events_does_not_fail_the_file():
     two[10:12] = struct.pack(">h", 2)
     seq, notes = midi_io.read_midi(bytes(two))
     assert [n.pitch for n in seq.notes] == [60, 62, 64, 65] and notes == []
+
+
+def test_an_oversized_system_exclusive_message_under_running_status_is_left_out():
+    first = b"\x00\xf0\x02\x01\xf7"
+    running = b"\x00\x00" + midi_io_vlq(1_100_000) + b"\x01" * 1_100_000  # no status byte
+    seq, notes = midi_io.read_midi(_with_settings(first + running))
+    assert [n.pitch for n in seq.notes] == [60, 62, 64, 65]
+    assert "a system-exclusive message (1.1 MB of settings for one instrument)" in notes[0]
+
+
+def test_events_far_after_the_last_note_do_not_decide_how_the_notes_are_read():
+    """Controller moves 40 deltas of 2^28 ticks after the music (a damaged tail) used to refuse
+    the whole file ("packs 22,369,625 beats"); the notes are read and nothing is lost."""
+    far = b"\xff\xff\xff\x7f"  # the largest delta time
+    data = _simple_melody_bytes()
+    tail = b"\x00\xb0\x07\x40" + (far + b"\x07\x41") * 40
+    body = data[22:-4] + tail + data[-4:]  # before the end-of-track event
+    data = data[:18] + struct.pack(">I", len(body)) + body
+    seq = load_midi(data)
+    assert [n.pitch for n in seq.notes] == [60, 62, 64, 65]
+    assert seq.total_time == pytest.approx(2.0)
+
+
+def test_control_characters_in_track_names_are_not_passed_on():
+    """Escape sequences in a track name could clear or colour the terminal that prints it."""
+    name = mido.MetaMessage("track_name", name="\x1b[2J\x1b[31mFAKE\x9b\x07 tune\r\n", time=0)
+    msgs = [name] + [mido.Message("note_on", note=60, velocity=80, time=0),
+                     mido.Message("note_off", note=60, velocity=0, time=480)]
+    seq = load_midi(_mido_bytes(msgs))
+    assert [i.name for i in seq.instrument_infos] == ["[2J [31mFAKE tune"]
+    assert midi_io.printable("a\tb\u200bc") == "a b c"

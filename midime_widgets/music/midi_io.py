@@ -25,6 +25,7 @@ import math
 import os
 import struct
 import threading
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,24 +117,40 @@ def _read_source(source: MidiSource, limit: int) -> tuple[bytes, str]:
             f"load_midi expects a file path or the file's bytes, not {type(source).__name__}."
         )
     path = Path(source)
-    if not path.exists():
-        raise FileNotFoundError(f"No such MIDI file: {path}")
-    if path.is_dir():
-        raise MidiError(f"{path} is a folder, not a MIDI file.")
-    if not path.is_file():  # a pipe or a device: reading it could wait forever
-        raise MidiError(f"{path} is not a file but a {_special_kind(path)}, so it holds no "
-                        "MIDI file to read.")
-    size = path.stat().st_size
-    if size > limit:
-        raise _size_error(size, limit)
     try:
+        if not path.exists():
+            raise FileNotFoundError(f"No such MIDI file: {path}")
+        if path.is_dir():
+            raise MidiError(f"{path} is a folder, not a MIDI file.")
+        if not path.is_file():  # a pipe or a device: reading it could wait forever
+            raise MidiError(f"{path} is not a file but a {_special_kind(path)}, so it holds no "
+                            "MIDI file to read.")
+        size = path.stat().st_size
+        if size > limit:
+            raise _size_error(size, limit)
         with open(path, "rb") as fh:
             data = fh.read(limit + 1)
-    except OSError as exc:
-        raise MidiError(f"Could not read {path.name}: {exc.strerror or exc}.") from exc
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a name too long, no permission, a loop of links, a device error
+        raise MidiError(f"Could not read {_short(path.name)}: "
+                        f"{(exc.strerror or str(exc)).lower()}.") from exc
     if len(data) > limit:  # the file grew between stat and read
         raise _size_error(len(data), limit)
     return data, path.name
+
+
+def printable(text: str) -> str:
+    """`text` without control and format characters (a track name holding escape sequences
+    could clear a terminal, colour it or fake a message; a right-to-left override could reverse
+    what follows), each run of them a space."""
+    return " ".join("".join(ch if unicodedata.category(ch) not in ("Cc", "Cf") else " "
+                            for ch in text).split())
+
+
+def _short(name: str, most: int = 60) -> str:
+    """`name` for a message: at most `most` characters (the middle left out)."""
+    return name if len(name) <= most else f"{name[:most // 2]}…{name[-(most // 2):]}"
 
 
 def _special_kind(path: Path) -> str:
@@ -355,13 +372,15 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
                     raise _too_many_events(label, max_events)
                 continue
         if status in (0xF0, 0xF7):
-            event_start = pos - 1
+            event_start = pos - 1  # its status byte, or the byte mido skips under running status
             length, pos = _read_vlq(data, pos, label)
-            if length > _MAX_EVENT_BYTES and pos + length <= end_of_data and byte >= 0x80:
-                # a one-byte message of the same status: running status stays as mido reads it
-                scan.blanked.append((event_start, pos + length, bytes([status, 1, 0xF7])))
-                scan.ignored.append(("a system-exclusive message", "system-exclusive messages",
-                                     f"{_megabytes(length)} of settings for one instrument"))
+            problem = (_sysex_problem(data, pos, length) if pos + length <= end_of_data
+                       else None)  # else: cut off (above)
+            if problem:
+                # a one-byte message read the same way: running status stays as mido reads it
+                scan.blanked.append((event_start, pos + length,
+                                     bytes([data[event_start], 1, 0xF7])))
+                scan.ignored.append(problem)
             pos += length
         else:
             kind = status >> 4
@@ -371,7 +390,7 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
             if pos + count > end_of_data:
                 raise MidiError(f"{_cap(label)} is cut off: it ends inside an event.")
             if count and max(data[pos:pos + count]) > 0x7F:
-                raise _damaged(label, f"track {index + 1} has a value above MIDI's 127")
+                raise _damaged(label, f"track {index + 1} holds a number too large for MIDI")
             if kind == 0x9 or kind == 0x8:
                 key = ((status & 0x0F) << 7) | data[pos]
                 if kind == 0x9 and data[pos + 1] > 0:
@@ -394,9 +413,13 @@ def _scan_track(data: bytes, pos: int, size: int, tick: int, index: int, scan: M
 #: messages are blanked out before parsing instead of failing the whole file.
 _MAX_EVENT_BYTES = 1_000_000
 #: Meta events whose data mido decodes (and may fail on), by name for messages.
-_DECODED_META = {0x00: "sequence number", 0x20: "channel setting", 0x21: "MIDI port setting",
-                 0x51: "tempo", 0x54: "start time (SMPTE offset)", 0x58: "time signature",
-                 0x59: "key signature"}
+_DECODED_META = {0x00: ("sequence number", "sequence numbers"),
+                 0x20: ("channel setting", "channel settings"),
+                 0x21: ("MIDI port setting", "MIDI port settings"),
+                 0x51: ("tempo", "tempos"),
+                 0x54: ("start time (SMPTE offset)", "start times (SMPTE offsets)"),
+                 0x58: ("time signature", "time signatures"),
+                 0x59: ("key signature", "key signatures")}
 #: Largest numerator and denominator of a time signature we read (64/64); beyond them, or with
 #: a numerator of 0, the time signature is a file's damage and is left out.
 MAX_METRE_PART = 64
@@ -408,15 +431,15 @@ def _meta_problem(meta_type: int, data: bytes, pos: int, length: int) -> tuple |
     would fail on it (or take it for nonsense), in a musician's words; None when it is fine."""
     if length > _MAX_EVENT_BYTES:
         return ("a text", "texts", _megabytes(length))
-    name = _DECODED_META.get(meta_type)
-    if name is None:
+    names = _DECODED_META.get(meta_type)
+    if names is None:
         return None
     from mido.midifiles.meta import build_meta_message
 
     try:
         message = build_meta_message(meta_type, list(data[pos:pos + length]))
     except Exception:
-        return f"a damaged {name}", f"damaged {name}s", None
+        return f"a damaged {names[0]}", f"damaged {names[1]}", None
     if meta_type == 0x51 and message.tempo == 0:
         return "a tempo of zero", "tempos of zero", None
     if meta_type == 0x58 and not (1 <= message.numerator <= MAX_METRE_PART
@@ -424,6 +447,22 @@ def _meta_problem(meta_type: int, data: bytes, pos: int, length: int) -> tuple |
         denominator = message.denominator if message.denominator <= 1024 else "a huge number"
         return ("an impossible time signature", "impossible time signatures",
                 f"{message.numerator}/{denominator}")
+    return None
+
+
+def _sysex_problem(data: bytes, pos: int, length: int) -> tuple | None:
+    """What mido would fail on in the system-exclusive message whose data is `length` bytes at
+    `pos` (too long, or a byte above 127 between its optional F0 start and F7 end), in a
+    musician's words; None when it is fine."""
+    several = "system-exclusive messages"
+    if length > _MAX_EVENT_BYTES:
+        return ("a system-exclusive message", several,
+                f"{_megabytes(length)} of settings for one instrument")
+    body = data[pos:pos + length]
+    body = body[1:] if body[:1] == b"\xf0" else body
+    body = body[:-1] if body[-1:] == b"\xf7" else body
+    if body and max(body) > 0x7F:
+        return "a damaged system-exclusive message", "damaged " + several, None
     return None
 
 
@@ -538,8 +577,8 @@ def _normalised(data: bytes, scan: MidiScan, label: str):
 
     SMPTE time becomes beats of exactly one second (one frame's worth of ticks × frame rate per
     beat), format 2 patterns are joined one after the other into a single track, and ticks finer
-    than `MAX_MIDI_TICKS` allows are scaled to a coarser resolution; a track without events gets
-    its end-of-track event. Only called after the scan has bounded the file, so mido's objects
+    than `MAX_MIDI_TICKS` allows are scaled to a coarser resolution (after the events past the
+    last note are dropped); a track without events gets its end-of-track event. Only called after the scan has bounded the file, so mido's objects
     stay small.
     """
     import mido
@@ -554,6 +593,9 @@ def _normalised(data: bytes, scan: MidiScan, label: str):
     if scan.format == 2:
         _join_patterns(mid)
     end = max((sum(msg.time for msg in track) for track in mid.tracks), default=0)
+    if end > MAX_MIDI_TICKS:
+        _drop_after(mid, scan.last_note_tick)
+        end = max((sum(msg.time for msg in track) for track in mid.tracks), default=0)
     if end > MAX_MIDI_TICKS:
         _coarsen(mid, end, label)
     return pretty_midi.PrettyMIDI(mido_object=mid)
@@ -592,14 +634,28 @@ def _join_patterns(mid) -> None:
     mid.type = 0
 
 
+def _drop_after(mid, last_tick: int) -> None:
+    """Drop the events after `last_tick` (the last note's): controller moves or texts far
+    after the music would otherwise set the resolution it is read at, or refuse it."""
+    for track in mid.tracks:
+        tick, kept = 0, []
+        for msg in track:
+            tick += msg.time
+            if tick <= last_tick:
+                kept.append(msg)
+            elif msg.type == "end_of_track":
+                kept.append(msg.copy(time=max(0, last_tick - (tick - msg.time))))
+        track[:] = kept
+
+
 def _coarsen(mid, end: int, label: str) -> None:
     """Scale all ticks by new/old resolution so that the last tick fits MAX_MIDI_TICKS."""
     old = mid.ticks_per_beat
     new = old * MAX_MIDI_TICKS // end
-    if new < 1:
+    if new < 1:  # (the beat limit keeps notes within reach: kept as a last guard)
         raise MidiError(
-            f"{_cap(label)} packs {end // old:,} beats into its length, far more than any "
-            f"music can hold (at most {MAX_MIDI_TICKS:,}); the file is probably damaged.")
+            f"{_cap(label)} is {end // old:,} beats long, far more than any music; the file "
+            "is probably damaged.")
     for track in mid.tracks:
         absolute = rounded = 0
         for i, msg in enumerate(track):
@@ -703,6 +759,8 @@ def read_midi(source: MidiSource, *, max_bytes: int | None = None) -> tuple[Note
     _check_limits(scan, label)
     seq = _parse(data, scan, label)
     _validate(seq, label, scan)
+    for info in seq.instrument_infos:  # names are printed to terminals and pages
+        info.name = printable(info.name)
     if isinstance(source, (str, os.PathLike)):
         seq.filename = os.fspath(source)
     return seq, [_ignored_note(label, scan.ignored)] if scan.ignored else []
