@@ -454,3 +454,26 @@ def test_a_file_with_damaged_settings_is_personalized_and_its_note_kept(tmp_path
     assert entry["notes"][0] == note
     sample = load_midi(out / "sample_01.mid")
     assert sample.notes and sample.tempos[0].qpm == pytest.approx(60e6 / 0xFFFFFF, rel=1e-3)
+
+
+def test_a_dangling_link_as_out_is_refused_before_any_work(tmp_path, capsys):
+    """It used to fail with a traceback after all the training, when the results moved in."""
+    link = tmp_path / "results"
+    link.symlink_to(tmp_path / "nowhere")
+    assert personalize("--example", "--out", link) == 2
+    assert "is a link to" in one_error_line(capsys) and not (tmp_path / "nowhere").exists()
+
+
+def test_staging_is_on_the_file_system_of_out(tmp_path):
+    """An existing --out may be a mount point (a USB stick): the results are staged inside it,
+    so that moving them in is a rename on one file system, never a copy across two (which
+    failed after the training); a new --out is staged beside it, in the folder it is created in."""
+    existing = tmp_path / "stick"
+    existing.mkdir()
+    staging = OutputFolder(existing).staging()
+    assert staging.parent == existing and staging.name.startswith(".midime-")
+    (staging / "sample_01.mid").write_bytes(b"MThd")
+    assert OutputFolder(existing).commit(staging) == ["sample_01.mid"]
+    assert sorted(p.name for p in existing.iterdir()) == [MANIFEST, "sample_01.mid"]
+    new = tmp_path / "new" / "out"
+    assert OutputFolder(new).staging().parent == new.parent

@@ -1,8 +1,9 @@
 """A command's output folder: checked before any work, written all at once, and never a file
 this tool did not write replaced or deleted.
 
-A run writes its results into a hidden staging folder beside `--out` and moves them into place
-at the end, so `--out` holds either the previous results or the new ones, never a mix. A
+A run writes its results into a hidden staging folder on `--out`'s own file system (inside it
+when it exists, else beside it) and moves them into place at the end, so `--out` holds either
+the previous results or the new ones, never a mix. A
 manifest (`.midime-widgets.json`) lists every file a run wrote with its sha256: a later run with
 `--overwrite` replaces or removes exactly those files (when unchanged since) and nothing else.
 """
@@ -112,6 +113,9 @@ class OutputFolder:
             if len(os.fsencode(part)) > limit:
                 raise OutputError(f"The output folder name has a part of {len(os.fsencode(part))} "
                                   f"bytes; this file system allows at most {limit} per name.")
+        if out.is_symlink() and not out.exists():
+            raise OutputError(f"--out {out} is a link to {os.readlink(out)}, which does not "
+                              "exist; give a folder for the results.")
         if existing != out:  # to be created
             if not existing.is_dir():
                 raise OutputError(f"Cannot create the output folder {out}: {existing} is a file.")
@@ -155,10 +159,15 @@ class OutputFolder:
 
     # -- writing -------------------------------------------------------------------------------
     def staging(self) -> Path:
-        """A new hidden folder beside `--out` (same file system, so `commit` is a rename) with
-        the permissions the user's umask gives."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.path.parent))
+        """A new hidden folder on the file system `--out` is on, so that `commit` only renames:
+        inside an existing `--out` (which may be a mount point of its own: a USB stick), else
+        beside the folder to be created. With the permissions the user's umask gives."""
+        if self.path.is_dir():
+            base = self.path
+        else:
+            base = self.path.parent
+            base.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=base))
         folder.chmod(user_mode())
         return folder
 
