@@ -535,12 +535,13 @@ def novelty_report(index: NoveltyIndex, samples: Sequence[Any], prior: Sequence[
 
 
 def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | None = None,
-                 notes: list | tuple = ()) -> InputSong:
+                 notes: list | tuple = (), window_budget: int | None = None) -> InputSong:
     """`seq` as `vae` reads it: its part (the melody line, or the drums) cut into windows on its
     bar lines, in any metre (`music.cut_song`; see docs/windows.md).
 
     Windows the model cannot read are skipped and told in the song's `warnings`, after `notes`
-    (what loading the file left out, from `read_midi`). Raises
+    (what loading the file left out, from `read_midi`). `window_budget`: the windows the songs
+    learnt from together with this one leave free (see `music.windows.max_windows`). Raises
     MidiError (one sentence, to be prefixed by the file name) when no window is left. The
     windows carry their tensors: `vae.encode(song.windows)` reads them without re-cutting.
 
@@ -560,7 +561,8 @@ def prepare_song(vae, seq: NoteSequence, *, name: str, instrument: int | str | N
     else:
         part = seq
     cut = cut_song(vae.converter, part, max_steps=vae.config.max_seq_len,
-                   pad_length=vae.config.encoder == "hierarchical", grid_from=seq)
+                   pad_length=vae.config.encoder == "hierarchical", grid_from=seq,
+                   window_budget=window_budget)
     notes += cut.notes()
     return InputSong(name=name, original=seq, sequence=part, windows=cut.windows, warnings=notes,
                      melody_choice=choice, metre=cut.metre, qpm=cut.qpm, skipped=cut.skipped)
@@ -612,9 +614,20 @@ class Personalizer:
         return song
 
     def prepare(self, seq: NoteSequence, *, name: str, instrument: int | str | None = None,
-                notes: list | tuple = ()) -> InputSong:
-        """The song as this model reads it (see `prepare_song`); nothing is added."""
-        return prepare_song(self.vae, seq, name=name, instrument=instrument, notes=notes)
+                notes: list | tuple = (), replacing: int | None = None) -> InputSong:
+        """The song as this model reads it (see `prepare_song`), within the windows the songs
+        already added (but song `replacing`) leave free; nothing is added."""
+        return prepare_song(self.vae, seq, name=name, instrument=instrument, notes=notes,
+                            window_budget=self.window_budget(replacing))
+
+    def window_budget(self, replacing: int | None = None) -> int:
+        """Windows a further song (or a new reading of song `replacing`) may still give: all the
+        songs together hold at most `music.windows.max_windows`, so memory stays bounded however
+        many files come."""
+        from .music.windows import max_windows
+
+        most = max_windows(self.vae.converter, self.vae.config.max_seq_len)
+        return most - sum(len(song.windows) for k, song in enumerate(self.songs) if k != replacing)
 
     def remove(self, index: int) -> InputSong:
         """Take song `index` out of the inputs (MidiError with a sentence when there is none)."""
@@ -645,7 +658,7 @@ class Personalizer:
         when that instrument gives no windows (MidiError)."""
         index = self._song_index(index)
         old = self.songs[index]
-        song = self.prepare(old.original, name=old.name, instrument=instrument)
+        song = self.prepare(old.original, name=old.name, instrument=instrument, replacing=index)
         self.songs[index] = song
         self._inputs_changed()
         return song

@@ -477,3 +477,24 @@ def test_staging_is_on_the_file_system_of_out(tmp_path):
     assert sorted(p.name for p in existing.iterdir()) == [MANIFEST, "sample_01.mid"]
     new = tmp_path / "new" / "out"
     assert OutputFolder(new).staging().parent == new.parent
+
+
+def test_the_files_of_one_run_share_one_window_budget(monkeypatch):
+    """Checked before TensorFlow loads, each file is cut within the windows the files before it
+    leave free, so memory stays bounded however many files are given."""
+    from midime_widgets import examples
+    from midime_widgets.cli.personalize import DEFAULT_MODEL, check_inputs
+    from midime_widgets.music import windows
+
+    choice = resolve_model(DEFAULT_MODEL)
+    tune = examples.path("folk_reel")
+    alone = check_inputs([(tune, "a", None)], choice, track=None, say=print)[0].song
+    per_window = choice.config.max_seq_len * choice.converter.output_depth * 4
+    budget = len(alone.windows) + 3
+    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", budget * per_window)
+    said = []
+    first, second = check_inputs([(tune, "a", None), (tune, "b", None)], choice, track=None,
+                                 say=said.append)
+    assert len(first.song.windows) == len(alone.windows)
+    assert 0 < len(second.song.windows) <= 3
+    assert any("beside your other music" in note for note in second.song.warnings)

@@ -247,6 +247,31 @@ def test_a_song_too_long_for_memory_is_read_from_its_start(monkeypatch):
     assert cut_song(MEL, song(10)).bars_cut == ()
 
 
+def test_songs_learnt_from_together_share_one_window_budget(monkeypatch, vae):
+    """Memory is bounded per model, not per file: six files at the limits used to take 3.2 GB.
+    A song that comes after others is read up to the windows they leave free; one that would add
+    none is refused in a sentence and the others stay as they were."""
+    from midime_widgets.music import windows
+
+    per_window = MEL.max_steps * MEL.output_depth * 4
+    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 12 * per_window)
+    cut = cut_song(MEL, song(10), window_budget=4)
+    assert cut.bars_cut == (4, 10) and cut.shared_budget
+    assert "(more would not fit in memory beside your other music)" in cut.warning()
+    p = Personalizer(vae)
+    first = p.add_midi(song(10), name="first")
+    assert len(first.windows) == 9 and p.window_budget() == 3
+    second = p.add_midi(song(10), name="second")
+    assert len(second.windows) == 2  # bars 1-3 read; the window of bars 3-4 needs bar 4
+    assert any("first 3 only (more would not fit in memory beside your other music)" in w
+               for w in second.warnings)
+    with pytest.raises(MidiError, match="Your other files already give the most excerpts"):
+        p.add_midi(song(10), name="third")
+    assert [s.name for s in p.songs] == ["first", "second"]
+    # reading song 1 again (another melody track) does not count its own windows against it
+    assert len(p.choose_instrument(0, None).windows) == 9
+
+
 def test_a_trio_too_long_for_memory_keeps_its_first_bars(monkeypatch):
     """A trio window holds 16 bars of three parts (700 KB): only 142 fit the budget, about five
     minutes of 4/4 at 120; a longer song's notes after them are dropped before windowing."""

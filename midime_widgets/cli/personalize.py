@@ -244,7 +244,11 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
     from ..music import read_midi
     from ..personalize import prepare_song
 
+    from ..music.windows import max_windows
+
     accepted, refusals = [], []
+    budget = (max_windows(choice.converter, choice.config.max_seq_len)
+              if choice.converter is not None else None)
     for path, label, example in paths:
         seq = song = None
         try:
@@ -254,7 +258,9 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
                 raise MidiError("this is a folder; give MIDI files.")
             seq, notes = read_midi(path)
             if choice.converter is not None:
-                song = prepare_song(choice, seq, name=path.name, instrument=track, notes=notes)
+                song = prepare_song(choice, seq, name=path.name, instrument=track, notes=notes,
+                                    window_budget=budget)
+                budget -= len(song.windows)
         except (MidiError, ValueError, OSError) as err:
             reason = refusal(err, path, choice, track=track, seq=seq)
             refusals.append(f"{label}: {reason}")

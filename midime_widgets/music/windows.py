@@ -274,6 +274,7 @@ class SongCut:
     tempos: tuple = ()  # (slowest, fastest) qpm of the windows when the tempo changes, else ()
     clear_tempo: bool = True  # `qpm` is the tempo of more windows than any other (not a tie)
     bars_cut: tuple = ()  # (bars read, bars in the song) when a long song was read in part
+    shared_budget: bool = False  # the bars read were fewer because other songs came first
 
     def notes(self) -> list[str]:
         """Everything a musician should know about this cut, one sentence group each: windows
@@ -313,19 +314,22 @@ class SongCut:
                      for reason, bars in by_reason.items()]
         if self.bars_cut:
             read, total = self.bars_cut
+            beside = " beside your other music" if self.shared_budget else ""
             sentences.insert(0, f"This piece has {total:,} bars; excerpts are cut from its first "
-                                f"{read:,} only (more would not fit in memory), far more than "
-                                "MidiMe needs to learn its style.")
+                                f"{read:,} only (more would not fit in memory{beside}), far more "
+                                "than MidiMe needs to learn its style.")
         return " ".join(sentences) or None
 
 
-#: Memory the tensors of one song's windows may take; a longer song is read from its start up to
-#: the bars that fit (`max_windows`). Real songs need a small fraction of it.
+#: Memory the tensors of the windows of one song, or of all the songs one model learns from
+#: together, may take; a longer song is read from its start up to the bars that fit
+#: (`max_windows`). Real songs need a small fraction of it.
 WINDOW_BYTES_PER_SONG = 96 * 1024 * 1024
 
 
 def max_windows(converter: BaseConverter, max_steps: int) -> int:
-    """Most windows (one starts on each bar) cut from one song: as many as fit in
+    """Most windows (one starts on each bar) cut from one song, or from all the songs one model
+    learns from together (see `cut_song`'s `window_budget`): as many as fit in
     `WINDOW_BYTES_PER_SONG` (8,738 two-bar melody windows, over four hours of 4/4 at ♩ = 120;
     142 sixteen-bar trio windows, five minutes). A window's input tensor is its output tensor
     where their depths agree (melodies, trios)."""
@@ -518,7 +522,8 @@ def song_grid(seq: NoteSequence, *, pickup: int | None = None,
 
 def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | None = None,
              rule: str = WINDOW_RULE, pad_length: bool | None = None,
-             pickup: int | None = None, grid_from: NoteSequence | None = None) -> SongCut:
+             pickup: int | None = None, grid_from: NoteSequence | None = None,
+             window_budget: int | None = None) -> SongCut:
     """Cut `seq` into windows on its bar lines, in any metre (see the module docstring).
 
     `converter` gives the encoding (melody or drums; a trio is cut on a 4/4 grid of the
@@ -527,7 +532,9 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
     steps (`length`), unless `pad_length` (hierarchical encoders read their full length).
     `pickup`: see `song_grid`. `grid_from` is the whole song when `seq` is one part of it (the
     melody line): all its parts place the bar lines (accompaniment marks downbeats well).
-    Raises MidiError with the reason when no window is left.
+    `window_budget`: the windows still free in `max_windows` when other songs are learnt from
+    together with this one (None: this song alone). Raises MidiError with the reason when no
+    window is left.
     """
     if rule not in WINDOW_RULES:
         raise ValueError(f"rule must be one of {WINDOW_RULES}, got {rule!r}.")
@@ -537,7 +544,7 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
     if max_steps < 1:
         raise ValueError("cut_song needs a converter with a window length (slice_bars).")
     if isinstance(converter, TrioConverter):
-        return _cut_on_grid(converter, seq)
+        return _cut_on_grid(converter, seq, window_budget)
     spq = converter.steps_per_quarter
     tempo = TempoMap(seq, spq)
     events = _Events(converter, seq, tempo)
@@ -554,11 +561,14 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
         part_end = max(tempo.step(n.end_time) for n in seq.notes if n.velocity > 0)
         _, bars, _ = song_grid(seq if grid_from is None else grid_from, pickup=pickup,
                                steps_per_quarter=spq, end=part_end)
+    most, shared = _window_limit(converter, max_steps, window_budget)
     bars_cut = ()
-    if len(bars) > max_windows(converter, max_steps):
-        bars_cut = (max_windows(converter, max_steps), len(bars))
-        bars = bars[:bars_cut[0]]
+    if len(bars) > most:
+        bars_cut = (most, len(bars))
+        bars = bars[:most]
     spans = window_spans(bars, max_steps, rule.removesuffix("-padded"))
+    if not spans and shared and bars_cut:
+        raise _no_room(max_windows(converter, max_steps))
     if not spans:
         metre = bars[0].metre if bars else FOUR_FOUR
         need = _window_bars(max_steps // metre.bar_steps(spq), rule)
@@ -598,18 +608,19 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
     tempos = (slow, fast) if fast > slow * 1.01 else ()  # not a rounding step between equal tempos
     top = sorted(qpm_weight.values(), reverse=True)
     return SongCut(kept, skipped, metre, float(majority(qpm_weight)), len(kept) + len(skipped),
-                   tempos, len(top) < 2 or top[0] > top[1], bars_cut)
+                   tempos, len(top) < 2 or top[0] > top[1], bars_cut, shared and bool(bars_cut))
 
 
-def _cut_on_grid(converter: TrioConverter, seq: NoteSequence) -> SongCut:
+def _cut_on_grid(converter: TrioConverter, seq: NoteSequence,
+                  window_budget: int | None = None) -> SongCut:
     """A trio's windows: the song re-timed to one tempo and read as 4/4, by its converter."""
     tempo = TempoMap(seq)
     flat = copy.deepcopy(seq)
     for n in flat.notes:
         n.start_time = tempo.to_quarters(n.start_time) * 60.0 / DEFAULT_QPM
         n.end_time = tempo.to_quarters(n.end_time) * 60.0 / DEFAULT_QPM
-    bars_cut = _keep_first_bars(flat, max_windows(converter, converter.max_steps),
-                                converter.steps_per_bar)
+    most, shared = _window_limit(converter, converter.max_steps, window_budget)
+    bars_cut = _keep_first_bars(flat, most, converter.steps_per_bar)
     flat.total_time = max((n.end_time for n in flat.notes), default=0.0)
     del flat.tempos[:]
     flat.tempos.add(time=0.0, qpm=DEFAULT_QPM)
@@ -621,7 +632,25 @@ def _cut_on_grid(converter: TrioConverter, seq: NoteSequence) -> SongCut:
     for w in windows:
         w.start_time = tempo.to_seconds(w.start_time * DEFAULT_QPM / 60.0)
         w.end_time = tempo.to_seconds(w.end_time * DEFAULT_QPM / 60.0)
-    return SongCut(windows, [], changes[0][1], qpm, len(windows), bars_cut=bars_cut)
+    return SongCut(windows, [], changes[0][1], qpm, len(windows), bars_cut=bars_cut,
+                   shared_budget=shared and bool(bars_cut))
+
+
+def _window_limit(converter: BaseConverter, max_steps: int, budget: int | None) -> tuple:
+    """(most windows this song may give, whether other songs' windows made it fewer); MidiError
+    when they left none."""
+    most = max_windows(converter, max_steps)
+    if budget is None or budget >= most:
+        return most, False
+    if budget <= 0:
+        raise _no_room(most)
+    return budget, True
+
+
+def _no_room(most: int) -> MidiError:
+    return MidiError(f"Your other files already give the most excerpts a model learns from at "
+                     f"once ({most:,}), so this one would add none; personalize it on its own or "
+                     "with fewer files.")
 
 
 def _keep_first_bars(flat: NoteSequence, bars: int, steps_per_bar: int) -> tuple:
