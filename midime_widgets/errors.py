@@ -5,6 +5,11 @@ class MidiError(ValueError):
     """A MIDI file could not be read or holds nothing the model can use."""
 
 
+class WindowBudgetError(MidiError):
+    """The songs learnt from together already fill the windows a model holds at once: the file
+    is fine, so no other model is suggested for it."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint is missing, corrupt, or does not fit the requested config."""
 

@@ -494,7 +494,14 @@ def test_the_files_of_one_run_share_one_window_budget(monkeypatch):
     monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", budget * per_window)
     said = []
     first, second = check_inputs([(tune, "a", None), (tune, "b", None)], choice, track=None,
-                                 say=said.append)
+                                 say=lambda text, always=False: said.append(text))
     assert len(first.song.windows) == len(alone.windows)
     assert 0 < len(second.song.windows) <= 3
     assert any("beside your other music" in note for note in second.song.warnings)
+    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", len(alone.windows) * per_window)
+    said.clear()
+    accepted = check_inputs([(tune, "a", None), (tune, "b", None)], choice, track=None,
+                            say=lambda text, always=False: said.append(text))
+    assert len(accepted) == 1 and len(said) == 1
+    assert said[0].startswith("skipping b: Your other files already give the most excerpts")
+    assert "--model" not in said[0]  # the file is fine: no other model is suggested

@@ -280,7 +280,10 @@ def refusal(err, path: Path, choice: ModelChoice, *, track, seq) -> str:
     reason = str(err).strip() or type(err).__name__
     if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
         reason = f"cannot read it ({err.strerror or err})."
-    if seq is not None and choice.converter is not None and track is None:  # else: the track is wrong
+    from ..errors import WindowBudgetError
+
+    fine_file = isinstance(err, WindowBudgetError)  # another model would not help
+    if seq is not None and choice.converter is not None and track is None and not fine_file:
         fits = fitting_model(seq, choice, name=path.name, track=track)
         if fits:
             from ..models.download import is_cached

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 from note_seq.protobuf import music_pb2
 
-from ..errors import MidiError
+from ..errors import MidiError, WindowBudgetError
 from .converters import BaseConverter, DrumsConverter, TrioConverter, Window
 from .drums import DRUM_PITCH_TO_CLASS
 from .quantize import DEFAULT_QPM, STEPS_PER_QUARTER
@@ -647,8 +647,8 @@ def _window_limit(converter: BaseConverter, max_steps: int, budget: int | None) 
     return budget, True
 
 
-def _no_room(most: int) -> MidiError:
-    return MidiError(f"Your other files already give the most excerpts a model learns from at "
+def _no_room(most: int) -> WindowBudgetError:
+    return WindowBudgetError(f"Your other files already give the most excerpts a model learns from at "
                      f"once ({most:,}), so this one would add none; personalize it on its own or "
                      "with fewer files.")
 
