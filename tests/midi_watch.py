@@ -166,6 +166,13 @@ def tempo_storm_file() -> bytes:
     return smf(track(tempos), track(TEMPO_120 + melody_events(200)))
 
 
+def damaged_in_many_tracks_file() -> bytes:
+    """9,000 tracks of 7 damaged tempos each after one tune: 63,000 settings to blank, each
+    once looked up among all the tracks."""
+    damaged = track(b"\x00\xff\x51\x00" * 7)
+    return smf(track(TEMPO_120 + melody_events(16)), *([damaged] * 9000))
+
+
 def empty_track_length_file() -> bytes:
     """A track whose length field says 0 though notes follow it: the readers see no notes."""
     body = TEMPO_120 + melody_events(16) + b"\x00\xff\x2f\x00"
@@ -187,6 +194,7 @@ HOSTILE = {
     "damaged_settings": damaged_settings_file,
     "empty_track_length": empty_track_length_file,
     "tempo_storm": tempo_storm_file,
+    "damaged_in_many_tracks": damaged_in_many_tracks_file,
 }
 
 

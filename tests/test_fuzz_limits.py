@@ -38,6 +38,7 @@ EXPECTED = {
                          "settings for one instrument). Its notes are read as written."),
     "empty_track_length": ("MidiError", "contains no notes"),
     "tempo_storm": ("loaded", "200 notes"),
+    "damaged_in_many_tracks": ("loaded", "63,000 damaged tempos"),
 }
 
 

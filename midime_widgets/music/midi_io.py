@@ -20,6 +20,7 @@ under a gigabyte, so `load_midi` can safely run in a background thread; it is th
 
 from __future__ import annotations
 
+import bisect
 import io
 import math
 import os
@@ -475,11 +476,11 @@ def _blanked(data: bytes, scan: MidiScan) -> bytes:
     or a one-byte system-exclusive message), and the track lengths mended to match."""
     out, last = bytearray(), 0
     removed_by_track = [0] * len(scan.track_ends)
+    track_stops = [stop for _, stop in scan.track_ends]  # ascending: tracks follow each other
     for start, end, stand_in in sorted(scan.blanked):
         out += data[last:start] + stand_in
         last = end
-        track = next(k for k, (_, stop) in enumerate(scan.track_ends) if start < stop)
-        removed_by_track[track] += (end - start) - len(stand_in)
+        removed_by_track[bisect.bisect_right(track_stops, start)] += (end - start) - len(stand_in)
     out += data[last:]
     shift = 0
     for (length_at, _), removed in zip(scan.track_ends, removed_by_track):
