@@ -65,9 +65,15 @@ class NumpyDecoder:
         self.z_rows = rng.standard_normal((z_size, 4 * sizes[0])).astype(F32) * scale
         self.output = rng.standard_normal((sizes[-1], depth)).astype(F32) * scale
 
+    @staticmethod
+    def _rows(batch: int, n: int) -> np.ndarray:
+        """State of `batch` rows; one row as a vector (BLAS's matrix-vector product, faster
+        than a one-row matrix product)."""
+        return np.zeros((n,) if batch == 1 else (batch, n), F32)
+
     def matmuls_only(self, z: np.ndarray, steps: int) -> None:
         batch = len(z)
-        hs = [np.zeros((batch, n), F32) for n in self.sizes]
+        hs = [self._rows(batch, n) for n in self.sizes]
         for _ in range(steps):
             for k in range(len(self.sizes)):
                 hs[k] @ self.recurrent[k]
@@ -78,17 +84,19 @@ class NumpyDecoder:
     def decode(self, z: np.ndarray, steps: int, temperature: float, rng) -> np.ndarray:
         batch = len(z)
         conditioned = z @ self.z_rows
-        hs = [np.zeros((batch, n), F32) for n in self.sizes]
-        cs = [np.zeros((batch, n), F32) for n in self.sizes]
+        hs = [self._rows(batch, n) for n in self.sizes]
+        cs = [self._rows(batch, n) for n in self.sizes]
         previous = np.full(batch, self.depth)  # the "no previous output" row
         out = np.zeros((batch, steps), np.int64)
         noise = rng.gumbel(size=(steps, batch, self.depth)).astype(F32)
+        if batch == 1:
+            conditioned, previous, noise = conditioned[0], int(previous[0]), noise[:, 0]
         for t in range(steps):
             for k, n in enumerate(self.sizes):
                 gates = hs[k] @ self.recurrent[k]
                 gates += (conditioned + self.input_rows[previous]) if k == 0 else (
                     hs[k - 1] @ self.from_below[k])
-                i, j, f, o = (gates[:, m * n:(m + 1) * n] for m in range(4))
+                i, j, f, o = (gates[..., m * n:(m + 1) * n] for m in range(4))
                 cs[k] = cs[k] * _sigmoid(f + 1.0) + _sigmoid(i) * np.tanh(j)
                 hs[k] = np.tanh(cs[k]) * _sigmoid(o)
             logits = hs[-1] @ self.output
