@@ -505,3 +505,18 @@ def test_the_files_of_one_run_share_one_window_budget(monkeypatch):
     assert len(accepted) == 1 and len(said) == 1
     assert said[0].startswith("skipping b: Your other files already give the most excerpts")
     assert "--model" not in said[0]  # the file is fine: no other model is suggested
+
+
+def test_an_existing_out_needs_no_permission_beside_it(tmp_path, monkeypatch):
+    """A USB stick mounted in a folder the user may not write (/media/USER): its results are
+    staged inside --out, so only --out itself must be writable."""
+    from midime_widgets.cli import outdir
+
+    stick = tmp_path / "media" / "stick"
+    stick.mkdir(parents=True)
+    real_access = os.access
+    monkeypatch.setattr(outdir.os, "access",
+                        lambda path, mode: Path(path) != stick.parent and real_access(path, mode))
+    OutputFolder(stick).check()  # no OutputError
+    with pytest.raises(OutputError, match="Cannot create the output folder"):
+        OutputFolder(stick.parent / "new").check()  # a new folder still needs its parent

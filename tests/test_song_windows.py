@@ -10,7 +10,7 @@ import note_seq
 import numpy as np
 import pytest
 
-from midime_widgets.errors import MidiError
+from midime_widgets.errors import MidiError, WindowBudgetError
 from midime_widgets.models.musicvae import MusicVAE
 from midime_widgets.music import load_midi, to_midi_bytes
 from midime_widgets.music.converters import DrumsConverter, MelodyConverter
@@ -289,6 +289,19 @@ def test_a_trio_too_long_for_memory_keeps_its_first_bars(monkeypatch):
     assert cut.bars_cut == (17, 20)
     assert len(cut.windows) == 4  # windows from bars 1 and 2, in each of the two sets of parts
     assert cut.warning().startswith("This piece has 20 bars; excerpts are cut from its first 17")
+    # every (melody, bass, drums) set of parts gives a window per bar: the limit counts windows
+    longer = note_seq.NoteSequence()
+    for k in range(3):  # 60 bars, two sets of parts
+        for n in seq.notes:
+            longer.notes.add().CopyFrom(n)
+            longer.notes[-1].start_time += k * seq.total_time
+            longer.notes[-1].end_time += k * seq.total_time
+    longer.total_time = 3 * seq.total_time
+    longer.tempos.add(qpm=seq.tempos[0].qpm if seq.tempos else 120.0)
+    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 40 * per_window)
+    assert len(cut_song(trio, longer).windows) == 40
+    with pytest.raises(WindowBudgetError, match="Your other files already give"):
+        cut_song(trio, longer, window_budget=10)  # too few bars left for one 16-bar window
 
 
 def test_silent_and_held_windows_are_told_apart_over_a_long_song():

@@ -125,8 +125,8 @@ class OutputFolder:
             return
         if not out.is_dir():
             raise OutputError(f"--out {out} is a file; give a folder for the results.")
-        if not os.access(out, os.W_OK | os.X_OK) or not os.access(out.parent, os.W_OK | os.X_OK):
-            raise OutputError(f"No permission to write in the output folder {out} (or beside it).")
+        if not os.access(out, os.W_OK | os.X_OK):  # (its results are staged inside it)
+            raise OutputError(f"No permission to write in the output folder {out}.")
         if not any(out.iterdir()):
             return
         if not self.overwrite:

@@ -176,8 +176,10 @@ class BaseConverter:
         return f"{type(self).__name__}({self.spec})"
 
     # -- to implement ------------------------------------------------------------------------
-    def _segment_windows(self, segment: Segment, whole: bool = False) -> list[_Raw]:
-        """Windows of one piece in magenta's order; `whole` lifts the max_bars truncation."""
+    def _segment_windows(self, segment: Segment, whole: bool = False,
+                         limit: int | None = None) -> list[_Raw]:
+        """Windows of one piece in magenta's order; `whole` lifts the max_bars truncation.
+        `limit`: a converter that can make many windows per bar may stop after that many."""
         raise NotImplementedError
 
     def _decode_one(self, output: np.ndarray) -> NoteSequence:
@@ -217,8 +219,9 @@ class BaseConverter:
             lengths=[len(r.inputs) for r in kept],
         )
 
-    def windows(self, seq: NoteSequence) -> list[Window]:
-        """Every window of the song in time order (hop one bar), no dedupe, no cap.
+    def windows(self, seq: NoteSequence, *, limit: int | None = None) -> list[Window]:
+        """Every window of the song in time order (hop one bar), no dedupe; at most `limit`
+        (the first made: a memory bound, see `music.windows.max_windows`).
 
         Unlike `to_tensors` (magenta cuts each extracted melody / drum track after `max_bars`
         = 100 bars), long songs are windowed to the end. Raises MidiError with the reason when
@@ -227,7 +230,10 @@ class BaseConverter:
         found = []
         for segment in self._segments(seq):
             secs = step_seconds(first_qpm(segment.sequence), self.steps_per_quarter)
-            for raw in self._segment_windows(segment, whole=True):
+            left = None if limit is None else limit - len(found)
+            if left is not None and left <= 0:
+                break
+            for raw in self._segment_windows(segment, whole=True, limit=left)[:left]:
                 start = segment.offset + raw.start_step * secs
                 found.append(
                     Window(
@@ -355,7 +361,8 @@ class MelodyConverter(BaseConverter):
     def encode_events(self, events: Sequence[int]) -> np.ndarray:
         return _onehot([self.encoding.encode_event(e) for e in events], self.output_depth)
 
-    def _segment_windows(self, segment: Segment, whole: bool = False) -> list[_Raw]:
+    def _segment_windows(self, segment: Segment, whole: bool = False,
+                         limit: int | None = None) -> list[_Raw]:
         _, found = self.melodies(segment.sequence, whole)
         raws = []
         for instrument, melody in found:
@@ -472,7 +479,8 @@ class DrumsConverter(BaseConverter):
         roll[:, -1] = ~roll[:, :-1].any(axis=1)  # the NOR bit: 1 on steps without hits
         return roll
 
-    def _segment_windows(self, segment: Segment, whole: bool = False) -> list[_Raw]:
+    def _segment_windows(self, segment: Segment, whole: bool = False,
+                         limit: int | None = None) -> list[_Raw]:
         _, tracks = self.drum_tracks(segment.sequence, whole)
         instruments = tuple(sorted({n.instrument for n in segment.sequence.notes if n.is_drum}))
         raws = []
@@ -582,7 +590,8 @@ class TrioConverter(BaseConverter):
         raws = converter._segment_windows(Segment(0, only, 0.0))
         return raws[0].outputs if raws else None
 
-    def _segment_windows(self, segment: Segment, whole: bool = False) -> list[_Raw]:
+    def _segment_windows(self, segment: Segment, whole: bool = False,
+                         limit: int | None = None) -> list[_Raw]:
         # The trio's max_bars (1024) only guards memory; it applies to `windows` too.
         seq = segment.sequence
         qseq = quantize(seq, self.steps_per_quarter, self.steps_per_bar)
@@ -622,6 +631,8 @@ class TrioConverter(BaseConverter):
             if not all(i in encoded for i in group):
                 continue
             for j in range(total_bars - self.slice_bars + 1):
+                if limit is not None and len(raws) >= limit:
+                    return raws
                 if np.all(group_cov[j:j + self.slice_bars]):
                     lo, hi = j * self.steps_per_bar, (j + self.slice_bars) * self.steps_per_bar
                     tensor = np.concatenate([encoded[i][lo:hi] for i in group], axis=-1)

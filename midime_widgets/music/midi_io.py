@@ -133,7 +133,7 @@ def _read_source(source: MidiSource, limit: int) -> tuple[bytes, str]:
             data = fh.read(limit + 1)
     except FileNotFoundError:
         raise
-    except OSError as exc:  # a name too long, no permission, a loop of links, a device error
+    except OSError as exc:  # a name too long, no permission, a device error
         raise MidiError(f"Could not read {_short(path.name)}: "
                         f"{(exc.strerror or str(exc)).lower()}.") from exc
     if len(data) > limit:  # the file grew between stat and read

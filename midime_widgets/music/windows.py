@@ -328,8 +328,8 @@ WINDOW_BYTES_PER_SONG = 96 * 1024 * 1024
 
 
 def max_windows(converter: BaseConverter, max_steps: int) -> int:
-    """Most windows (one starts on each bar) cut from one song, or from all the songs one model
-    learns from together (see `cut_song`'s `window_budget`): as many as fit in
+    """Most windows cut from one song, or from all the songs one model learns from together
+    (see `cut_song`'s `window_budget`): as many as fit in
     `WINDOW_BYTES_PER_SONG` (8,738 two-bar melody windows, over four hours of 4/4 at ♩ = 120;
     142 sixteen-bar trio windows, five minutes). A window's input tensor is its output tensor
     where their depths agree (melodies, trios)."""
@@ -626,7 +626,12 @@ def _cut_on_grid(converter: TrioConverter, seq: NoteSequence,
     flat.tempos.add(time=0.0, qpm=DEFAULT_QPM)
     del flat.time_signatures[:]
     flat.time_signatures.add(time=0.0, numerator=4, denominator=4)
-    windows = converter.windows(flat)  # MidiError with the reason when none
+    try:
+        windows = converter.windows(flat, limit=most)  # MidiError with the reason when none
+    except MidiError:
+        if shared and bars_cut:  # the other songs left too few bars for one window
+            raise _no_room(max_windows(converter, converter.max_steps)) from None
+        raise
     qpm = tempo.qpms[0]
     changes = metre_changes(seq, tempo)
     for w in windows:
