@@ -268,6 +268,10 @@ def test_songs_learnt_from_together_share_one_window_budget(monkeypatch, vae):
     with pytest.raises(MidiError, match="Your other files already give the most excerpts"):
         p.add_midi(song(10), name="third")
     assert [s.name for s in p.songs] == ["first", "second"]
+    # a song whose first bars (all the budget leaves) are rests is refused for the budget
+    p.remove(1)
+    with pytest.raises(WindowBudgetError, match="Your other files already give"):
+        p.add_midi(song(10, rests=(1, 2, 3, 4)), name="starts with rests")
     # reading song 1 again (another melody track) does not count its own windows against it
     assert len(p.choose_instrument(0, None).windows) == 9
 

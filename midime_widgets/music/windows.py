@@ -598,6 +598,8 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
             bar=bar.number, bars=count, steps=steps, metre=bar.metre, qpm=qpm))
         metre_weight[bar.metre] += 1
         qpm_weight[round(qpm, 3)] += 1
+    if not kept and shared and bars_cut:  # the bars the other songs left free hold nothing
+        raise _no_room(max_windows(converter, max_steps))
     if not kept:
         reasons = sorted({s.reason[1] for s in skipped})
         raise MidiError(f"No {converter.describe()} can be cut from this song: all "
