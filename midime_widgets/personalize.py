@@ -624,10 +624,10 @@ class Personalizer:
         """Windows a further song (or a new reading of song `replacing`) may still give: all the
         songs together hold at most `music.windows.max_windows`, so memory stays bounded however
         many files come."""
-        from .music.windows import max_windows
+        from .music.windows import windows_left
 
-        most = max_windows(self.vae.converter, self.vae.config.max_seq_len)
-        return most - sum(len(song.windows) for k, song in enumerate(self.songs) if k != replacing)
+        used = sum(len(song.windows) for k, song in enumerate(self.songs) if k != replacing)
+        return windows_left(self.vae.converter, self.vae.config.max_seq_len, used)
 
     def remove(self, index: int) -> InputSong:
         """Take song `index` out of the inputs (MidiError with a sentence when there is none)."""

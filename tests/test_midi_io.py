@@ -14,6 +14,7 @@ import midime_widgets
 from midime_widgets import MidiError
 from midime_widgets.music import MAX_MIDI_BYTES, load_midi, max_midi_bytes, to_midi_bytes
 from midime_widgets.music import midi_io
+from midi_watch import vlq
 
 import mido
 import note_seq
@@ -478,23 +479,14 @@ def test_damaged_settings_are_left_out_and_told(raw, said):
 def test_oversized_texts_and_system_exclusive_messages_are_left_out():
     """mido refuses any event over 1,000,000 bytes; such an event is blanked, the track length
     mended, and the rest of the file read (here a track name after them)."""
-    big_text = b"\x00\xff\x01" + midi_io_vlq(1_200_000) + b"a" * 1_200_000
-    sysex = b"\x00\xf0" + midi_io_vlq(1_000_001) + b"\x01" * 1_000_000 + b"\xf7"
+    big_text = b"\x00\xff\x01" + vlq(1_200_000) + b"a" * 1_200_000
+    sysex = b"\x00\xf0" + vlq(1_000_001) + b"\x01" * 1_000_000 + b"\xf7"
     name = b"\x00\xff\x03\x04Tune"
     seq, notes = midi_io.read_midi(_with_settings(big_text + sysex + name))
     assert [n.pitch for n in seq.notes] == [60, 62, 64, 65]
     assert "a text (1.2 MB)" in notes[0]
     assert "a system-exclusive message (1.0 MB of settings for one instrument)" in notes[0]
     assert [i.name for i in seq.instrument_infos] == ["Tune"]
-
-
-def midi_io_vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(reversed(out))
 
 
 def test_a_file_of_good_settings_gets_no_note():
@@ -530,7 +522,7 @@ def test_music_too_many_beats_long_is_refused_before_parsing(monkeypatch):
         raise AssertionError("parsed a file of millions of beats")
 
     monkeypatch.setattr(midi_io.note_seq, "midi_to_note_sequence", must_not_parse)
-    note = midi_io_vlq(0x0FFFFFFF) + b"\x90\x3c\x64" + midi_io_vlq(0x0FFFFFFF) + b"\x80\x3c\x00"
+    note = vlq(0x0FFFFFFF) + b"\x90\x3c\x64" + vlq(0x0FFFFFFF) + b"\x80\x3c\x00"
     body = b"\x00\xff\x51\x03\x00\x00\x01" + note * 100 + b"\x00\xff\x2f\x00"
     data = (b"MThd" + struct.pack(">IHHH", 6, 0, 1, 0x7FFF)
             + b"MTrk" + struct.pack(">I", len(body)) + body)
@@ -562,7 +554,7 @@ def test_an_oversized_system_exclusive_message_keeps_the_running_status_it_sets(
     """Data bytes after a system-exclusive message reuse its status (running status), as mido
     reads it; its stand-in is a one-byte message of the same status, not a meta event (which
     would leave those bytes without a status and fail the file)."""
-    sysex = b"\x00\xf0" + midi_io_vlq(1_000_001) + b"\x01" * 1_000_000 + b"\xf7"
+    sysex = b"\x00\xf0" + vlq(1_000_001) + b"\x01" * 1_000_000 + b"\xf7"
     # a second one-byte message with running status: mido skips the first data byte, then
     # reads the length (1) and the data (0xF7)
     running = b"\x00\x01\x01\xf7"
@@ -583,7 +575,7 @@ def test_a_track_without_events_does_not_fail_the_file():
 
 def test_an_oversized_system_exclusive_message_under_running_status_is_left_out():
     first = b"\x00\xf0\x02\x01\xf7"
-    running = b"\x00\x00" + midi_io_vlq(1_100_000) + b"\x01" * 1_100_000  # no status byte
+    running = b"\x00\x00" + vlq(1_100_000) + b"\x01" * 1_100_000  # no status byte
     seq, notes = midi_io.read_midi(_with_settings(first + running))
     assert [n.pitch for n in seq.notes] == [60, 62, 64, 65]
     assert "a system-exclusive message (1.1 MB of settings for one instrument)" in notes[0]

@@ -491,14 +491,14 @@ def test_the_files_of_one_run_share_one_window_budget(monkeypatch):
     alone = check_inputs([(tune, "a", None)], choice, track=None, say=print)[0].song
     per_window = choice.config.max_seq_len * choice.converter.output_depth * 4
     budget = len(alone.windows) + 3
-    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", budget * per_window)
+    monkeypatch.setattr(windows, "WINDOW_BYTES", budget * per_window)
     said = []
     first, second = check_inputs([(tune, "a", None), (tune, "b", None)], choice, track=None,
                                  say=lambda text, always=False: said.append(text))
     assert len(first.song.windows) == len(alone.windows)
     assert 0 < len(second.song.windows) <= 3
     assert any("beside your other music" in note for note in second.song.warnings)
-    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", len(alone.windows) * per_window)
+    monkeypatch.setattr(windows, "WINDOW_BYTES", len(alone.windows) * per_window)
     said.clear()
     accepted = check_inputs([(tune, "a", None), (tune, "b", None)], choice, track=None,
                             say=lambda text, always=False: said.append(text))

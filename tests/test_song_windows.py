@@ -231,12 +231,12 @@ def test_windows_that_only_hold_a_note_are_told_as_such_not_as_silent():
 
 
 def test_a_song_too_long_for_memory_is_read_from_its_start(monkeypatch):
-    """Excerpts are cut from the first bars that fit `WINDOW_BYTES_PER_SONG`, and the song's
+    """Excerpts are cut from the first bars that fit `WINDOW_BYTES`, and the song's
     note says so; without the bound a long enough song would cut windows until memory ran out."""
     from midime_widgets.music import windows
 
     per_window = MEL.max_steps * MEL.output_depth * 4  # one tensor: the input is the output
-    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 10 * per_window)
+    monkeypatch.setattr(windows, "WINDOW_BYTES", 10 * per_window)
     assert windows.max_windows(MEL, MEL.max_steps) == 10
     cut = cut_song(MEL, song(40))
     assert cut.bars_cut == (10, 40)
@@ -254,7 +254,7 @@ def test_songs_learnt_from_together_share_one_window_budget(monkeypatch, vae):
     from midime_widgets.music import windows
 
     per_window = MEL.max_steps * MEL.output_depth * 4
-    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 12 * per_window)
+    monkeypatch.setattr(windows, "WINDOW_BYTES", 12 * per_window)
     cut = cut_song(MEL, song(10), window_budget=4)
     assert cut.bars_cut == (4, 10) and cut.shared_budget
     assert "(more would not fit in memory beside your other music)" in cut.warning()
@@ -288,7 +288,7 @@ def test_a_trio_too_long_for_memory_keeps_its_first_bars(monkeypatch):
     whole = cut_song(trio, seq)
     assert whole.bars_cut == () and len(whole.windows) == 10
     per_window = trio.max_steps * trio.output_depth * 4
-    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 17 * per_window)
+    monkeypatch.setattr(windows, "WINDOW_BYTES", 17 * per_window)
     cut = cut_song(trio, seq)
     assert cut.bars_cut == (17, 20)
     assert len(cut.windows) == 4  # windows from bars 1 and 2, in each of the two sets of parts
@@ -302,7 +302,7 @@ def test_a_trio_too_long_for_memory_keeps_its_first_bars(monkeypatch):
             longer.notes[-1].end_time += k * seq.total_time
     longer.total_time = 3 * seq.total_time
     longer.tempos.add(qpm=seq.tempos[0].qpm if seq.tempos else 120.0)
-    monkeypatch.setattr(windows, "WINDOW_BYTES_PER_SONG", 40 * per_window)
+    monkeypatch.setattr(windows, "WINDOW_BYTES", 40 * per_window)
     assert len(cut_song(trio, longer).windows) == 40
     with pytest.raises(WindowBudgetError, match="Your other files already give"):
         cut_song(trio, longer, window_budget=10)  # too few bars left for one 16-bar window

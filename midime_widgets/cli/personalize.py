@@ -242,13 +242,10 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
     Raises RefusedError when none is left."""
     from ..errors import MidiError
     from ..music import read_midi
+    from ..music.windows import windows_left
     from ..personalize import prepare_song
 
-    from ..music.windows import max_windows
-
-    accepted, refusals = [], []
-    budget = (max_windows(choice.converter, choice.config.max_seq_len)
-              if choice.converter is not None else None)
+    accepted, refusals, used = [], [], 0
     for path, label, example in paths:
         seq = song = None
         try:
@@ -258,9 +255,10 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
                 raise MidiError("this is a folder; give MIDI files.")
             seq, notes = read_midi(path)
             if choice.converter is not None:
+                budget = windows_left(choice.converter, choice.config.max_seq_len, used)
                 song = prepare_song(choice, seq, name=path.name, instrument=track, notes=notes,
                                     window_budget=budget)
-                budget -= len(song.windows)
+                used += len(song.windows)
         except (MidiError, ValueError, OSError) as err:
             reason = refusal(err, path, choice, track=track, seq=seq)
             refusals.append(f"{label}: {reason}")
@@ -277,11 +275,11 @@ def check_inputs(paths, choice: ModelChoice, *, track, say) -> list[Input]:
 
 def refusal(err, path: Path, choice: ModelChoice, *, track, seq) -> str:
     """The reason a file is refused, plus the `--model` that reads it when another one does."""
+    from ..errors import WindowBudgetError
+
     reason = str(err).strip() or type(err).__name__
     if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
         reason = f"cannot read it ({err.strerror or err})."
-    from ..errors import WindowBudgetError
-
     fine_file = isinstance(err, WindowBudgetError)  # another model would not help
     if seq is not None and choice.converter is not None and track is None and not fine_file:
         fits = fitting_model(seq, choice, name=path.name, track=track)

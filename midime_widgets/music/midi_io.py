@@ -3,11 +3,11 @@
 `load_midi` is the single gate every user file passes through: it enforces a size limit before
 reading, then scans the file's structure (tracks, events, delta times, running status, tempos)
 without building any objects, so that limits on notes, events, length in time and in beats and
-tick range are enforced before the parsers (mido, pretty_midi, note_seq) allocate anything. Settings
-the parsers would fail on (a tempo of zero, an impossible time or key signature, a text or
-system-exclusive message longer than mido reads) are blanked out of the bytes first and told. It turns every
-parser failure (they raise a zoo of exception types) into a `MidiError` with a sentence a
-musician understands, and rejects files without notes.
+tick range are enforced before the parsers (mido, pretty_midi, note_seq) allocate anything.
+Settings the parsers would fail on (a tempo of zero, an impossible time or key signature, a text
+or system-exclusive message longer than mido reads) are blanked out of the bytes first and told.
+It turns every parser failure (they raise a zoo of exception types) into a `MidiError` with a
+sentence a musician understands, and rejects files without notes.
 
 The scan also lets `load_midi` read files the parsers get wrong: SMPTE-timed files (time in
 frames per second instead of beats), format 2 files (independent patterns played one after the
@@ -235,8 +235,8 @@ class MidiScan:
     seconds: float = 0.0
     tempos: list = field(default_factory=list, repr=False)  # (tick, µs per beat), track 0 only
     last_note_tick: int = 0
-    #: Damaged settings the parsers would fail on: (start, end) byte spans to blank out, and
-    #: what each was in a musician's words: (one, several, this one's value or None).
+    #: Damaged settings the parsers would fail on: (start, end, stand-in bytes) spans to blank
+    #: out, and what each was in a musician's words: (one, several, this one's value or None).
     blanked: list = field(default_factory=list, repr=False)
     ignored: list = field(default_factory=list, repr=False)
     #: (position of each track's length field, position after the track)
@@ -579,8 +579,8 @@ def _normalised(data: bytes, scan: MidiScan, label: str):
     SMPTE time becomes beats of exactly one second (one frame's worth of ticks × frame rate per
     beat), format 2 patterns are joined one after the other into a single track, and ticks finer
     than `MAX_MIDI_TICKS` allows are scaled to a coarser resolution (after the events past the
-    last note are dropped); a track without events gets its end-of-track event. Only called after the scan has bounded the file, so mido's objects
-    stay small.
+    last note are dropped); a track without events gets its end-of-track event. Only called
+    after the scan has bounded the file, so mido's objects stay small.
     """
     import mido
     import pretty_midi
@@ -593,12 +593,10 @@ def _normalised(data: bytes, scan: MidiScan, label: str):
         _smpte_to_beats(mid, *scan.smpte)
     if scan.format == 2:
         _join_patterns(mid)
-    end = max((sum(msg.time for msg in track) for track in mid.tracks), default=0)
-    if end > MAX_MIDI_TICKS:
+    if _end_tick(mid) > MAX_MIDI_TICKS:
         _drop_after(mid, scan.last_note_tick)
-        end = max((sum(msg.time for msg in track) for track in mid.tracks), default=0)
-    if end > MAX_MIDI_TICKS:
-        _coarsen(mid, end, label)
+    if _end_tick(mid) > MAX_MIDI_TICKS:
+        _coarsen(mid, _end_tick(mid), label)
     return pretty_midi.PrettyMIDI(mido_object=mid)
 
 
@@ -633,6 +631,11 @@ def _join_patterns(mid) -> None:
         offset += length
     mid.tracks = [mido.merge_tracks(mid.tracks)]
     mid.type = 0
+
+
+def _end_tick(mid) -> int:
+    """The tick the longest track of `mid` ends at."""
+    return max((sum(msg.time for msg in track) for track in mid.tracks), default=0)
 
 
 def _drop_after(mid, last_tick: int) -> None:

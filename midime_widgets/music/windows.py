@@ -321,22 +321,28 @@ class SongCut:
         return " ".join(sentences) or None
 
 
-#: Memory the tensors of the windows of one song, or of all the songs one model learns from
-#: together, may take; a longer song is read from its start up to the bars that fit
-#: (`max_windows`). Real songs need a small fraction of it.
-WINDOW_BYTES_PER_SONG = 96 * 1024 * 1024
+#: Memory the tensors of the windows of all the songs one model learns from together may take; a
+#: longer song is read from its start up to the bars that fit (`max_windows`). Real songs need a
+#: small fraction of it.
+WINDOW_BYTES = 96 * 1024 * 1024
 
 
 def max_windows(converter: BaseConverter, max_steps: int) -> int:
     """Most windows cut from one song, or from all the songs one model learns from together
     (see `cut_song`'s `window_budget`): as many as fit in
-    `WINDOW_BYTES_PER_SONG` (8,738 two-bar melody windows, over four hours of 4/4 at ♩ = 120;
+    `WINDOW_BYTES` (8,738 two-bar melody windows, over four hours of 4/4 at ♩ = 120;
     142 sixteen-bar trio windows, five minutes). A window's input tensor is its output tensor
     where their depths agree (melodies, trios)."""
     depth = converter.output_depth
     if converter.input_depth != depth:
         depth += converter.input_depth
-    return max(1, WINDOW_BYTES_PER_SONG // (max_steps * max(depth, 1) * 4))
+    return max(1, WINDOW_BYTES // (max_steps * max(depth, 1) * 4))
+
+
+def windows_left(converter: BaseConverter, max_steps: int, used: int) -> int:
+    """The `window_budget` of a further song when the songs learnt from with it already hold
+    `used` windows."""
+    return max_windows(converter, max_steps) - used
 
 
 #: Tempos (quarter notes a minute) musicians play at; outside them a song's note says so.
@@ -561,14 +567,16 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
         part_end = max(tempo.step(n.end_time) for n in seq.notes if n.velocity > 0)
         _, bars, _ = song_grid(seq if grid_from is None else grid_from, pickup=pickup,
                                steps_per_quarter=spq, end=part_end)
-    most, shared = _window_limit(converter, max_steps, window_budget)
+    total = max_windows(converter, max_steps)
+    most, shared = _window_limit(total, window_budget)
     bars_cut = ()
     if len(bars) > most:
         bars_cut = (most, len(bars))
         bars = bars[:most]
+    budget_cut = shared and bool(bars_cut)  # fewer bars read because other songs came first
     spans = window_spans(bars, max_steps, rule.removesuffix("-padded"))
-    if not spans and shared and bars_cut:
-        raise _no_room(max_windows(converter, max_steps))
+    if not spans and budget_cut:
+        raise _no_room(total)
     if not spans:
         metre = bars[0].metre if bars else FOUR_FOUR
         need = _window_bars(max_steps // metre.bar_steps(spq), rule)
@@ -598,8 +606,8 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
             bar=bar.number, bars=count, steps=steps, metre=bar.metre, qpm=qpm))
         metre_weight[bar.metre] += 1
         qpm_weight[round(qpm, 3)] += 1
-    if not kept and shared and bars_cut:  # the bars the other songs left free hold nothing
-        raise _no_room(max_windows(converter, max_steps))
+    if not kept and budget_cut:  # the bars the other songs left free hold nothing
+        raise _no_room(total)
     if not kept:
         reasons = sorted({s.reason[1] for s in skipped})
         raise MidiError(f"No {converter.describe()} can be cut from this song: all "
@@ -610,7 +618,7 @@ def cut_song(converter: BaseConverter, seq: NoteSequence, *, max_steps: int | No
     tempos = (slow, fast) if fast > slow * 1.01 else ()  # not a rounding step between equal tempos
     top = sorted(qpm_weight.values(), reverse=True)
     return SongCut(kept, skipped, metre, float(majority(qpm_weight)), len(kept) + len(skipped),
-                   tempos, len(top) < 2 or top[0] > top[1], bars_cut, shared and bool(bars_cut))
+                   tempos, len(top) < 2 or top[0] > top[1], bars_cut, budget_cut)
 
 
 def _cut_on_grid(converter: TrioConverter, seq: NoteSequence,
@@ -621,8 +629,10 @@ def _cut_on_grid(converter: TrioConverter, seq: NoteSequence,
     for n in flat.notes:
         n.start_time = tempo.to_quarters(n.start_time) * 60.0 / DEFAULT_QPM
         n.end_time = tempo.to_quarters(n.end_time) * 60.0 / DEFAULT_QPM
-    most, shared = _window_limit(converter, converter.max_steps, window_budget)
+    total = max_windows(converter, converter.max_steps)
+    most, shared = _window_limit(total, window_budget)
     bars_cut = _keep_first_bars(flat, most, converter.steps_per_bar)
+    budget_cut = shared and bool(bars_cut)
     flat.total_time = max((n.end_time for n in flat.notes), default=0.0)
     del flat.tempos[:]
     flat.tempos.add(time=0.0, qpm=DEFAULT_QPM)
@@ -631,8 +641,8 @@ def _cut_on_grid(converter: TrioConverter, seq: NoteSequence,
     try:
         windows = converter.windows(flat, limit=most)  # MidiError with the reason when none
     except MidiError:
-        if shared and bars_cut:  # the other songs left too few bars for one window
-            raise _no_room(max_windows(converter, converter.max_steps)) from None
+        if budget_cut:  # the other songs left too few bars for one window
+            raise _no_room(total) from None
         raise
     qpm = tempo.qpms[0]
     changes = metre_changes(seq, tempo)
@@ -640,13 +650,12 @@ def _cut_on_grid(converter: TrioConverter, seq: NoteSequence,
         w.start_time = tempo.to_seconds(w.start_time * DEFAULT_QPM / 60.0)
         w.end_time = tempo.to_seconds(w.end_time * DEFAULT_QPM / 60.0)
     return SongCut(windows, [], changes[0][1], qpm, len(windows), bars_cut=bars_cut,
-                   shared_budget=shared and bool(bars_cut))
+                   shared_budget=budget_cut)
 
 
-def _window_limit(converter: BaseConverter, max_steps: int, budget: int | None) -> tuple:
-    """(most windows this song may give, whether other songs' windows made it fewer); MidiError
-    when they left none."""
-    most = max_windows(converter, max_steps)
+def _window_limit(most: int, budget: int | None) -> tuple:
+    """(windows this song may give of the model's `most`, whether other songs' windows made
+    them fewer); WindowBudgetError when they left none."""
     if budget is None or budget >= most:
         return most, False
     if budget <= 0:
@@ -655,9 +664,9 @@ def _window_limit(converter: BaseConverter, max_steps: int, budget: int | None) 
 
 
 def _no_room(most: int) -> WindowBudgetError:
-    return WindowBudgetError(f"Your other files already give the most excerpts a model learns from at "
-                     f"once ({most:,}), so this one would add none; personalize it on its own or "
-                     "with fewer files.")
+    return WindowBudgetError(
+        f"Your other files already give the most excerpts a model learns from at once "
+        f"({most:,}), so this one would add none; personalize it on its own or with fewer files.")
 
 
 def _keep_first_bars(flat: NoteSequence, bars: int, steps_per_bar: int) -> tuple:
